@@ -1,0 +1,231 @@
+package actors
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// ValueToProto converts a domain value; the zero value gives nil.
+func ValueToProto(v twins.Value) *pb.Value {
+	switch v.Type() {
+	case twins.TypeBool:
+		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: v.AsBool()}}
+	case twins.TypeInt:
+		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: v.AsInt()}}
+	case twins.TypeDouble:
+		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: v.AsDouble()}}
+	case twins.TypeString:
+		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: v.AsString()}}
+	case twins.TypeEnum:
+		return &pb.Value{Kind: &pb.Value_EnumValue{EnumValue: v.AsString()}}
+	}
+	return nil
+}
+
+// ValueFromProto converts a protobuf value; nil or empty gives the zero value.
+func ValueFromProto(v *pb.Value) twins.Value {
+	switch k := v.GetKind().(type) {
+	case *pb.Value_BoolValue:
+		return twins.Bool(k.BoolValue)
+	case *pb.Value_IntValue:
+		return twins.Int(k.IntValue)
+	case *pb.Value_DoubleValue:
+		return twins.Double(k.DoubleValue)
+	case *pb.Value_StringValue:
+		return twins.String(k.StringValue)
+	case *pb.Value_EnumValue:
+		return twins.Enum(k.EnumValue)
+	}
+	return twins.Value{}
+}
+
+func qualityToProto(q twins.Quality) pb.Quality { return pb.Quality(q) }
+
+func qualityFromProto(q pb.Quality) twins.Quality {
+	if q < 0 || q > pb.Quality_QUALITY_BAD {
+		return twins.QualityBad
+	}
+	return twins.Quality(q)
+}
+
+func timestamp(unixNano int64) *timestamppb.Timestamp {
+	if unixNano == 0 {
+		return nil
+	}
+	return timestamppb.New(time.Unix(0, unixNano))
+}
+
+// TwinToProto renders a twin's state as the API message.
+func TwinToProto(st *twins.State, active bool) *pb.Twin {
+	spec := st.Spec
+	t := &pb.Twin{
+		Id:                spec.ID,
+		Model:             spec.ModelName,
+		Version:           st.Version,
+		Labels:            make(map[string]string, len(spec.Labels)),
+		Parent:            spec.Parent,
+		Reported:          make(map[string]*pb.PropertyValue),
+		Desired:           make(map[string]*pb.DesiredValue),
+		Connectivity:      pb.Connectivity(st.Connectivity),
+		ConnectivitySince: timestamp(st.ConnectivitySince),
+		Active:            active,
+	}
+	for k, v := range spec.Labels {
+		t.Labels[k] = v
+	}
+	props := spec.Model.Properties
+	for i, r := range st.Reported {
+		if r.Quality == twins.QualityUnknown || i >= len(props) {
+			continue
+		}
+		t.Reported[props[i].Name] = &pb.PropertyValue{
+			Value:      ValueToProto(r.Value),
+			SourceTime: timestamp(r.SourceTime),
+			ServerTime: timestamp(r.ServerTime),
+			Quality:    qualityToProto(r.Quality),
+		}
+	}
+	for i, d := range st.Desired {
+		if d.Value.IsZero() || i >= len(props) {
+			continue
+		}
+		t.Desired[props[i].Name] = &pb.DesiredValue{Value: ValueToProto(d.Value), UpdateTime: timestamp(d.UpdateTime)}
+	}
+	return t
+}
+
+// encodeEvent encodes a domain event for the journal.
+func encodeEvent(model *twins.Model, ev twins.Event) ([]byte, error) {
+	var je pb.JournalEvent
+	switch e := ev.(type) {
+	case twins.TelemetryApplied:
+		return encodeEvent(model, &e)
+	case twins.ConnectivityChanged:
+		return encodeEvent(model, &e)
+	case twins.DesiredSet:
+		return encodeEvent(model, &e)
+	case *twins.TelemetryApplied:
+		te := &pb.TelemetryAppliedEvent{ServerTime: e.ServerTime, Samples: make([]*pb.StoredSample, len(e.Samples))}
+		for i, s := range e.Samples {
+			te.Samples[i] = &pb.StoredSample{
+				Property:   int32(s.Property),
+				Name:       model.Properties[s.Property].Name,
+				Value:      ValueToProto(s.Value),
+				SourceTime: s.SourceTime,
+				Quality:    qualityToProto(s.Quality),
+				Stale:      s.Stale,
+			}
+		}
+		je.Event = &pb.JournalEvent_Telemetry{Telemetry: te}
+	case *twins.ConnectivityChanged:
+		je.Event = &pb.JournalEvent_Connectivity{Connectivity: &pb.ConnectivityChangedEvent{Connectivity: pb.Connectivity(e.Connectivity), Time: e.Time}}
+	case *twins.DesiredSet:
+		je.Event = &pb.JournalEvent_Desired{Desired: &pb.DesiredSetEvent{Property: model.Properties[e.Property].Name, Value: ValueToProto(e.Value), Time: e.Time}}
+	default:
+		return nil, fmt.Errorf("actors: encode event: unknown type %T", ev)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&je)
+}
+
+// decodeEvent decodes a journaled event against the twin's current model.
+// Properties are matched by name, so a model that gained or reordered
+// properties still replays old events; a property that no longer exists is
+// skipped, and an event left with nothing to apply decodes as nil (the
+// caller still advances the version).
+func decodeEvent(model *twins.Model, data []byte) (twins.Event, error) {
+	var je pb.JournalEvent
+	if err := proto.Unmarshal(data, &je); err != nil {
+		return nil, fmt.Errorf("actors: decode journal event: %w", err)
+	}
+	switch e := je.Event.(type) {
+	case *pb.JournalEvent_Telemetry:
+		out := &twins.TelemetryApplied{ServerTime: e.Telemetry.ServerTime, Samples: make([]twins.AppliedSample, 0, len(e.Telemetry.Samples))}
+		for _, s := range e.Telemetry.Samples {
+			p, ok := model.Property(s.Name)
+			if !ok {
+				continue
+			}
+			out.Samples = append(out.Samples, twins.AppliedSample{
+				Property: p.Index, Value: ValueFromProto(s.Value), SourceTime: s.SourceTime,
+				Quality: qualityFromProto(s.Quality), Stale: s.Stale,
+			})
+		}
+		return out, nil
+	case *pb.JournalEvent_Connectivity:
+		return &twins.ConnectivityChanged{Connectivity: twins.Connectivity(e.Connectivity.Connectivity), Time: e.Connectivity.Time}, nil
+	case *pb.JournalEvent_Desired:
+		p, ok := model.Property(e.Desired.Property)
+		if !ok {
+			return nil, nil
+		}
+		return &twins.DesiredSet{Property: p.Index, Value: ValueFromProto(e.Desired.Value), Time: e.Desired.Time}, nil
+	}
+	return nil, fmt.Errorf("actors: decode journal event: empty or unknown event")
+}
+
+// encodeSnapshot encodes a twin's whole state.
+func encodeSnapshot(st *twins.State) ([]byte, error) {
+	props := st.Spec.Model.Properties
+	s := &pb.TwinSnapshot{
+		Version:           st.Version,
+		Model:             st.Spec.ModelName,
+		Connectivity:      pb.Connectivity(st.Connectivity),
+		ConnectivitySince: st.ConnectivitySince,
+		Watermark:         st.Watermark,
+	}
+	for i, r := range st.Reported {
+		if r.Quality == twins.QualityUnknown {
+			continue
+		}
+		s.Reported = append(s.Reported, &pb.StoredReported{Property: props[i].Name, Value: ValueToProto(r.Value), SourceTime: r.SourceTime, ServerTime: r.ServerTime, Quality: qualityToProto(r.Quality)})
+	}
+	for i, d := range st.Desired {
+		if d.Value.IsZero() {
+			continue
+		}
+		s.Desired = append(s.Desired, &pb.StoredDesired{Property: props[i].Name, Value: ValueToProto(d.Value), UpdateTime: d.UpdateTime})
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(s)
+}
+
+// decodeSnapshot restores a state from a snapshot into st (a fresh state).
+func decodeSnapshot(st *twins.State, data []byte) error {
+	var s pb.TwinSnapshot
+	if err := proto.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("actors: decode snapshot of twin %s: %w", st.Spec.ID, err)
+	}
+	m := st.Spec.Model
+	st.Version = s.Version
+	st.Connectivity = twins.Connectivity(s.Connectivity)
+	st.ConnectivitySince = s.ConnectivitySince
+	st.Watermark = s.Watermark
+	for _, r := range s.Reported {
+		p, ok := m.Property(r.Property)
+		if !ok {
+			continue
+		}
+		st.Reported[p.Index] = twins.Reported{Value: ValueFromProto(r.Value), SourceTime: r.SourceTime, ServerTime: r.ServerTime, Quality: qualityFromProto(r.Quality)}
+	}
+	for _, d := range s.Desired {
+		p, ok := m.Property(d.Property)
+		if !ok {
+			continue
+		}
+		if st.Desired == nil {
+			st.Desired = make([]twins.Desired, len(m.Properties))
+		}
+		st.Desired[p.Index] = twins.Desired{Value: ValueFromProto(d.Value), UpdateTime: d.UpdateTime}
+	}
+	return nil
+}
+
+// encodeHistoryValue encodes one history point's value.
+func encodeHistoryValue(v twins.Value, q twins.Quality, serverTime int64) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(&pb.HistoryValue{Value: ValueToProto(v), Quality: qualityToProto(q), ServerTime: serverTime})
+}

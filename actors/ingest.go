@@ -1,0 +1,215 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// ingest is the in-process telemetry path: it routes batches to twin
+// actors (activating them), matches their answers to callers by
+// correlation id, re-sends batches that got no answer within
+// RetryInterval (twins answer a re-sent batch from memory instead of
+// applying it twice) and fails them after RequestTimeout.
+type ingest struct {
+	rt    *Runtime
+	reply *actor.PID
+	next  atomic.Uint64
+	stopC chan struct{}
+	wg    sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		calls map[uint64]*call
+	}
+}
+
+type call struct {
+	msg      any // *pb.ApplyTelemetry or *pb.SetConnectivity
+	twinID   string
+	done     func(*pb.TelemetryApplied, error)
+	deadline time.Time
+	resend   time.Time
+}
+
+func newIngest(rt *Runtime) *ingest {
+	in := &ingest{rt: rt, stopC: make(chan struct{})}
+	in.mu.calls = make(map[uint64]*call)
+	in.reply = rt.system.Root.Spawn(actor.PropsFromFunc(in.receive))
+	in.wg.Add(1)
+	go in.sweep()
+	return in
+}
+
+// receive runs in the reply actor: it completes calls.
+func (in *ingest) receive(ctx actor.Context) {
+	m, ok := ctx.Message().(*pb.TelemetryApplied)
+	if !ok {
+		return
+	}
+	in.mu.Lock()
+	c := in.mu.calls[m.CorrelationId]
+	delete(in.mu.calls, m.CorrelationId)
+	in.mu.Unlock()
+	if c == nil {
+		return // answered already (a re-sent batch), or timed out
+	}
+	if m.Error != "" {
+		c.done(m, fmt.Errorf("%w: %s", ErrUnavailable, m.Error))
+		return
+	}
+	c.done(m, nil)
+}
+
+// sweep re-sends and times out calls (wall time: network deadlines).
+func (in *ingest) sweep() {
+	defer in.wg.Done()
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-in.stopC:
+			return
+		case now := <-t.C:
+			var expired, resend []*call
+			in.mu.Lock()
+			for id, c := range in.mu.calls {
+				switch {
+				case now.After(c.deadline):
+					delete(in.mu.calls, id)
+					expired = append(expired, c)
+				case now.After(c.resend):
+					c.resend = now.Add(in.rt.cfg.RetryInterval)
+					resend = append(resend, c)
+				}
+			}
+			in.mu.Unlock()
+			for _, c := range expired {
+				in.rt.met.failed.WithLabelValues("timeout").Inc()
+				c.done(nil, fmt.Errorf("%w: twin %s", ErrTimeout, c.twinID))
+			}
+			for _, c := range resend {
+				in.rt.met.retries.Inc()
+				in.send(c)
+			}
+		}
+	}
+}
+
+func (in *ingest) send(c *call) bool {
+	return in.rt.lookup.Send(in.rt.identity(c.twinID), c.msg, in.reply)
+}
+
+// submit starts a call; done is called exactly once.
+func (in *ingest) submit(twinID string, msg any, setID func(uint64), done func(*pb.TelemetryApplied, error)) {
+	id := in.next.Add(1)
+	setID(id)
+	now := time.Now()
+	c := &call{msg: msg, twinID: twinID, done: done, deadline: now.Add(in.rt.cfg.RequestTimeout), resend: now.Add(in.rt.cfg.RetryInterval)}
+	in.mu.Lock()
+	in.mu.calls[id] = c
+	in.mu.Unlock()
+	if !in.send(c) {
+		// No owner right now; the sweeper re-sends until the deadline.
+		in.rt.met.retries.Inc()
+	}
+}
+
+// drain waits until no call is in flight, or max has passed.
+func (in *ingest) drain(max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) {
+		in.mu.Lock()
+		n := len(in.mu.calls)
+		in.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (in *ingest) stop() {
+	close(in.stopC)
+	in.wg.Wait()
+	in.mu.Lock()
+	calls := in.mu.calls
+	in.mu.calls = map[uint64]*call{}
+	in.mu.Unlock()
+	for _, c := range calls {
+		c.done(nil, ErrClosed)
+	}
+	in.rt.system.Root.Stop(in.reply)
+}
+
+// Submit sends a telemetry batch to its twin and returns at once. done is
+// called exactly once, from another goroutine, when the twin has durably
+// applied the batch (with per-sample rejections in the answer) or it
+// failed (unknown twin, shutting down, timeout, storage error). done must
+// not block.
+func (r *Runtime) Submit(batch *pb.ApplyTelemetry, done func(*pb.TelemetryApplied, error)) {
+	id := batch.GetTwinId()
+	if r.closing.Load() {
+		r.met.failed.WithLabelValues("closed").Inc()
+		done(nil, ErrClosed)
+		return
+	}
+	if _, ok := r.twins.Twin(id); !ok {
+		r.met.rejected[twins.ReasonUnknownTwin].Add(float64(len(batch.Samples)))
+		done(nil, fmt.Errorf("%w: %q", ErrUnknownTwin, id))
+		return
+	}
+	r.ingest.submit(id, batch, func(c uint64) { batch.CorrelationId = c }, done)
+}
+
+// Apply sends a telemetry batch to its twin and waits until it is durable.
+func (r *Runtime) Apply(ctx context.Context, batch *pb.ApplyTelemetry) (*pb.TelemetryApplied, error) {
+	type result struct {
+		rep *pb.TelemetryApplied
+		err error
+	}
+	ch := make(chan result, 1)
+	r.Submit(batch, func(rep *pb.TelemetryApplied, err error) { ch <- result{rep, err} })
+	select {
+	case res := <-ch:
+		return res.rep, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// SetConnectivity records whether a twin's device is reachable and waits
+// until that is durable.
+func (r *Runtime) SetConnectivity(ctx context.Context, twinID string, c pb.Connectivity) (*pb.TelemetryApplied, error) {
+	if r.closing.Load() {
+		return nil, ErrClosed
+	}
+	if _, ok := r.twins.Twin(twinID); !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTwin, twinID)
+	}
+	msg := &pb.SetConnectivity{TwinId: twinID, Connectivity: c}
+	ch := make(chan *pb.TelemetryApplied, 1)
+	errc := make(chan error, 1)
+	r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, func(rep *pb.TelemetryApplied, err error) {
+		if err != nil {
+			errc <- err
+			return
+		}
+		ch <- rep
+	})
+	select {
+	case rep := <-ch:
+		return rep, nil
+	case err := <-errc:
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

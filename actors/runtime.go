@@ -1,0 +1,339 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/prometheus/client_golang/prometheus"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	plcluster "github.com/plantwin/plantwin/cluster"
+	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// TwinKind is the protoactor-go cluster kind of twin actors.
+const TwinKind = "twin"
+
+// Errors of the runtime.
+var (
+	ErrUnknownTwin = errors.New("actors: unknown twin")
+	ErrClosed      = errors.New("actors: runtime is shutting down")
+	ErrTimeout     = errors.New("actors: no answer from twin before the deadline")
+	ErrUnavailable = errors.New("actors: twin unavailable")
+)
+
+// Config configures a node's runtime.
+type Config struct {
+	// Twins holds the declared models and twins.
+	Twins *twins.Config
+	// Store is the node's persistence; the runtime does not close it.
+	Store *persistence.Store
+	// Clock is the behavioural time source. Default RealClock.
+	Clock Clock
+	// Logger receives runtime logs. Nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the runtime's metrics. Nil: not registered.
+	Registerer prometheus.Registerer
+	// PassivateAfter is how long a twin may stay idle before it snapshots
+	// and stops (wall time). Default 10m; negative: never.
+	PassivateAfter time.Duration
+	// SnapshotEvery is the number of events between snapshots. Default 1000.
+	SnapshotEvery int
+	// RemoteAddr is where protoactor remote listens, host:port. Default
+	// 127.0.0.1:0 (loopback, a free port).
+	RemoteAddr string
+	// Cluster configures memberlist membership. Default
+	// cluster.DefaultLocalConfig().
+	Cluster plcluster.Config
+	// RetryInterval is how long an ingest batch waits for an answer before
+	// it is re-sent (wall time). Default 2s.
+	RetryInterval time.Duration
+	// RequestTimeout bounds ingest batches and state reads (wall time).
+	// Default 15s.
+	RequestTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.PassivateAfter == 0 {
+		c.PassivateAfter = 10 * time.Minute
+	}
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = 1000
+	}
+	if c.RemoteAddr == "" {
+		c.RemoteAddr = "127.0.0.1:0"
+	}
+	if c.Cluster.BindAddr == "" {
+		c.Cluster = plcluster.DefaultLocalConfig()
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = 2 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 15 * time.Second
+	}
+}
+
+// Validate checks the configuration without doing I/O.
+func (c Config) Validate() error {
+	if c.Twins == nil {
+		return errors.New("actors: no twin configuration")
+	}
+	if c.Store == nil {
+		return errors.New("actors: no store")
+	}
+	if _, _, err := net.SplitHostPort(c.RemoteAddr); c.RemoteAddr != "" && err != nil {
+		return fmt.Errorf("actors: remote address %q: %w", c.RemoteAddr, err)
+	}
+	return nil
+}
+
+// Runtime hosts a node's twins on protoactor-go: the actor system, its
+// cluster membership and placement, the ingest path and state reads.
+type Runtime struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   Clock
+	store   *persistence.Store
+	twins   *twins.Config
+	policy  twins.IngestPolicy
+	system  *actor.ActorSystem
+	cluster *cluster.Cluster
+	lookup  *plcluster.Lookup
+	met     *metrics
+	ingest  *ingest
+
+	closing   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts the actor system as a one-member (or joining) cluster and
+// returns once this node owns placement.
+func Start(cfg Config) (*Runtime, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	host, ps, _ := net.SplitHostPort(cfg.RemoteAddr)
+	port, err := strconv.Atoi(ps)
+	if err != nil {
+		return nil, fmt.Errorf("actors: remote port %q: %w", ps, err)
+	}
+	// Probe the remote address first: protoactor panics when it cannot listen.
+	if l, err := net.Listen("tcp", cfg.RemoteAddr); err != nil {
+		return nil, fmt.Errorf("actors: remote address %s: %w", cfg.RemoteAddr, err)
+	} else {
+		l.Close()
+	}
+	r := &Runtime{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		clock:  cfg.Clock,
+		store:  cfg.Store,
+		twins:  cfg.Twins,
+		policy: cfg.Twins.Ingest,
+		lookup: plcluster.NewLookup(),
+	}
+	r.met = newMetrics(cfg.Registerer, func() float64 { return float64(r.lookup.Active()) })
+	protoLog := cfg.Logger.With("component", "protoactor")
+	r.system = actor.NewActorSystemWithConfig(actor.Configure(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quietLogger(protoLog) }),
+		actor.WithDeadLetterThrottleCount(3),
+		actor.WithDeadLetterThrottleInterval(10*time.Second),
+	))
+	provCfg := cfg.Cluster
+	provCfg.Logger = cfg.Logger.With("component", "membership")
+	provider, err := plcluster.NewProvider(provCfg)
+	if err != nil {
+		return nil, err
+	}
+	kind := cluster.NewKind(TwinKind, actor.PropsFromProducer(func() actor.Actor { return newTwinActor(r) }))
+	ccfg := cluster.Configure("plantwin", provider, r.lookup, remote.Configure(host, port),
+		cluster.WithKinds(kind), cluster.WithRequestTimeout(cfg.RequestTimeout))
+	r.cluster = cluster.New(r.system, ccfg)
+	if err := startMember(r.cluster); err != nil {
+		return nil, err
+	}
+	// Wait until membership has placed this node.
+	probe := cluster.NewClusterIdentity("probe", TwinKind)
+	deadline := time.Now().Add(30 * time.Second)
+	for r.lookup.Owner(probe) == "" {
+		if time.Now().After(deadline) {
+			r.cluster.Shutdown(false)
+			return nil, errors.New("actors: cluster membership did not form within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.ingest = newIngest(r)
+	r.log.Info("runtime started", "actor_addr", r.system.Address(), "gossip_addr", provider.GossipAddr(), "node_id", r.system.ID)
+	return r, nil
+}
+
+// startMember runs protoactor's StartMember, which panics on failures.
+func startMember(c *cluster.Cluster) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("actors: start cluster member: %v", p)
+		}
+	}()
+	c.StartMember()
+	return nil
+}
+
+// quietLogger raises protoactor's chatty info logs to warnings only.
+func quietLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{h: l.Handler(), min: slog.LevelWarn})
+}
+
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{h: f.h.WithAttrs(a), min: f.min}
+}
+func (f levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+}
+
+// Address is the node's protoactor remote address.
+func (r *Runtime) Address() string { return r.system.Address() }
+
+// NodeID is the node's actor-system id (its memberlist name).
+func (r *Runtime) NodeID() string { return r.system.ID }
+
+// Clock returns the runtime's behavioural clock.
+func (r *Runtime) Clock() Clock { return r.clock }
+
+// Twins returns the declared models and twins.
+func (r *Runtime) Twins() *twins.Config { return r.twins }
+
+// Store returns the node's store.
+func (r *Runtime) Store() *persistence.Store { return r.store }
+
+// ActiveTwins returns the number of twins activated on this node.
+func (r *Runtime) ActiveTwins() int { return r.lookup.Active() }
+
+// Close shuts the node down in a fixed order: refuse new ingest, wait
+// (bounded) for batches in flight, passivate every twin (each saves a
+// snapshot), then leave the cluster and stop the actor system. The store
+// stays open; its owner closes it afterwards. Close is idempotent.
+func (r *Runtime) Close() error {
+	r.closeOnce.Do(func() {
+		r.closing.Store(true)
+		r.ingest.drain(10 * time.Second)
+		r.ingest.stop()
+		r.lookup.Shutdown()
+		r.cluster.Shutdown(true)
+	})
+	return r.closeErr
+}
+
+func (r *Runtime) identity(id string) *cluster.ClusterIdentity {
+	return cluster.NewClusterIdentity(id, TwinKind)
+}
+
+// GetTwin returns the acknowledged state of a twin. An active twin answers
+// itself; a passivated one is read from storage without activating it.
+func (r *Runtime) GetTwin(ctx context.Context, id string) (*pb.Twin, error) {
+	spec, ok := r.twins.Twin(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
+	}
+	if r.closing.Load() {
+		return nil, ErrClosed
+	}
+	if pid := r.lookup.LocalPID(r.identity(id)); pid != nil {
+		timeout := r.cfg.RequestTimeout
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		res, err := r.system.Root.RequestFuture(pid, &pb.GetTwinState{TwinId: id}, timeout).Result()
+		if err == nil {
+			switch m := res.(type) {
+			case *pb.Twin:
+				return m, nil
+			case *pb.TelemetryApplied: // error answer of a failed twin
+				return nil, fmt.Errorf("%w: twin %s: %s", ErrUnavailable, id, m.Error)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// The activation stopped between lookup and request: read storage.
+	}
+	st, err := r.LoadState(spec)
+	if err != nil {
+		return nil, err
+	}
+	return TwinToProto(st, false), nil
+}
+
+// LoadState reads a twin's durable state (snapshot plus journal tail)
+// without activating it.
+func (r *Runtime) LoadState(spec *twins.Spec) (*twins.State, error) {
+	st := twins.NewState(spec)
+	if _, err := recoverState(r.store, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// recoverState loads snapshot and journal tail into st and returns the
+// snapshot's version.
+func recoverState(store *persistence.Store, st *twins.State) (int64, error) {
+	id := st.Spec.ID
+	snap, ok, err := store.LoadSnapshot(id)
+	if err != nil {
+		return 0, fmt.Errorf("actors: recover twin %s: %w", id, err)
+	}
+	var snapVersion int64
+	if ok {
+		if err := decodeSnapshot(st, snap.Data); err != nil {
+			return 0, err
+		}
+		st.Version = snap.Version
+		snapVersion = snap.Version
+	}
+	err = store.ReadJournal(id, st.Version+1, func(version int64, _ uint64, data []byte) error {
+		if version != st.Version+1 {
+			return fmt.Errorf("actors: recover twin %s: journal jumps from version %d to %d", id, st.Version, version)
+		}
+		ev, err := decodeEvent(st.Spec.Model, data)
+		if err != nil {
+			return fmt.Errorf("actors: recover twin %s version %d: %w", id, version, err)
+		}
+		if ev != nil {
+			st.Apply(ev)
+		}
+		st.Version = version
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return snapVersion, nil
+}

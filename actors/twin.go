@@ -1,0 +1,378 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	plcluster "github.com/plantwin/plantwin/cluster"
+	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// twinActor hosts one twin. It owns its state: Receive never takes locks
+// and never waits for storage on the hot path — events are applied in
+// memory, submitted to the store's group committer, and the replies (and
+// any state reads) wait until the commit is synced. Requests arriving
+// while a commit is in flight are queued and go out together in the next
+// commit, so a busy twin batches by itself.
+//
+// Recovery on activation reads storage synchronously: until it has its
+// state a twin has nothing to serve.
+type twinActor struct {
+	rt          *Runtime
+	ci          *cluster.ClusterIdentity
+	st          *twins.State
+	epoch       uint64
+	snapVersion int64
+	failed      string // non-empty: the twin cannot serve, with why
+
+	inflight    *commit
+	queued      []request
+	readers     []*actor.PID
+	passivating bool
+	stopping    bool
+	recent      [4]recentReply // answers to recent correlation ids, for re-sent batches
+	recentNext  uint8
+}
+
+type request struct {
+	sender *actor.PID
+	msg    any
+}
+
+type commit struct {
+	replies  []reply
+	snapshot int64 // version of the snapshot in this commit, 0 if none
+	final    bool  // the passivation snapshot
+}
+
+type reply struct {
+	to  *actor.PID
+	msg *pb.TelemetryApplied
+}
+
+type recentReply struct {
+	id       uint64
+	version  int64
+	accepted int32
+	done     bool
+}
+
+// commitDone is the store's answer to a twin's commit (local only).
+type commitDone struct{ err error }
+
+func newTwinActor(rt *Runtime) actor.Actor { return &twinActor{rt: rt} }
+
+func (a *twinActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *cluster.ClusterInit:
+		a.init(ctx, m.Identity)
+	case *pb.ApplyTelemetry:
+		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
+	case *pb.SetConnectivity:
+		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
+	case *pb.GetTwinState:
+		if a.failed != "" {
+			ctx.Respond(&pb.TelemetryApplied{TwinId: a.ci.Identity, Error: a.failed})
+			return
+		}
+		if a.inflight != nil {
+			a.readers = append(a.readers, ctx.Sender())
+			return
+		}
+		ctx.Respond(TwinToProto(a.st, true))
+	case *commitDone:
+		a.committed(ctx, m.err)
+	case *actor.ReceiveTimeout:
+		if a.ci != nil && !a.passivating {
+			a.rt.lookup.RequestPassivation(ctx, a.ci)
+		}
+	case *plcluster.PassivationGranted:
+		a.passivating = true
+		ctx.CancelReceiveTimeout()
+		a.maybeFinish(ctx)
+	case *pb.Passivate:
+		if a.ci != nil && !a.passivating {
+			a.rt.lookup.RequestPassivation(ctx, a.ci)
+		}
+	case *actor.Stopping:
+		a.onStopping()
+	}
+}
+
+func (a *twinActor) init(ctx actor.Context, ci *cluster.ClusterIdentity) {
+	a.ci = ci
+	if a.rt.cfg.PassivateAfter > 0 {
+		ctx.SetReceiveTimeout(a.rt.cfg.PassivateAfter)
+	}
+	spec, ok := a.rt.twins.Twin(ci.Identity)
+	if !ok {
+		a.failed = fmt.Sprintf("twin %q is not declared", ci.Identity)
+		return
+	}
+	start := time.Now()
+	a.st = twins.NewState(spec)
+	epoch, _, err := a.rt.store.Activate(ci.Identity)
+	if err != nil {
+		a.failed = fmt.Sprintf("activation failed: %v", err)
+		a.rt.log.Error("twin activation failed", "twin", ci.Identity, "err", err)
+		return
+	}
+	a.epoch = epoch
+	snapVersion, err := recoverState(a.rt.store, a.st)
+	if err != nil {
+		a.failed = fmt.Sprintf("recovery failed: %v", err)
+		a.rt.log.Error("twin recovery failed", "twin", ci.Identity, "err", err)
+		return
+	}
+	a.snapVersion = snapVersion
+	a.rt.met.activations.Inc()
+	a.rt.met.recovery.Observe(time.Since(start).Seconds())
+}
+
+// handle runs a write request now, or queues it behind the commit in flight.
+func (a *twinActor) handle(ctx actor.Context, r request) {
+	if a.failed != "" {
+		a.send(ctx, r.sender, a.failure(r.msg, a.failed))
+		return
+	}
+	if a.inflight != nil || a.stopping {
+		a.queued = append(a.queued, r)
+		return
+	}
+	a.process(ctx, []request{r})
+}
+
+func correlation(msg any) uint64 {
+	switch m := msg.(type) {
+	case *pb.ApplyTelemetry:
+		return m.CorrelationId
+	case *pb.SetConnectivity:
+		return m.CorrelationId
+	}
+	return 0
+}
+
+func (a *twinActor) failure(msg any, why string) *pb.TelemetryApplied {
+	return &pb.TelemetryApplied{CorrelationId: correlation(msg), TwinId: a.ci.Identity, Error: why}
+}
+
+func (a *twinActor) send(ctx actor.Context, to *actor.PID, msg *pb.TelemetryApplied) {
+	if to != nil {
+		ctx.Send(to, msg)
+	}
+}
+
+// seen answers a re-sent request: true if it was handled (or is in flight).
+func (a *twinActor) seen(ctx actor.Context, r request) bool {
+	id := correlation(r.msg)
+	if id == 0 {
+		return false
+	}
+	for i := range a.recent {
+		rr := &a.recent[i]
+		if rr.id != id {
+			continue
+		}
+		if rr.done {
+			a.send(ctx, r.sender, &pb.TelemetryApplied{CorrelationId: id, TwinId: a.ci.Identity, Version: rr.version, Accepted: rr.accepted})
+		}
+		return true
+	}
+	return false
+}
+
+func (a *twinActor) remember(id uint64) *recentReply {
+	rr := &a.recent[a.recentNext%uint8(len(a.recent))]
+	a.recentNext++
+	*rr = recentReply{id: id}
+	return rr
+}
+
+// process decides and applies a group of write requests and submits their
+// events as one commit.
+func (a *twinActor) process(ctx actor.Context, reqs []request) {
+	now := a.rt.clock.Now().UnixNano()
+	model := a.st.Spec.Model
+	w := &persistence.Write{TwinID: a.ci.Identity, Epoch: a.epoch}
+	c := &commit{}
+	for _, r := range reqs {
+		if a.seen(ctx, r) {
+			continue
+		}
+		rep := &pb.TelemetryApplied{CorrelationId: correlation(r.msg), TwinId: a.ci.Identity}
+		var dec twins.Decision
+		var err error
+		switch m := r.msg.(type) {
+		case *pb.ApplyTelemetry:
+			cmd := twins.ApplyTelemetry{Samples: make([]twins.Sample, len(m.Samples)), Policy: a.rt.policy}
+			for i, s := range m.Samples {
+				cmd.Samples[i] = twins.Sample{Property: s.GetProperty(), Value: ValueFromProto(s.GetValue()), SourceTime: s.GetSourceTimeUnixNano(), Quality: qualityFromProto(s.GetQuality())}
+			}
+			dec, err = a.st.Decide(cmd, now)
+		case *pb.SetConnectivity:
+			dec, err = a.st.Decide(twins.SetConnectivity{Connectivity: twins.Connectivity(m.Connectivity)}, now)
+		}
+		if err != nil {
+			rep.Error = err.Error()
+			a.send(ctx, r.sender, rep)
+			continue
+		}
+		for _, rj := range dec.Rejected {
+			a.rt.met.rejected[rj.Reason].Inc()
+			rep.Rejected = append(rep.Rejected, &pb.SampleRejected{Index: int32(rj.Index), Property: rj.Property, Reason: rj.Reason.String(), Detail: rj.Detail})
+		}
+		for _, ev := range dec.Events {
+			data, err := encodeEvent(model, ev)
+			if err != nil { // broken invariant: events come from Decide
+				panic(err)
+			}
+			a.st.Apply(ev)
+			w.Events = append(w.Events, persistence.Entry{Version: a.st.Version, Data: data})
+			if t, ok := ev.(twins.TelemetryApplied); ok {
+				rep.Accepted += int32(len(t.Samples))
+				for _, s := range t.Samples {
+					hv, err := encodeHistoryValue(s.Value, s.Quality, t.ServerTime)
+					if err != nil {
+						panic(err)
+					}
+					w.History = append(w.History, persistence.HistoryPoint{Property: model.Properties[s.Property].Name, SourceTime: s.SourceTime, Version: a.st.Version, Data: hv})
+				}
+			}
+		}
+		rep.Version = a.st.Version
+		if rep.CorrelationId != 0 {
+			rr := a.remember(rep.CorrelationId)
+			rr.version, rr.accepted = rep.Version, rep.Accepted
+		}
+		c.replies = append(c.replies, reply{to: r.sender, msg: rep})
+	}
+	if len(w.Events) == 0 {
+		// Nothing changed, so the state is as durable as it was.
+		a.finishReplies(ctx, c.replies)
+		return
+	}
+	if a.st.Version-a.snapVersion >= int64(a.rt.cfg.SnapshotEvery) {
+		if data, err := encodeSnapshot(a.st); err == nil {
+			w.Snapshot = &persistence.Snapshot{Version: a.st.Version, Data: data}
+			c.snapshot = a.st.Version
+		}
+	}
+	a.submit(ctx, w, c)
+}
+
+func (a *twinActor) submit(ctx actor.Context, w *persistence.Write, c *commit) {
+	a.inflight = c
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.rt.store.Submit(w, func(err error) { root.Send(self, &commitDone{err: err}) })
+}
+
+func (a *twinActor) finishReplies(ctx actor.Context, replies []reply) {
+	for _, r := range replies {
+		if r.msg.Error == "" {
+			a.rt.met.samples.Add(float64(r.msg.Accepted))
+		}
+		for i := range a.recent {
+			if a.recent[i].id == r.msg.CorrelationId && r.msg.CorrelationId != 0 {
+				a.recent[i].done = true
+			}
+		}
+		a.send(ctx, r.to, r.msg)
+	}
+}
+
+// committed completes the commit in flight.
+func (a *twinActor) committed(ctx actor.Context, err error) {
+	c := a.inflight
+	a.inflight = nil
+	if c == nil {
+		return
+	}
+	if err != nil {
+		// Memory is now ahead of storage: answer everyone with the error
+		// and stop; the next message recovers the durable state.
+		why := fmt.Sprintf("twin %s: commit failed: %v", a.ci.Identity, err)
+		a.rt.log.Error("twin commit failed", "twin", a.ci.Identity, "err", err)
+		a.rt.met.failed.WithLabelValues("storage").Inc()
+		for _, r := range c.replies {
+			r.msg.Error, r.msg.Accepted, r.msg.Rejected = why, 0, nil
+			a.send(ctx, r.to, r.msg)
+		}
+		for _, q := range a.queued {
+			a.send(ctx, q.sender, a.failure(q.msg, why))
+		}
+		a.queued = nil
+		for _, rd := range a.readers {
+			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.ci.Identity, Error: why})
+		}
+		a.readers = nil
+		a.failed = why
+		a.stopping = true
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.rt.met.updates.Add(float64(len(c.replies)))
+	if c.snapshot > 0 {
+		a.snapVersion = c.snapshot
+	}
+	a.finishReplies(ctx, c.replies)
+	if len(a.readers) > 0 {
+		t := TwinToProto(a.st, true)
+		for _, rd := range a.readers {
+			ctx.Send(rd, t)
+		}
+		a.readers = nil
+	}
+	if c.final {
+		a.rt.met.passivated.Inc()
+		ctx.Stop(ctx.Self())
+		return
+	}
+	if len(a.queued) > 0 {
+		q := a.queued
+		a.queued = nil
+		a.process(ctx, q)
+		return
+	}
+	a.maybeFinish(ctx)
+}
+
+// maybeFinish completes a granted passivation once nothing is in flight.
+func (a *twinActor) maybeFinish(ctx actor.Context) {
+	if !a.passivating || a.inflight != nil || len(a.queued) > 0 {
+		return
+	}
+	if a.failed == "" && a.st.Version > a.snapVersion {
+		data, err := encodeSnapshot(a.st)
+		if err == nil {
+			a.submit(ctx, &persistence.Write{TwinID: a.ci.Identity, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}}, &commit{snapshot: a.st.Version, final: true})
+			return
+		}
+	}
+	a.rt.met.passivated.Inc()
+	ctx.Stop(ctx.Self())
+}
+
+// onStopping saves a snapshot when the twin is stopped from outside
+// (shutdown, or the twin moved to another node).
+func (a *twinActor) onStopping() {
+	if a.stopping || a.st == nil || a.failed != "" || a.inflight != nil || a.st.Version <= a.snapVersion {
+		return
+	}
+	a.stopping = true
+	data, err := encodeSnapshot(a.st)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = a.rt.store.Commit(ctx, &persistence.Write{TwinID: a.ci.Identity, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}})
+	if err != nil {
+		a.rt.log.Warn("snapshot at stop failed", "twin", a.ci.Identity, "err", err)
+	}
+}

@@ -1,0 +1,318 @@
+package cluster
+
+import (
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
+)
+
+// placementActorName is the well-known name of each node's placement actor.
+const placementActorName = "plantwin-placement"
+
+// Lookup is plantwin's protoactor-go IdentityLookup: rendezvous placement
+// over the current members, with an O(1) local activation table.
+//
+// Get is safe for concurrent use and is cheap for an identity that is
+// already active on this node (a read-locked map lookup, no message).
+// Activations and terminations are serialised through the node's placement
+// actor, which owns the table's writes.
+type Lookup struct {
+	// ActivationTimeout bounds a request to a placement actor (wall time:
+	// a network deadline). Default 5s.
+	ActivationTimeout time.Duration
+
+	c         *cluster.Cluster
+	rdv       atomic.Pointer[cluster.Rendezvous]
+	self      string
+	placement *actor.PID
+	sub       *eventstream.Subscription
+
+	mu struct {
+		sync.RWMutex
+		byKey map[string]*actor.PID // identity key -> pid, local activations
+	}
+}
+
+var _ cluster.IdentityLookup = (*Lookup)(nil)
+
+// NewLookup returns an unstarted lookup; protoactor's cluster calls Setup.
+func NewLookup() *Lookup {
+	l := &Lookup{ActivationTimeout: 5 * time.Second}
+	l.mu.byKey = make(map[string]*actor.PID)
+	l.rdv.Store(cluster.NewRendezvous())
+	return l
+}
+
+// Setup starts the placement actor and follows topology changes.
+func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
+	l.c = c
+	l.self = c.ActorSystem.Address()
+	props := actor.PropsFromProducer(func() actor.Actor {
+		return &placementActor{l: l, byPID: make(map[string]string)}
+	})
+	pid, err := c.ActorSystem.Root.SpawnNamed(props, placementActorName)
+	if err != nil {
+		panic("cluster: spawn placement actor: " + err.Error()) // broken invariant: name taken
+	}
+	l.placement = pid
+	l.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
+		if t, ok := ev.(*cluster.ClusterTopology); ok {
+			r := cluster.NewRendezvous()
+			r.UpdateMembers(t.Members)
+			l.rdv.Store(r)
+			c.ActorSystem.Root.Send(l.placement, t)
+		}
+	})
+}
+
+// Owner returns the actor-system address of the member that owns identity
+// (empty if there are no members yet).
+func (l *Lookup) Owner(ci *cluster.ClusterIdentity) string {
+	return l.rdv.Load().GetByClusterIdentity(ci)
+}
+
+// Get returns the PID of the activation of ci, activating it on its owner
+// if needed. Nil when no member owns it or the owner did not answer.
+func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
+	owner := l.Owner(ci)
+	if owner == "" {
+		return nil
+	}
+	if owner == l.self {
+		l.mu.RLock()
+		pid := l.mu.byKey[ci.AsKey()]
+		l.mu.RUnlock()
+		if pid != nil {
+			return pid
+		}
+	}
+	target := actor.NewPID(owner, placementActorName)
+	if owner == l.self {
+		target = l.placement
+	}
+	res, err := l.c.ActorSystem.Root.RequestFuture(target, &cluster.ActivationRequest{ClusterIdentity: ci}, l.ActivationTimeout).Result()
+	if err != nil {
+		return nil
+	}
+	r, ok := res.(*cluster.ActivationResponse)
+	if !ok || r.Failed {
+		return nil
+	}
+	return r.Pid
+}
+
+// Send delivers msg to the activation of ci with sender as the reply
+// address, activating it if needed. It returns false when no member owns ci
+// or the activation failed.
+//
+// For a local activation the send happens under the table's read lock, so
+// it cannot race with passivation: a twin that is granted passivation has
+// already left the table, and every message sent before that is in its
+// mailbox ahead of the grant.
+func (l *Lookup) Send(ci *cluster.ClusterIdentity, msg any, sender *actor.PID) bool {
+	if l.Owner(ci) == l.self {
+		l.mu.RLock()
+		pid := l.mu.byKey[ci.AsKey()]
+		if pid != nil {
+			l.c.ActorSystem.Root.RequestWithCustomSender(pid, msg, sender)
+		}
+		l.mu.RUnlock()
+		if pid != nil {
+			return true
+		}
+	}
+	pid := l.Get(ci)
+	if pid == nil {
+		return false
+	}
+	l.c.ActorSystem.Root.RequestWithCustomSender(pid, msg, sender)
+	return true
+}
+
+// RequestPassivation asks the node's placement actor to let the calling
+// activation stop. The placement actor removes it from the table (so no new
+// message can reach it) and answers with *PassivationGranted; the activation
+// then handles what is already in its mailbox, saves its state and stops.
+// Activation requests for the identity wait until it has stopped.
+func (l *Lookup) RequestPassivation(ctx actor.Context, ci *cluster.ClusterIdentity) {
+	ctx.Send(l.placement, &passivationRequest{pid: ctx.Self(), key: ci.AsKey()})
+}
+
+// PassivationGranted tells an activation that it left the placement table.
+type PassivationGranted struct{}
+
+type passivationRequest struct {
+	pid *actor.PID
+	key string
+}
+
+// LocalPID returns the PID of ci's activation on this node, or nil.
+func (l *Lookup) LocalPID(ci *cluster.ClusterIdentity) *actor.PID {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.mu.byKey[ci.AsKey()]
+}
+
+// RemovePid forgets a PID that turned out to be dead.
+func (l *Lookup) RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID) {
+	key := ci.AsKey()
+	l.mu.Lock()
+	if cur := l.mu.byKey[key]; cur != nil && cur.Equal(pid) {
+		delete(l.mu.byKey, key)
+	}
+	l.mu.Unlock()
+}
+
+// Active returns the number of activations on this node.
+func (l *Lookup) Active() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.mu.byKey)
+}
+
+// Shutdown stops following topology and stops the placement actor, which
+// stops its activations first (each twin snapshots as it stops).
+func (l *Lookup) Shutdown() {
+	if l.c == nil {
+		return
+	}
+	if l.sub != nil {
+		l.c.ActorSystem.EventStream.Unsubscribe(l.sub)
+		l.sub = nil
+	}
+	if l.placement != nil {
+		_ = l.c.ActorSystem.Root.PoisonFuture(l.placement).Wait()
+		l.placement = nil
+	}
+}
+
+type placementActor struct {
+	l     *Lookup
+	byPID map[string]string // pid id -> identity key
+	kinds map[string]*cluster.ClusterIdentity
+	// stopping holds identity keys whose activation was granted
+	// passivation and has not terminated yet, with activation requests that
+	// wait for it.
+	stopping map[string][]waitingActivation
+}
+
+type waitingActivation struct {
+	sender *actor.PID
+	req    *cluster.ActivationRequest
+}
+
+func (p *placementActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *cluster.ActivationRequest:
+		p.activate(ctx, msg)
+	case *passivationRequest:
+		p.l.mu.Lock()
+		if cur := p.l.mu.byKey[msg.key]; cur != nil && cur.Id == msg.pid.Id {
+			delete(p.l.mu.byKey, msg.key)
+		}
+		p.l.mu.Unlock()
+		if p.stopping == nil {
+			p.stopping = make(map[string][]waitingActivation)
+		}
+		if _, ok := p.stopping[msg.key]; !ok {
+			p.stopping[msg.key] = nil
+		}
+		ctx.Send(msg.pid, &PassivationGranted{})
+	case *actor.Terminated:
+		key, ok := p.byPID[msg.Who.Id]
+		if !ok {
+			return
+		}
+		defer p.resume(ctx, key)
+		delete(p.byPID, msg.Who.Id)
+		p.l.mu.Lock()
+		if cur := p.l.mu.byKey[key]; cur != nil && cur.Id == msg.Who.Id {
+			delete(p.l.mu.byKey, key)
+		}
+		p.l.mu.Unlock()
+		if ci := p.kinds[msg.Who.Id]; ci != nil {
+			if k, ok := p.l.c.TryGetClusterKind(ci.Kind); ok {
+				k.Dec()
+			}
+			delete(p.kinds, msg.Who.Id)
+		}
+	case *cluster.ClusterTopology:
+		// Stop activations this node no longer owns; their next message
+		// activates them on the new owner from durable state.
+		r := cluster.NewRendezvous()
+		r.UpdateMembers(msg.Members)
+		for id, ci := range p.kinds {
+			if r.GetByClusterIdentity(ci) != p.l.self {
+				ctx.Logger().Info("twin moved", slog.String("identity", ci.Identity))
+				ctx.Poison(actor.NewPID(p.l.self, id))
+			}
+		}
+	}
+}
+
+// resume serves the activation requests that waited for key's previous
+// activation to stop.
+func (p *placementActor) resume(ctx actor.Context, key string) {
+	waiting, ok := p.stopping[key]
+	if !ok {
+		return
+	}
+	delete(p.stopping, key)
+	for _, w := range waiting {
+		p.respond(ctx, w.sender, w.req)
+	}
+}
+
+func (p *placementActor) activate(ctx actor.Context, msg *cluster.ActivationRequest) {
+	key := msg.ClusterIdentity.AsKey()
+	if w, ok := p.stopping[key]; ok {
+		p.stopping[key] = append(w, waitingActivation{sender: ctx.Sender(), req: msg})
+		return
+	}
+	p.respond(ctx, ctx.Sender(), msg)
+}
+
+func (p *placementActor) respond(ctx actor.Context, to *actor.PID, msg *cluster.ActivationRequest) {
+	reply := func(r *cluster.ActivationResponse) {
+		if to != nil {
+			ctx.Send(to, r)
+		}
+	}
+	ci := msg.ClusterIdentity
+	key := ci.AsKey()
+	p.l.mu.RLock()
+	pid := p.l.mu.byKey[key]
+	p.l.mu.RUnlock()
+	if pid != nil {
+		reply(&cluster.ActivationResponse{Pid: pid})
+		return
+	}
+	kind, ok := p.l.c.TryGetClusterKind(ci.Kind)
+	if !ok {
+		ctx.Logger().Error("activation of unknown kind", slog.String("kind", ci.Kind))
+		reply(&cluster.ActivationResponse{Failed: true})
+		return
+	}
+	props := cluster.WithClusterIdentity(kind.Props, ci)
+	pid, err := ctx.SpawnNamed(props, ci.Kind+"/"+ci.Identity)
+	if err != nil {
+		ctx.Logger().Error("activation failed", slog.String("identity", ci.Identity), slog.Any("err", err))
+		reply(&cluster.ActivationResponse{Failed: true})
+		return
+	}
+	kind.Inc()
+	if p.kinds == nil {
+		p.kinds = make(map[string]*cluster.ClusterIdentity)
+	}
+	p.kinds[pid.Id] = ci
+	p.byPID[pid.Id] = key
+	p.l.mu.Lock()
+	p.l.mu.byKey[key] = pid
+	p.l.mu.Unlock()
+	reply(&cluster.ActivationResponse{Pid: pid})
+}

@@ -1,0 +1,326 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/hashicorp/memberlist"
+)
+
+// Config configures the memberlist membership of one node.
+type Config struct {
+	// BindAddr is the gossip listen address, host:port. Default
+	// "127.0.0.1:0" (loopback, a free port).
+	BindAddr string
+	// AdvertiseAddr is the gossip address other nodes use, host:port.
+	// Default: the bound address.
+	AdvertiseAddr string
+	// Join lists seed gossip addresses (host:port). Empty: start a new
+	// cluster. Joining retries until a seed answers or the provider stops.
+	Join []string
+	// JoinRetry is the pause between join attempts (wall time). Default 1s.
+	JoinRetry time.Duration
+	// Debounce is how long topology changes are collected before protoactor
+	// is told (wall time). Default 100ms.
+	Debounce time.Duration
+	// Profile picks memberlist timings: "local" (tests, dev) or "lan".
+	Profile string
+	// SecretKey, if set, encrypts gossip (16, 24 or 32 bytes).
+	SecretKey []byte
+	// Logger receives provider logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultLocalConfig suits one machine: loopback, a free port, fast timings.
+func DefaultLocalConfig() Config {
+	return Config{BindAddr: "127.0.0.1:0", JoinRetry: time.Second, Debounce: 100 * time.Millisecond, Profile: "local"}
+}
+
+// DefaultLANConfig suits production nodes on one network.
+func DefaultLANConfig() Config {
+	c := DefaultLocalConfig()
+	c.Profile = "lan"
+	return c
+}
+
+// Validate checks the configuration without doing I/O.
+func (c Config) Validate() error {
+	if _, _, err := splitHostPort(c.BindAddr); err != nil {
+		return fmt.Errorf("cluster: bind address %q: %w", c.BindAddr, err)
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := splitHostPort(c.AdvertiseAddr); err != nil {
+			return fmt.Errorf("cluster: advertise address %q: %w", c.AdvertiseAddr, err)
+		}
+	}
+	for _, j := range c.Join {
+		if _, _, err := splitHostPort(j); err != nil {
+			return fmt.Errorf("cluster: join address %q: %w", j, err)
+		}
+	}
+	switch c.Profile {
+	case "local", "lan":
+	default:
+		return fmt.Errorf("cluster: profile %q: want local or lan", c.Profile)
+	}
+	switch len(c.SecretKey) {
+	case 0, 16, 24, 32:
+	default:
+		return fmt.Errorf("cluster: gossip key is %d bytes, want 16, 24 or 32", len(c.SecretKey))
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", ps)
+	}
+	return host, port, nil
+}
+
+// nodeMeta is what a node gossips about itself (memberlist meta, ≤ 512 bytes).
+type nodeMeta struct {
+	Host  string   `json:"h"`
+	Port  int      `json:"p"`
+	Kinds []string `json:"k"`
+}
+
+// Provider is a protoactor-go ClusterProvider backed by memberlist.
+type Provider struct {
+	cfg Config
+	log *slog.Logger
+
+	events chan struct{} // capacity 1: a pending "membership changed" flag
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		ml      *memberlist.Memberlist
+		meta    []byte
+		cluster *cluster.Cluster
+		closed  bool
+	}
+}
+
+var _ cluster.ClusterProvider = (*Provider)(nil)
+
+// NewProvider returns a provider; the cluster starts it.
+func NewProvider(cfg Config) (*Provider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.JoinRetry <= 0 {
+		cfg.JoinRetry = time.Second
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = 100 * time.Millisecond
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	return &Provider{cfg: cfg, log: lg, events: make(chan struct{}, 1), stop: make(chan struct{})}, nil
+}
+
+// StartMember joins the node to the cluster as a member hosting kinds.
+func (p *Provider) StartMember(c *cluster.Cluster) error {
+	host, port, err := c.ActorSystem.GetHostPort()
+	if err != nil {
+		return fmt.Errorf("cluster: actor system address: %w", err)
+	}
+	meta, err := json.Marshal(nodeMeta{Host: host, Port: port, Kinds: c.GetClusterKinds()})
+	if err != nil {
+		return err
+	}
+	if len(meta) > memberlist.MetaMaxSize {
+		return fmt.Errorf("cluster: node metadata is %d bytes, memberlist allows %d", len(meta), memberlist.MetaMaxSize)
+	}
+	return p.start(c, c.ActorSystem.ID, meta)
+}
+
+// StartClient is not supported: every plantwin process is a member.
+func (p *Provider) StartClient(c *cluster.Cluster) error {
+	return errors.New("cluster: client mode is not supported")
+}
+
+func (p *Provider) start(c *cluster.Cluster, name string, meta []byte) error {
+	var mc *memberlist.Config
+	if p.cfg.Profile == "lan" {
+		mc = memberlist.DefaultLANConfig()
+	} else {
+		mc = memberlist.DefaultLocalConfig()
+	}
+	mc.Name = name
+	host, port, _ := splitHostPort(p.cfg.BindAddr)
+	mc.BindAddr, mc.BindPort = host, port
+	mc.AdvertisePort = port
+	if p.cfg.AdvertiseAddr != "" {
+		ah, ap, _ := splitHostPort(p.cfg.AdvertiseAddr)
+		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
+	}
+	if len(p.cfg.SecretKey) > 0 {
+		mc.SecretKey = p.cfg.SecretKey
+	}
+	mc.Delegate = &delegate{p: p}
+	mc.Events = &eventDelegate{p: p}
+	mc.Logger = log.New(io.Discard, "", 0)
+
+	p.mu.Lock()
+	p.mu.meta = meta
+	p.mu.cluster = c
+	p.mu.Unlock()
+
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("cluster: start memberlist on %s: %w", p.cfg.BindAddr, err)
+	}
+	p.mu.Lock()
+	p.mu.ml = ml
+	p.mu.Unlock()
+	p.log.Info("gossip started", "node", name, "gossip_addr", ml.LocalNode().Address())
+
+	p.wg.Add(1)
+	go p.topologyLoop()
+	p.notify()
+	if len(p.cfg.Join) > 0 {
+		p.wg.Add(1)
+		go p.joinLoop(ml)
+	}
+	return nil
+}
+
+// GossipAddr returns the address memberlist listens on, host:port.
+func (p *Provider) GossipAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.ml == nil {
+		return ""
+	}
+	return p.mu.ml.LocalNode().Address()
+}
+
+func (p *Provider) joinLoop(ml *memberlist.Memberlist) {
+	defer p.wg.Done()
+	for {
+		n, err := ml.Join(p.cfg.Join)
+		if err == nil && n > 0 {
+			p.log.Info("joined cluster", "seeds", p.cfg.Join, "contacted", n)
+			return
+		}
+		p.log.Warn("join failed, retrying", "seeds", p.cfg.Join, "err", err)
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(p.cfg.JoinRetry):
+		}
+	}
+}
+
+// notify flags a membership change; it never blocks.
+func (p *Provider) notify() {
+	select {
+	case p.events <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Provider) topologyLoop() {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.events:
+		}
+		// Debounce: collect changes that arrive close together.
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(p.cfg.Debounce):
+		}
+		select {
+		case <-p.events:
+		default:
+		}
+		p.publish()
+	}
+}
+
+func (p *Provider) publish() {
+	p.mu.Lock()
+	ml, c := p.mu.ml, p.mu.cluster
+	p.mu.Unlock()
+	if ml == nil || c == nil {
+		return
+	}
+	var members []*cluster.Member
+	for _, n := range ml.Members() {
+		var m nodeMeta
+		if err := json.Unmarshal(n.Meta, &m); err != nil {
+			p.log.Warn("ignoring member with bad metadata", "node", n.Name, "err", err)
+			continue
+		}
+		members = append(members, &cluster.Member{Id: n.Name, Host: m.Host, Port: int32(m.Port), Kinds: m.Kinds})
+	}
+	c.MemberList.UpdateClusterTopology(members)
+}
+
+// Shutdown leaves the cluster (gracefully: announces it first) and stops.
+func (p *Provider) Shutdown(graceful bool) error {
+	p.mu.Lock()
+	if p.mu.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.mu.closed = true
+	ml := p.mu.ml
+	p.mu.Unlock()
+	close(p.stop)
+	var err error
+	if ml != nil {
+		if graceful {
+			if lerr := ml.Leave(2 * time.Second); lerr != nil {
+				p.log.Warn("leave failed", "err", lerr)
+			}
+		}
+		err = ml.Shutdown()
+	}
+	p.wg.Wait()
+	return err
+}
+
+type delegate struct{ p *Provider }
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.p.mu.Lock()
+	defer d.p.mu.Unlock()
+	if len(d.p.mu.meta) > limit {
+		return nil
+	}
+	return d.p.mu.meta
+}
+func (d *delegate) NotifyMsg([]byte)                           {}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *delegate) LocalState(join bool) []byte                { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+type eventDelegate struct{ p *Provider }
+
+func (e *eventDelegate) NotifyJoin(*memberlist.Node)   { e.p.notify() }
+func (e *eventDelegate) NotifyLeave(*memberlist.Node)  { e.p.notify() }
+func (e *eventDelegate) NotifyUpdate(*memberlist.Node) { e.p.notify() }

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	"github.com/plantwin/plantwin/actors"
+	plcluster "github.com/plantwin/plantwin/cluster"
+	"github.com/plantwin/plantwin/gateway"
+	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/simulations"
+	"github.com/plantwin/plantwin/twins"
+)
+
+type serveOptions struct {
+	config           string
+	demo             bool
+	data             string
+	listen           string
+	metrics          string
+	logFormat        string
+	logLevel         string
+	remote           string
+	gossip           string
+	passivateAfter   time.Duration
+	snapshotEvery    int
+	historyRetention time.Duration
+	insecure         bool
+	demoPeriod       time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	o := serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a plantwin node",
+		Long: `Run a plantwin node: load the configuration, open the store under --data,
+start the twin runtime and serve the gRPC API on --listen.
+
+Every listener binds to loopback unless told otherwise; the actor-remote and
+gossip ports default to free ones. SIGINT or SIGTERM shut the node down
+cleanly: intake stops, twins snapshot, the store closes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.config, "config", "", "configuration file (models, twins, ingest policy); see docs/config.md")
+	f.BoolVar(&o.demo, "demo", false, "use the bundled demo plant and feed it from the in-process generator")
+	f.StringVar(&o.data, "data", "./data", "data directory (the node's Pebble store)")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "gRPC listen address")
+	f.StringVar(&o.metrics, "metrics", "", "Prometheus metrics listen address, e.g. 127.0.0.1:9090 (off when empty)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.remote, "remote", "127.0.0.1:0", "protoactor remote listen address (port 0: a free port)")
+	f.StringVar(&o.gossip, "gossip", "127.0.0.1:0", "memberlist gossip listen address (port 0: a free port)")
+	f.DurationVar(&o.passivateAfter, "passivate-after", 10*time.Minute, "passivate a twin idle this long (wall time; negative: never)")
+	f.IntVar(&o.snapshotEvery, "snapshot-every", 1000, "snapshot a twin every N events")
+	f.DurationVar(&o.historyRetention, "history-retention", 7*24*time.Hour, "keep property history this long (0: forever)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow non-loopback listen addresses without TLS and authentication")
+	f.DurationVar(&o.demoPeriod, "demo-period", time.Second, "period of the demo generator")
+	return cmd
+}
+
+func newLogger(format, level string, w *os.File) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// checkLoopback refuses a non-loopback address unless insecure is set.
+func checkLoopback(flag, addr string, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--%s %q: %w", flag, addr, err)
+	}
+	if insecure {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--%s %s is not a loopback address: this build serves without TLS or authentication (they come with the gateway work), so plantwin refuses to expose it; pass --insecure to do it anyway", flag, addr)
+	}
+	return nil
+}
+
+func loadConfig(o serveOptions) (*twins.Config, error) {
+	switch {
+	case o.demo && o.config != "":
+		return nil, errors.New("--demo and --config exclude each other")
+	case o.demo:
+		return simulations.DemoConfig()
+	case o.config != "":
+		return twins.LoadConfig(o.config)
+	}
+	return nil, errors.New("no configuration: pass --config FILE or --demo")
+}
+
+func serve(ctx context.Context, o serveOptions) error {
+	log, err := newLogger(o.logFormat, o.logLevel, os.Stderr)
+	if err != nil {
+		return err
+	}
+	for flag, addr := range map[string]string{"listen": o.listen, "remote": o.remote, "gossip": o.gossip} {
+		if err := checkLoopback(flag, addr, o.insecure); err != nil {
+			return err
+		}
+	}
+	if o.metrics != "" {
+		if err := checkLoopback("metrics", o.metrics, o.insecure); err != nil {
+			return err
+		}
+	}
+	cfg, err := loadConfig(o)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	scfg := persistence.DefaultConfig(o.data)
+	scfg.HistoryRetention = o.historyRetention
+	scfg.Logger = log.With("component", "persistence")
+	scfg.Registerer = reg
+	store, err := persistence.Open(scfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	ccfg := plcluster.DefaultLocalConfig()
+	ccfg.BindAddr = o.gossip
+	rt, err := actors.Start(actors.Config{
+		Twins:          cfg,
+		Store:          store,
+		Logger:         log,
+		Registerer:     reg,
+		PassivateAfter: o.passivateAfter,
+		SnapshotEvery:  o.snapshotEvery,
+		RemoteAddr:     o.remote,
+		Cluster:        ccfg,
+	})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+
+	lis, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.listen, err)
+	}
+	gs := grpc.NewServer()
+	api := gateway.New(rt, log.With("component", "gateway"))
+	api.Register(gs)
+	go func() {
+		if err := gs.Serve(lis); err != nil {
+			log.Error("grpc server stopped", "err", err)
+		}
+	}()
+
+	var metricsSrv *http.Server
+	if o.metrics != "" {
+		ml, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			gs.Stop()
+			return fmt.Errorf("--metrics %s: %w", o.metrics, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go metricsSrv.Serve(ml)
+		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
+	}
+
+	var gen *simulations.Generator
+	if o.demo {
+		gen = simulations.NewGenerator(rt, rt.Clock(), cfg, o.demoPeriod, 1, log.With("component", "demo"))
+		gen.Start()
+	}
+	api.SetServing(true)
+	log.Info("serving", "grpc_addr", lis.Addr().String(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID())
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	api.SetServing(false)
+	if gen != nil {
+		gen.Stop()
+	}
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	if metricsSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = metricsSrv.Shutdown(sctx)
+		cancel()
+	}
+	if err := rt.Close(); err != nil {
+		log.Error("close runtime", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}

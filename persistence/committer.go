@@ -1,0 +1,385 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+)
+
+type opKind uint8
+
+const (
+	opWrite opKind = iota
+	opActivate
+	opPrune
+)
+
+// op is one unit of work for the committer: a Write, an activation or a
+// history prune. The committer is the only goroutine that writes heads,
+// journal, snapshots, history and bucket counters.
+type op struct {
+	kind opKind
+
+	w    *Write      // opWrite
+	done func(error) // opWrite
+
+	twinID    string            // opActivate
+	activated func(Head, error) // opActivate
+	head      Head              // opActivate result
+
+	before  int64            // opPrune
+	pruned  func(int, error) // opPrune
+	deleted int              // opPrune result
+
+	// err is the op's rejection, set by the committer before the batch
+	// commits.
+	err error
+}
+
+// inflight is a batch applied to Pebble whose WAL sync the syncer awaits.
+type inflight struct {
+	batch    *pebble.Batch // nil if the ops wrote nothing
+	ops      []*op
+	applyErr error
+	start    time.Time
+}
+
+// Submit queues w for the group committer and returns. done is called
+// exactly once, from the syncer goroutine, after the batch holding w is
+// synced (nil) or has failed, in submission order; done must not block.
+// Errors wrap ErrFenced, ErrVersionGap, ErrInvalidWrite, ErrFailed or
+// ErrClosed; a rejected Write does not fail the other Writes of its batch.
+// After Close, done(ErrClosed) is called before Submit returns.
+//
+// The queue holds 2*MaxCommitBatch operations; when it is full, Submit
+// blocks until the committer takes more (back-pressure). The caller must
+// not modify w until done is called.
+func (s *Store) Submit(w *Write, done func(error)) {
+	s.enqueue(context.Background(), &op{kind: opWrite, w: w, done: done})
+}
+
+// Commit submits w and waits for its outcome. If ctx ends first, Commit
+// returns ctx's error and the Write may still be committed.
+func (s *Store) Commit(ctx context.Context, w *Write) error {
+	ch := make(chan error, 1)
+	s.enqueue(ctx, &op{kind: opWrite, w: w, done: func(err error) { ch <- err }})
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return writeError(w, ctx.Err())
+	}
+}
+
+// enqueue hands o to the committer, or finishes it with ErrClosed or ctx's
+// error.
+func (s *Store) enqueue(ctx context.Context, o *op) {
+	if err := s.acquire(); err != nil {
+		o.finish(s, err)
+		return
+	}
+	defer s.release()
+	select {
+	case s.queue <- o:
+	case <-ctx.Done():
+		o.finish(s, ctx.Err())
+	}
+}
+
+func writeError(w *Write, err error) error {
+	if w == nil {
+		return fmt.Errorf("persistence: append nil write: %w", err)
+	}
+	return fmt.Errorf("persistence: append %d events for twin %s: %w", len(w.Events), w.TwinID, err)
+}
+
+// finish reports the op's outcome: its rejection if any, else commitErr.
+func (o *op) finish(s *Store, commitErr error) {
+	err := o.err
+	if err == nil && commitErr != nil {
+		err = commitErr
+		s.stats.failed.Add(1)
+	}
+	switch o.kind {
+	case opWrite:
+		if err != nil {
+			o.done(writeError(o.w, err))
+			return
+		}
+		s.stats.writes.Add(1)
+		s.stats.events.Add(int64(len(o.w.Events)))
+		s.metrics.eventsTotal.Add(float64(len(o.w.Events)))
+		o.done(nil)
+	case opActivate:
+		if err != nil {
+			o.activated(Head{}, fmt.Errorf("persistence: activate twin %s: %w", o.twinID, err))
+			return
+		}
+		o.activated(o.head, nil)
+	case opPrune:
+		if err != nil {
+			o.pruned(0, fmt.Errorf("persistence: prune history before %d: %w", o.before, err))
+			return
+		}
+		s.stats.pruned.Add(int64(o.deleted))
+		s.metrics.prunedTotal.Add(float64(o.deleted))
+		o.pruned(o.deleted, nil)
+	}
+}
+
+// runCommitter drains the queue into batches of up to MaxCommitBatch ops,
+// validates them against the head cache, and applies each batch to Pebble
+// without waiting for its WAL sync, handing it to the syncer. A prune runs
+// in a batch of its own.
+func (s *Store) runCommitter() {
+	defer close(s.committerDone)
+	defer close(s.pending)
+	for o := range s.queue {
+		batch := []*op{o}
+		if o.kind != opPrune {
+		fill:
+			for len(batch) < s.cfg.MaxCommitBatch {
+				select {
+				case next, ok := <-s.queue:
+					if !ok {
+						break fill
+					}
+					if next.kind == opPrune {
+						s.commitOps(batch)
+						batch = []*op{next}
+						break fill
+					}
+					batch = append(batch, next)
+				default:
+					break fill
+				}
+			}
+		}
+		s.commitOps(batch)
+	}
+}
+
+// runSyncer waits for each applied batch's WAL sync, in commit order, and
+// reports the outcome of its ops.
+func (s *Store) runSyncer() {
+	defer close(s.syncerDone)
+	for p := range s.pending {
+		err := p.applyErr
+		if p.batch != nil {
+			if err == nil {
+				err = p.batch.SyncWait()
+			}
+			if err != nil {
+				s.setFailed(err)
+				s.log.Error("journal commit failed", "ops", len(p.ops), "err", err)
+			} else {
+				s.metrics.syncSeconds.Observe(elapsedSeconds(p.start))
+				s.metrics.batchWrites.Observe(float64(len(p.ops)))
+				s.stats.commits.Add(1)
+				s.stats.bytes.Add(int64(len(p.batch.Repr())))
+			}
+			_ = p.batch.Close()
+		}
+		for _, o := range p.ops {
+			o.finish(s, err)
+		}
+	}
+}
+
+func (s *Store) setFailed(err error) {
+	s.failed.CompareAndSwap(nil, &err)
+}
+
+// commitOps builds one batch from ops and applies it.
+func (s *Store) commitOps(ops []*op) {
+	p := &inflight{ops: ops}
+	if errp := s.failed.Load(); errp != nil {
+		for _, o := range ops {
+			o.err = fmt.Errorf("%w: %w", ErrFailed, *errp)
+		}
+		s.pending <- p
+		return
+	}
+	b := s.db.NewBatch()
+	counts := make(map[int64]uint64)
+	for _, o := range ops {
+		switch o.kind {
+		case opWrite:
+			o.err = s.applyWrite(b, o.w, counts)
+		case opActivate:
+			o.err = s.applyActivate(b, o)
+		case opPrune:
+			o.deleted, o.err = s.applyPrune(b, o.before)
+		}
+		if o.err != nil && o.kind == opWrite {
+			s.stats.rejected.Add(1)
+		}
+	}
+	s.addBucketCounts(b, counts)
+	if b.Empty() {
+		_ = b.Close()
+		s.pending <- p
+		return
+	}
+	p.start = time.Now()
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		p.applyErr = err
+		s.setFailed(err)
+	}
+	p.batch = b
+	s.pending <- p
+}
+
+// cachedHead returns the twin's head from the cache, loading it lazily.
+// The committer is the only writer of heads, so the cache is authoritative.
+func (s *Store) cachedHead(twinID string) (Head, error) {
+	if h, ok := s.heads[twinID]; ok {
+		return h, nil
+	}
+	h, err := s.readHead(twinID)
+	if err != nil {
+		return Head{}, err
+	}
+	s.heads[twinID] = h
+	return h, nil
+}
+
+// applyWrite validates w against the twin's head and, if valid, adds it to
+// b and advances the cached head. A rejected write changes nothing.
+func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) error {
+	if w == nil || w.TwinID == "" {
+		return fmt.Errorf("empty twin id: %w", ErrInvalidWrite)
+	}
+	h, err := s.cachedHead(w.TwinID)
+	if err != nil {
+		return err
+	}
+	if w.Epoch < h.Epoch {
+		s.stats.fenced.Add(1)
+		s.metrics.fencedTotal.Inc()
+		return fmt.Errorf("write epoch %d, newest seen %d: %w", w.Epoch, h.Epoch, ErrFenced)
+	}
+	next := h
+	if w.Epoch > h.Epoch {
+		// A newer activation (e.g. on another node) wrote first: accept it
+		// and fence the older ones from now on.
+		next.Epoch = w.Epoch
+	}
+	if len(w.Events) > 0 {
+		first := w.Events[0].Version
+		if first != h.Version+1 {
+			return fmt.Errorf("first event version %d, head version %d: %w", first, h.Version, ErrVersionGap)
+		}
+		for i, ev := range w.Events {
+			if want := first + int64(i); ev.Version != want {
+				return fmt.Errorf("event %d has version %d, want %d: %w", i, ev.Version, want, ErrVersionGap)
+			}
+		}
+		next.Version = w.Events[len(w.Events)-1].Version
+	}
+	if snap := w.Snapshot; snap != nil {
+		if snap.Version < 1 || snap.Version > next.Version || snap.Version < h.SnapshotVersion {
+			return fmt.Errorf("snapshot version %d outside [%d,%d]: %w",
+				snap.Version, max(h.SnapshotVersion, 1), next.Version, ErrInvalidWrite)
+		}
+	}
+	for _, hp := range w.History {
+		if hp.Version < 0 {
+			return fmt.Errorf("history point %s at %d has negative version %d: %w",
+				hp.Property, hp.SourceTime, hp.Version, ErrInvalidWrite)
+		}
+	}
+
+	// Valid: write it.
+	if len(w.Events) > 0 {
+		prefix := twinPrefix(PrefixJournal, w.TwinID)
+		var key, val []byte
+		for _, ev := range w.Events {
+			key = appendUint64(append(key[:0], prefix...), uint64(ev.Version))
+			val = appendJournalValue(val[:0], w.Epoch, ev.Data)
+			if err := b.Set(key, val, nil); err != nil {
+				return err
+			}
+		}
+	}
+	if snap := w.Snapshot; snap != nil {
+		prev := h.SnapshotVersion
+		if prev > 0 && prev != snap.Version {
+			if err := b.Delete(EncodeSnapshotKey(w.TwinID, prev), nil); err != nil {
+				return err
+			}
+		}
+		if err := b.Set(EncodeSnapshotKey(w.TwinID, snap.Version), appendPlainValue(nil, snap.Data), nil); err != nil {
+			return err
+		}
+		if prev > 0 {
+			// Keep one snapshot interval of journal tail (versions >= the
+			// previous snapshot) for replicas catching up.
+			if err := b.DeleteRange(EncodeJournalKey(w.TwinID, 0), EncodeJournalKey(w.TwinID, prev), nil); err != nil {
+				return err
+			}
+		}
+		next.SnapshotVersion = snap.Version
+	}
+	var val []byte
+	for _, hp := range w.History {
+		key := EncodeHistoryKey(HistoryKey{TwinID: w.TwinID, Property: hp.Property, SourceTime: hp.SourceTime, Version: hp.Version})
+		val = appendPlainValue(val[:0], hp.Data)
+		if err := b.Set(key, val, nil); err != nil {
+			return err
+		}
+		counts[HourBucket(hp.SourceTime)]++
+	}
+	if next != h {
+		if err := b.Set(EncodeHeadKey(w.TwinID), appendHeadValue(nil, next), nil); err != nil {
+			return err
+		}
+		s.heads[w.TwinID] = next
+	}
+	return nil
+}
+
+// applyActivate bumps the twin's epoch.
+func (s *Store) applyActivate(b *pebble.Batch, o *op) error {
+	if o.twinID == "" {
+		return fmt.Errorf("empty twin id: %w", ErrInvalidWrite)
+	}
+	h, err := s.cachedHead(o.twinID)
+	if err != nil {
+		return err
+	}
+	h.Epoch++
+	if err := b.Set(EncodeHeadKey(o.twinID), appendHeadValue(nil, h), nil); err != nil {
+		return err
+	}
+	s.heads[o.twinID] = h
+	o.head = h
+	return nil
+}
+
+// addBucketCounts adds the batch's history points to the per-bucket
+// counters. Earlier batches are already applied, so reads see them.
+func (s *Store) addBucketCounts(b *pebble.Batch, counts map[int64]uint64) {
+	for bucket, n := range counts {
+		key := EncodeHistoryStatsKey(bucket)
+		v, closer, err := s.db.Get(key)
+		switch {
+		case err == nil:
+			old, derr := decodeCount(v)
+			_ = closer.Close()
+			if derr != nil {
+				s.log.Error("history bucket counter unreadable, resetting", "bucket", bucket, "err", derr)
+			} else {
+				n += old
+			}
+		case !errors.Is(err, pebble.ErrNotFound):
+			s.log.Error("history bucket counter read failed, resetting", "bucket", bucket, "err", err)
+		}
+		if err := b.Set(key, appendCount(nil, n), nil); err != nil {
+			s.log.Error("history bucket counter write failed", "bucket", bucket, "err", err)
+		}
+	}
+}

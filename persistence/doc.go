@@ -1,0 +1,66 @@
+// Package persistence is a node's durable storage: one Pebble store holding
+// each twin's journal of events, its latest snapshot, its head (latest
+// version and activation epoch, for fencing), per-property history, and
+// checkpoints for backup and restore. Values are opaque bytes from the
+// caller (the actors package encodes protobuf); persistence adds framing.
+//
+// # Writes and durability
+//
+// Writes go through one committer goroutine (group commit). Submit queues a
+// Write on a channel of capacity 2*MaxCommitBatch and returns; when the
+// channel is full Submit blocks (back-pressure). The committer drains up to
+// MaxCommitBatch operations, validates each against an in-memory cache of
+// twin heads (it is the only writer of heads), adds the valid ones to one
+// Pebble batch and applies it with ApplyNoSyncWait; a syncer goroutine then
+// waits for the batch's WAL fsync (Batch.SyncWait) and calls the done
+// callbacks in submission order. While one batch's fsync is in flight the
+// committer builds and applies the next (at most 8 batches in flight), and
+// Pebble's WAL writer syncs them together. done(nil) therefore always means
+// "fsynced". A rejected Write (ErrFenced, ErrVersionGap, ErrInvalidWrite)
+// fails alone. If a commit fails (an I/O error), the store fails every later
+// write with ErrFailed until it is reopened, because its in-memory heads may
+// no longer match the disk.
+//
+// Reads (Head, LoadSnapshot, ReadJournal, ReadHistory) go straight to
+// Pebble and may observe a batch that is applied but not yet synced.
+//
+// # Fencing
+//
+// Activate bumps a twin's epoch (newest seen + 1) with a synced write. A
+// Write carrying an older epoch fails with ErrFenced; one carrying a newer
+// epoch (another node's activation) is accepted and becomes the newest.
+//
+// # Key layout
+//
+// Every key starts with a one-byte prefix naming its key space. Twin ids and
+// property names are encoded order-preserving and prefix-free (0x00 becomes
+// 0x00 0xFF, the string ends with 0x00 0x01, as in CockroachDB); versions
+// are 8-byte big-endian; times and buckets are 8-byte big-endian with the
+// sign bit flipped. Every value starts with the format version byte (1).
+//
+//	prefix key                                              value                                  writer
+//	0x01   0x01 "format"                                    store format version (uvarint)         Open (new store)
+//	0x02   0x02 twin                                        1 | version | epoch | snapshot version committer (every write, Activate)
+//	0x03   0x03 twin version                                1 | epoch (uvarint) | event bytes      committer
+//	0x04   0x04 twin version                                1 | snapshot bytes                     committer; one key per twin
+//	0x05   0x05 hour-bucket twin property source-time ver   1 | point bytes                        committer
+//	0x06   reserved: compressed per-property history blocks
+//	0x07   0x07 hour-bucket                                 1 | points written (uvarint)           committer
+//
+// Journal and snapshot keys are (twin, version) so a replica can ship and
+// compare them; the head answers "latest version and epoch of twin X" with
+// one Get. A new snapshot deletes the previous snapshot key and the journal
+// entries older than the previous snapshot, keeping one snapshot interval of
+// tail for replicas catching up. History is bucketed by hour first, so
+// retention drops whole buckets with one DeleteRange, and a read of (twin,
+// property, [from,to)) is one seek per non-empty bucket, found from the
+// bucket counters (0x07). See docs/storage.md.
+//
+// # Concurrency
+//
+// All Store methods are safe for concurrent use. Submit's done callback
+// runs on the syncer goroutine and must not block. ReadJournal's and
+// ReadHistory's fn run on the caller's goroutine and own the bytes they get.
+// Close is idempotent: it stops intake, commits what is queued, stops the
+// goroutines (committer, syncer, retention) and closes Pebble.
+package persistence

@@ -1,0 +1,451 @@
+package persistence
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+)
+
+// maxInFlightBatches bounds the batches applied to Pebble whose WAL sync has
+// not been awaited yet (the committer -> syncer pipeline). While one batch's
+// fsync is in flight, the committer builds and applies the next ones; Pebble's
+// WAL writer then syncs them together.
+const maxInFlightBatches = 8
+
+// Head is the durable summary of one twin: its latest journal version, the
+// newest activation epoch seen, and the version of its latest snapshot.
+type Head struct {
+	Version         int64
+	Epoch           uint64
+	SnapshotVersion int64
+}
+
+// Snapshot is a twin's state as of a journal version.
+type Snapshot struct {
+	Version int64
+	Data    []byte
+}
+
+// Entry is one journal event.
+type Entry struct {
+	Version int64
+	Data    []byte
+}
+
+// HistoryPoint is one value of one property at a source time.
+type HistoryPoint struct {
+	Property   string
+	SourceTime int64 // Unix nanoseconds
+	Version    int64
+	Data       []byte
+}
+
+// Write is one twin's atomic update: events, optionally a snapshot, and
+// history points, written in one synced batch.
+type Write struct {
+	TwinID string
+	// Epoch is the activation epoch of the writer (from Activate).
+	Epoch uint64
+	// Events have contiguous versions; Events[0].Version must be
+	// head.Version+1.
+	Events []Entry
+	// Snapshot is optional. Its Version must be <= the last event's version
+	// (== head.Version when Events is empty) and >= the previous snapshot's.
+	Snapshot *Snapshot
+	// History points to record.
+	History []HistoryPoint
+}
+
+// Stats are counters since Open plus Pebble's LSM health.
+type Stats struct {
+	Commits        int64  // synced Pebble batches
+	Writes         int64  // Writes acknowledged with done(nil)
+	Events         int64  // journal events acknowledged
+	Fenced         int64  // Writes rejected with ErrFenced
+	Rejected       int64  // Writes rejected for any reason, including Fenced
+	Failed         int64  // Writes failed by storage errors
+	Bytes          int64  // bytes of synced batches
+	HistoryPruned  int64  // history points deleted by retention
+	L0Sublevels    int32  // Pebble L0 sublevels (read amplification of L0)
+	L0Files        int64  // Pebble L0 files
+	CompactionDebt uint64 // Pebble's estimate of bytes to compact
+	WriteStalls    int64  // Pebble write stalls since Open
+}
+
+// Store is one node's durable state. Methods are safe for concurrent use.
+type Store struct {
+	cfg     Config
+	db      *pebble.DB
+	log     *slog.Logger
+	metrics *metrics
+
+	// queue carries operations to the committer goroutine; capacity
+	// 2*MaxCommitBatch; Submit blocks while it is full (back-pressure).
+	queue chan *op
+	// pending carries applied batches from the committer to the syncer
+	// goroutine, in commit order; capacity maxInFlightBatches.
+	pending chan *inflight
+
+	cancelRetention context.CancelFunc
+	retentionDone   chan struct{}
+	committerDone   chan struct{}
+	syncerDone      chan struct{}
+
+	mu struct {
+		sync.Mutex
+		cond   sync.Cond
+		closed bool
+		users  int // Submit calls sending and reads in progress
+	}
+	closeOnce sync.Once
+	closeErr  error
+
+	// failed holds the first storage error of a commit; once set, all
+	// writes fail with ErrFailed.
+	failed atomic.Pointer[error]
+
+	// heads caches twin heads; owned by the committer goroutine.
+	heads map[string]Head
+
+	stats struct {
+		commits, writes, events, fenced, rejected, failed, bytes, pruned, stalls atomic.Int64
+	}
+}
+
+// Open opens (or creates) the store in cfg.Dir. On a new store it writes the
+// format marker; it refuses a store whose format marker it does not know.
+func Open(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	cfg.Dir = filepath.Clean(cfg.Dir)
+	if cfg.FS == vfs.Default {
+		// Pebble's in-process lock table is keyed by path: an absolute path
+		// lets Restore detect a store open in this process.
+		abs, err := filepath.Abs(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("persistence: open %s: %w", cfg.Dir, err)
+		}
+		cfg.Dir = abs
+	}
+	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("persistence: create dir %s: %w", cfg.Dir, err)
+	}
+	s := &Store{
+		cfg:           cfg,
+		log:           cfg.Logger,
+		metrics:       newMetrics(),
+		queue:         make(chan *op, 2*cfg.MaxCommitBatch),
+		pending:       make(chan *inflight, maxInFlightBatches),
+		retentionDone: make(chan struct{}),
+		committerDone: make(chan struct{}),
+		syncerDone:    make(chan struct{}),
+		heads:         make(map[string]Head),
+	}
+	s.mu.cond.L = &s.mu.Mutex
+
+	cache := pebble.NewCache(cfg.CacheSize)
+	defer cache.Unref()
+	opts := pebbleOptions(cfg, cache)
+	stallBegin := opts.EventListener.WriteStallBegin
+	opts.EventListener.WriteStallBegin = func(info pebble.WriteStallBeginInfo) {
+		s.stats.stalls.Add(1)
+		stallBegin(info)
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("persistence: open pebble in %s: %w", cfg.Dir, err)
+	}
+	s.db = db
+	if err := checkStoreFormat(db, cfg.Dir); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.metrics.register(cfg.Registerer); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelRetention = cancel
+	go s.runCommitter()
+	go s.runSyncer()
+	go s.runRetention(ctx)
+	return s, nil
+}
+
+// checkStoreFormat reads the format marker, writing it on an empty store.
+func checkStoreFormat(db *pebble.DB, dir string) error {
+	v, closer, err := db.Get(formatKey)
+	if err == nil {
+		found, n := binary.Uvarint(v)
+		_ = closer.Close()
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("persistence: open %s: format marker %x: %w", dir, v, ErrCorrupt)
+		}
+		if found != FormatVersion {
+			return fmt.Errorf("persistence: open %s: store format: found %d, this build reads %d: %w",
+				dir, found, FormatVersion, ErrUnknownFormat)
+		}
+		return nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("persistence: open %s: read format marker: %w", dir, err)
+	}
+	it, err := db.NewIter(nil)
+	if err != nil {
+		return fmt.Errorf("persistence: open %s: %w", dir, err)
+	}
+	nonEmpty := it.First()
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return fmt.Errorf("persistence: open %s: scan for keys: %w", dir, err)
+	}
+	if nonEmpty {
+		return fmt.Errorf("persistence: open %s: not a plantwin store (keys but no format marker): %w",
+			dir, ErrUnknownFormat)
+	}
+	marker := binary.AppendUvarint(nil, FormatVersion)
+	if err := db.Set(formatKey, marker, pebble.Sync); err != nil {
+		return fmt.Errorf("persistence: open %s: write format marker: %w", dir, err)
+	}
+	return nil
+}
+
+// Close stops intake, commits the writes already queued (or fails them),
+// stops the store's goroutines and closes Pebble. It is idempotent; later
+// calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Store) close() error {
+	// Stop intake, and wait for Submit calls that are sending and for reads.
+	s.mu.Lock()
+	s.mu.closed = true
+	for s.mu.users > 0 {
+		s.mu.cond.Wait()
+	}
+	s.mu.Unlock()
+
+	// Cancel and wait for retention (it may be waiting on the committer,
+	// which still runs).
+	s.cancelRetention()
+	<-s.retentionDone
+
+	// Let the committer drain the queue and the syncer acknowledge.
+	close(s.queue)
+	<-s.committerDone
+	<-s.syncerDone
+
+	s.metrics.unregister()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("persistence: close %s: %w", s.cfg.Dir, err)
+	}
+	return nil
+}
+
+// acquire registers a user (a read, or a Submit sending); it fails once the
+// store is closing.
+func (s *Store) acquire() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return ErrClosed
+	}
+	s.mu.users++
+	return nil
+}
+
+func (s *Store) release() {
+	s.mu.Lock()
+	s.mu.users--
+	if s.mu.users == 0 {
+		s.mu.cond.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
+// DB returns the underlying Pebble database, for benchmarks and metrics.
+// Writing to it bypasses fencing and the head cache.
+func (s *Store) DB() *pebble.DB { return s.db }
+
+// Stats returns counters and Pebble's LSM health. After Close only the
+// counters are filled.
+func (s *Store) Stats() Stats {
+	st := Stats{
+		Commits:       s.stats.commits.Load(),
+		Writes:        s.stats.writes.Load(),
+		Events:        s.stats.events.Load(),
+		Fenced:        s.stats.fenced.Load(),
+		Rejected:      s.stats.rejected.Load(),
+		Failed:        s.stats.failed.Load(),
+		Bytes:         s.stats.bytes.Load(),
+		HistoryPruned: s.stats.pruned.Load(),
+		WriteStalls:   s.stats.stalls.Load(),
+	}
+	if s.acquire() != nil {
+		return st
+	}
+	defer s.release()
+	m := s.db.Metrics()
+	st.L0Sublevels = m.Levels[0].Sublevels
+	st.L0Files = m.Levels[0].NumFiles
+	st.CompactionDebt = m.Compact.EstimatedDebt
+	return st
+}
+
+// Head returns the twin's head, or a zero Head for an unknown twin. Like
+// every read, it can observe writes whose commit is not yet acknowledged.
+func (s *Store) Head(twinID string) (Head, error) {
+	if err := s.acquire(); err != nil {
+		return Head{}, fmt.Errorf("persistence: read head of twin %s: %w", twinID, err)
+	}
+	defer s.release()
+	return s.readHead(twinID)
+}
+
+func (s *Store) readHead(twinID string) (Head, error) {
+	key := EncodeHeadKey(twinID)
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Head{}, nil
+	}
+	if err != nil {
+		return Head{}, fmt.Errorf("persistence: read head of twin %s: %w", twinID, err)
+	}
+	defer closer.Close()
+	h, err := decodeHeadValue(v)
+	if err != nil {
+		return Head{}, fmt.Errorf("persistence: read head of twin %s (key %x): %w", twinID, key, err)
+	}
+	return h, nil
+}
+
+// Activate starts a new activation of the twin: its epoch becomes the newest
+// epoch seen + 1, recorded with a synced write before Activate returns.
+// Writes of older activations then fail with ErrFenced.
+func (s *Store) Activate(twinID string) (epoch uint64, head Head, err error) {
+	type result struct {
+		head Head
+		err  error
+	}
+	ch := make(chan result, 1)
+	s.enqueue(context.Background(), &op{kind: opActivate, twinID: twinID, activated: func(h Head, err error) {
+		ch <- result{h, err}
+	}})
+	r := <-ch
+	if r.err != nil {
+		return 0, Head{}, r.err
+	}
+	return r.head.Epoch, r.head, nil
+}
+
+// LoadSnapshot returns the twin's latest snapshot, if it has one.
+func (s *Store) LoadSnapshot(twinID string) (Snapshot, bool, error) {
+	if err := s.acquire(); err != nil {
+		return Snapshot{}, false, fmt.Errorf("persistence: load snapshot of twin %s: %w", twinID, err)
+	}
+	defer s.release()
+	prefix := twinPrefix(PrefixSnapshot, twinID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return Snapshot{}, false, fmt.Errorf("persistence: load snapshot of twin %s: %w", twinID, err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return Snapshot{}, false, fmt.Errorf("persistence: load snapshot of twin %s: %w", twinID, err)
+		}
+		return Snapshot{}, false, nil
+	}
+	_, version, err := DecodeSnapshotKey(it.Key())
+	if err != nil {
+		return Snapshot{}, false, fmt.Errorf("persistence: load snapshot of twin %s (key %x): %w: %w",
+			twinID, it.Key(), ErrCorrupt, err)
+	}
+	data, err := decodePlainValue(it.Value())
+	if err != nil {
+		return Snapshot{}, false, fmt.Errorf("persistence: load snapshot of twin %s version %d (key %x): %w",
+			twinID, version, it.Key(), err)
+	}
+	return Snapshot{Version: version, Data: clone(data)}, true, nil
+}
+
+// ReadJournal calls fn for every journal entry of the twin with version >=
+// from, in ascending order. fn owns data. It stops at fn's first error and
+// returns it unwrapped.
+func (s *Store) ReadJournal(twinID string, from int64, fn func(version int64, epoch uint64, data []byte) error) error {
+	if err := s.acquire(); err != nil {
+		return fmt.Errorf("persistence: read journal of twin %s: %w", twinID, err)
+	}
+	defer s.release()
+	from = max(from, 0)
+	prefix := twinPrefix(PrefixJournal, twinID)
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: EncodeJournalKey(twinID, from),
+		UpperBound: prefixEnd(prefix),
+	})
+	if err != nil {
+		return fmt.Errorf("persistence: read journal of twin %s: %w", twinID, err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(prefix)+8 {
+			return fmt.Errorf("persistence: read journal of twin %s (key %x): %w", twinID, key, ErrCorrupt)
+		}
+		version, _, err := decodeVersion(key[len(prefix):])
+		if err != nil {
+			return fmt.Errorf("persistence: read journal of twin %s (key %x): %w: %w", twinID, key, ErrCorrupt, err)
+		}
+		epoch, data, err := decodeJournalValue(it.Value())
+		if err != nil {
+			return fmt.Errorf("persistence: read journal of twin %s version %d (key %x): %w", twinID, version, key, err)
+		}
+		if err := fn(version, epoch, clone(data)); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("persistence: read journal of twin %s: %w", twinID, err)
+	}
+	return nil
+}
+
+// Checkpoint writes a consistent copy of the live store into dir, which must
+// not exist. The WAL is flushed and synced first, so every acknowledged write
+// is in the copy. Sstables are hard-linked when the file system allows.
+func (s *Store) Checkpoint(dir string) error {
+	if err := s.acquire(); err != nil {
+		return fmt.Errorf("persistence: checkpoint to %s: %w", dir, err)
+	}
+	defer s.release()
+	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("persistence: checkpoint to %s: %w", dir, err)
+	}
+	return nil
+}
+
+// clone copies b; empty values come back as nil.
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// elapsedSeconds is time.Since in seconds.
+func elapsedSeconds(t time.Time) float64 { return time.Since(t).Seconds() }

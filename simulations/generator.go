@@ -1,0 +1,161 @@
+package simulations
+
+import (
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plantwin/plantwin/actors"
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// Sink takes telemetry batches; *actors.Runtime is one.
+type Sink interface {
+	Submit(batch *pb.ApplyTelemetry, done func(*pb.TelemetryApplied, error))
+}
+
+// Generator feeds every twin of a configuration with plausible values on a
+// fixed period of the clock: each property follows a sine around the
+// middle of its range plus seeded noise, enums and bools change now and
+// then. The same seed and clock give the same values.
+type Generator struct {
+	sink   Sink
+	clock  actors.Clock
+	cfg    *twins.Config
+	period time.Duration
+	log    *slog.Logger
+	rng    *rand.Rand // used only from the tick callback, one at a time
+
+	sent, failed atomic.Int64
+
+	mu struct {
+		sync.Mutex
+		timer   actors.Timer
+		stopped bool
+		tick    int64
+	}
+}
+
+// NewGenerator returns a stopped generator; seed fixes its noise.
+func NewGenerator(sink Sink, clock actors.Clock, cfg *twins.Config, period time.Duration, seed uint64, log *slog.Logger) *Generator {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Generator{sink: sink, clock: clock, cfg: cfg, period: period, log: log, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// Start schedules the first tick one period from now.
+func (g *Generator) Start() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mu.timer = g.clock.AfterFunc(g.period, g.tick)
+}
+
+// Stop cancels the next tick; batches already sent still complete.
+func (g *Generator) Stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.mu.stopped = true
+	if g.mu.timer != nil {
+		g.mu.timer.Stop()
+	}
+}
+
+// Stats returns batches acknowledged and failed so far.
+func (g *Generator) Stats() (sent, failed int64) { return g.sent.Load(), g.failed.Load() }
+
+func (g *Generator) tick() {
+	g.mu.Lock()
+	if g.mu.stopped {
+		g.mu.Unlock()
+		return
+	}
+	g.mu.tick++
+	n := g.mu.tick
+	g.mu.Unlock()
+
+	now := g.clock.Now()
+	for _, t := range g.cfg.Twins {
+		g.sink.Submit(g.Batch(t, now, n), g.done)
+	}
+
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.mu.stopped {
+		g.mu.timer = g.clock.AfterFunc(g.period, g.tick)
+	}
+}
+
+func (g *Generator) done(_ *pb.TelemetryApplied, err error) {
+	if err != nil {
+		if g.failed.Add(1)%1000 == 1 {
+			g.log.Warn("demo batch failed", "err", err)
+		}
+		return
+	}
+	g.sent.Add(1)
+}
+
+// Batch returns tick n's samples for one twin, time-stamped now.
+func (g *Generator) Batch(t *twins.Spec, now time.Time, n int64) *pb.ApplyTelemetry {
+	h := fnv.New64a()
+	h.Write([]byte(t.ID))
+	phase := float64(h.Sum64()%1000) / 1000 * 2 * math.Pi
+	ts := now.UnixNano()
+	b := &pb.ApplyTelemetry{TwinId: t.ID}
+	for i := range t.Model.Properties {
+		p := &t.Model.Properties[i]
+		if p.Writable {
+			continue // desired-state territory, not telemetry
+		}
+		v := g.value(p, phase+float64(i), n)
+		if v == nil {
+			continue
+		}
+		b.Samples = append(b.Samples, &pb.Sample{Property: p.Name, Value: v, SourceTimeUnixNano: ts, Quality: pb.Quality_QUALITY_GOOD})
+	}
+	return b
+}
+
+func (g *Generator) value(p *twins.Property, phase float64, n int64) *pb.Value {
+	lo, hi := 0.0, 100.0
+	if p.Min != nil {
+		lo = *p.Min
+	}
+	if p.Max != nil {
+		hi = *p.Max
+	} else if p.Min != nil {
+		hi = lo + 100000
+	}
+	mid, amp := (lo+hi)/2, (hi-lo)/4
+	x := mid + amp*math.Sin(float64(n)/30+phase) + amp*0.1*(g.rng.Float64()*2-1)
+	x = math.Max(lo, math.Min(hi, x))
+	switch p.Type {
+	case twins.TypeDouble:
+		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: math.Round(x*100) / 100}}
+	case twins.TypeInt:
+		if p.Max == nil {
+			return &pb.Value{Kind: &pb.Value_IntValue{IntValue: int64(lo) + n}}
+		}
+		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: int64(math.Round(x))}}
+	case twins.TypeBool:
+		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: math.Sin(float64(n)/60+phase) > -0.9}}
+	case twins.TypeEnum:
+		if len(p.Enum) == 0 {
+			return nil
+		}
+		idx := 0
+		if g.rng.IntN(100) == 0 {
+			idx = g.rng.IntN(len(p.Enum))
+		}
+		return &pb.Value{Kind: &pb.Value_EnumValue{EnumValue: p.Enum[idx]}}
+	case twins.TypeString:
+		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: "SN-" + p.Name}}
+	}
+	return nil
+}

@@ -1,0 +1,667 @@
+package twins
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ReservedSections are top-level configuration keys that ParseConfig accepts
+// and ignores; later features parse them.
+var ReservedSections = []string{"connectors", "bindings", "rules", "runtime", "edge"}
+
+// MaxTwins is the most twins a configuration may declare after template
+// expansion.
+const MaxTwins = 1_000_000
+
+// maxErrors is how many problems ParseConfig reports before it stops.
+const maxErrors = 50
+
+// Config is a parsed plant configuration. It is immutable and safe to share.
+type Config struct {
+	Models []*Model
+	Twins  []*Spec // in declaration order, templates expanded
+	Ingest IngestPolicy
+
+	models   map[string]*Model
+	twins    map[string]int32 // id -> index in Twins
+	children map[string][2]int32
+	byParent []*Spec // Twins with a parent, grouped by parent
+}
+
+// Model returns the model called name.
+func (c *Config) Model(name string) (*Model, bool) {
+	m, ok := c.models[name]
+	return m, ok
+}
+
+// Twin returns the twin with the given id in O(1).
+func (c *Config) Twin(id string) (*Spec, bool) {
+	i, ok := c.twins[id]
+	if !ok {
+		return nil, false
+	}
+	return c.Twins[i], true
+}
+
+// Children returns the twins whose parent is parentID, in declaration order.
+// The returned slice must not be modified.
+func (c *Config) Children(parentID string) []*Spec {
+	r, ok := c.children[parentID]
+	if !ok {
+		return nil
+	}
+	return c.byParent[r[0]:r[1]:r[1]]
+}
+
+// ConfigError is one problem in a configuration file.
+type ConfigError struct {
+	File   string
+	Line   int    // 1-based
+	Column int    // 1-based; 0 if unknown
+	Field  string // path such as models[0].properties[2].max; "" for syntax errors
+	Msg    string
+}
+
+// Error returns "file:line:column: field: msg".
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":" + strconv.Itoa(e.Line))
+		if e.Column > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Column))
+		}
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// LoadConfig reads and parses the configuration file at path.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("twins: load config: %w", err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses and validates a YAML configuration; filename is used in
+// error messages only. On failure it returns every problem found (up to 50)
+// as *ConfigError values joined with errors.Join.
+func ParseConfig(filename string, data []byte) (*Config, error) {
+	return parseConfig(filename, data, MaxTwins)
+}
+
+// parseConfig is ParseConfig with a limit on the number of twins, so that
+// the fuzz test can keep every input fast.
+func parseConfig(filename string, data []byte, maxTwins int) (*Config, error) {
+	// Aliases can make the node tree exponentially larger than the text;
+	// the walk is budgeted in proportion to the text.
+	p := &parser{file: filename, maxTwins: maxTwins, budget: 1000 + 4*len(data)}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, p.syntaxError(err)
+	}
+	c := p.config(&root)
+	if len(p.errs) > 0 {
+		slices.SortStableFunc(p.errs, func(a, b *ConfigError) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		if p.truncated {
+			p.errs = append(p.errs, &ConfigError{File: filename, Msg: fmt.Sprintf("too many errors (showing the first %d)", maxErrors)})
+		}
+		errs := make([]error, len(p.errs))
+		for i, e := range p.errs {
+			errs[i] = e
+		}
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+func (p *parser) syntaxError(err error) error {
+	msg := err.Error()
+	line := 1
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	return errors.Join(&ConfigError{File: p.file, Line: line, Msg: "invalid YAML: " + msg})
+}
+
+// parser walks the YAML node tree and collects errors.
+type parser struct {
+	file      string
+	maxTwins  int
+	budget    int  // nodes the walk may still visit
+	exhausted bool // budget ran out: stop walking
+	errs      []*ConfigError
+	truncated bool
+}
+
+func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
+	if len(p.errs) >= maxErrors {
+		p.truncated = true
+		return
+	}
+	e := &ConfigError{File: p.file, Line: 1, Column: 1, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil && n.Line > 0 {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	p.errs = append(p.errs, e)
+}
+
+// visit charges one node to the walk budget; it reports false (once with
+// an error) when the budget is exhausted.
+func (p *parser) visit(n *yaml.Node) bool {
+	if p.exhausted {
+		return false
+	}
+	p.budget--
+	if p.budget < 0 {
+		p.exhausted = true
+		p.errorf(n, "", "document too complex: excessive aliasing")
+		return false
+	}
+	return true
+}
+
+// deref follows aliases.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+// entry is a key of a mapping with its value.
+type entry struct {
+	key, val *yaml.Node
+}
+
+// fields checks that n is a mapping whose keys are all in known (or
+// accepted by ignore) and unique, and returns the entries by key. Null
+// values are left out.
+func (p *parser) fields(n *yaml.Node, path string, known []string, ignore []string) (map[string]entry, bool) {
+	n = deref(n)
+	if !p.visit(n) {
+		return nil, false
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		p.errorf(n, path, "want a mapping, got %s", kindName(n))
+		return nil, false
+	}
+	fs := make(map[string]entry, len(n.Content)/2)
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k == nil || k.Kind != yaml.ScalarNode {
+			p.errorf(n.Content[i], path, "keys must be strings")
+			continue
+		}
+		name := k.Value
+		if first, dup := seen[name]; dup {
+			p.errorf(k, join(path, name), "duplicate key %q (first at line %d)", name, first.Line)
+			continue
+		}
+		seen[name] = k
+		switch {
+		case name == "<<":
+			p.errorf(k, join(path, name), "merge keys (<<) are not supported")
+			continue
+		case slices.Contains(ignore, name):
+			continue
+		case !slices.Contains(known, name):
+			p.errorf(k, join(path, name), "unknown field %q%s", name, suggest(name, known))
+			continue
+		}
+		if !isNull(v) {
+			fs[name] = entry{key: k, val: v}
+		}
+	}
+	return fs, true
+}
+
+// seq returns the items of a sequence (nil for null).
+func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node {
+	n = deref(n)
+	if isNull(n) || !p.visit(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, path, "want a list, got %s", kindName(n))
+		return nil
+	}
+	return n.Content
+}
+
+// str returns a scalar's text.
+func (p *parser) str(n *yaml.Node, path string) (string, bool) {
+	n = deref(n)
+	if !p.visit(n) {
+		return "", false
+	}
+	if n == nil || n.Kind != yaml.ScalarNode {
+		p.errorf(n, path, "want a string, got %s", kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parser) boolean(n *yaml.Node, path string) bool {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+		p.errorf(n, path, "want true or false, got %s", describe(n))
+		return false
+	}
+	var b bool
+	if err := n.Decode(&b); err != nil {
+		p.errorf(n, path, "want true or false, got %s", describe(n))
+	}
+	return b
+}
+
+func (p *parser) number(n *yaml.Node, path string) (*float64, bool) {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
+		p.errorf(n, path, "want a number, got %s", describe(n))
+		return nil, false
+	}
+	var f float64
+	if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		p.errorf(n, path, "want a finite number, got %s", describe(n))
+		return nil, false
+	}
+	return &f, true
+}
+
+func kindName(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "null"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return "an unsupported node"
+}
+
+func describe(n *yaml.Node) string { return kindName(n) }
+
+func join(path, field string) string {
+	if path == "" {
+		return field
+	}
+	return path + "." + field
+}
+
+func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// config parses the whole document.
+func (p *parser) config(root *yaml.Node) *Config {
+	doc := root
+	if doc.Kind == yaml.DocumentNode {
+		if len(doc.Content) == 0 {
+			doc = nil
+		} else {
+			doc = deref(doc.Content[0])
+		}
+	}
+	if doc == nil || doc.Kind == 0 || isNull(doc) {
+		p.errorf(nil, "", "empty configuration: want a mapping with models and twins")
+		return nil
+	}
+	fs, ok := p.fields(doc, "", []string{"ingest", "models", "twins"}, ReservedSections)
+	if !ok {
+		return nil
+	}
+	c := &Config{Ingest: DefaultIngestPolicy()}
+	if e, ok := fs["ingest"]; ok {
+		c.Ingest = p.ingest(e.val)
+	}
+	_, hasModels := fs["models"]
+	_, hasTwins := fs["twins"]
+	if !hasModels && !hasTwins {
+		p.errorf(doc, "", "empty configuration: want a mapping with models and twins")
+		return nil
+	}
+	p.models(c, fs["models"].val)
+	p.twins(c, fs["twins"].val)
+	return c
+}
+
+func (p *parser) ingest(n *yaml.Node) IngestPolicy {
+	pol := DefaultIngestPolicy()
+	fs, ok := p.fields(n, "ingest", []string{"max_future_skew", "future_policy"}, nil)
+	if !ok {
+		return pol
+	}
+	if e, ok := fs["max_future_skew"]; ok {
+		const path = "ingest.max_future_skew"
+		if s, ok := p.str(e.val, path); ok {
+			d, err := time.ParseDuration(s)
+			switch {
+			case err != nil:
+				p.errorf(e.val, path, "invalid duration %q (want a Go duration such as 5m or 30s)", s)
+			case d < 0:
+				p.errorf(e.val, path, "must not be negative, got %s", s)
+			default:
+				pol.MaxFutureSkew = d
+			}
+		}
+	}
+	if e, ok := fs["future_policy"]; ok {
+		const path = "ingest.future_policy"
+		if s, ok := p.str(e.val, path); ok {
+			switch s {
+			case "reject":
+				pol.Future = FutureReject
+			case "clamp":
+				pol.Future = FutureClamp
+			default:
+				p.errorf(e.val, path, "unknown policy %q (want reject or clamp)", s)
+			}
+		}
+	}
+	return pol
+}
+
+// name reads a required name field matching ^[a-z][a-z0-9_]*$.
+func (p *parser) name(fs map[string]entry, n *yaml.Node, path string) (string, *yaml.Node) {
+	e, ok := fs["name"]
+	if !ok {
+		p.errorf(n, join(path, "name"), "missing required field \"name\"")
+		return "", nil
+	}
+	s, ok := p.str(e.val, join(path, "name"))
+	if !ok {
+		return "", nil
+	}
+	if !validName(s) {
+		p.errorf(e.val, join(path, "name"), "invalid name %q (want lowercase letters, digits and _, starting with a letter)", s)
+		return "", nil
+	}
+	return s, e.val
+}
+
+func (p *parser) optString(fs map[string]entry, key, path string) string {
+	e, ok := fs[key]
+	if !ok {
+		return ""
+	}
+	s, _ := p.str(e.val, join(path, key))
+	return s
+}
+
+func (p *parser) models(c *Config, n *yaml.Node) {
+	c.models = make(map[string]*Model)
+	first := make(map[string]int) // model name -> line
+	for i, item := range p.seq(n, "models") {
+		path := index("models", i)
+		fs, ok := p.fields(item, path, []string{"name", "description", "properties", "commands"}, nil)
+		if !ok {
+			continue
+		}
+		m := &Model{Description: p.optString(fs, "description", path)}
+		name, nameNode := p.name(fs, item, path)
+		m.Name = name
+		if name != "" {
+			if line, dup := first[name]; dup {
+				p.errorf(nameNode, join(path, "name"), "duplicate model %q (first declared at line %d)", name, line)
+				name = ""
+			} else {
+				first[name] = nameNode.Line
+			}
+		}
+		m.Properties = p.properties(fs["properties"].val, join(path, "properties"))
+		m.Commands = p.commands(fs["commands"].val, join(path, "commands"))
+		m.buildIndex()
+		c.Models = append(c.Models, m)
+		if name != "" {
+			c.models[name] = m
+		}
+	}
+}
+
+func (p *parser) properties(n *yaml.Node, path string) []Property {
+	items := p.seq(n, path)
+	props := make([]Property, 0, len(items))
+	first := make(map[string]int)
+	for i, item := range items {
+		ipath := index(path, i)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "unit", "type", "values", "min", "max", "writable"}, nil)
+		if !ok {
+			continue
+		}
+		var pr Property
+		var nameNode *yaml.Node
+		pr.Name, nameNode = p.name(fs, item, ipath)
+		if pr.Name != "" {
+			if line, dup := first[pr.Name]; dup {
+				p.errorf(nameNode, join(ipath, "name"), "duplicate property %q (first declared at line %d)", pr.Name, line)
+				continue
+			}
+			first[pr.Name] = nameNode.Line
+		}
+		pr.Description = p.optString(fs, "description", ipath)
+		pr.Unit = p.optString(fs, "unit", ipath)
+		r := p.valueRule(fs, item, ipath, "properties")
+		pr.Type, pr.Enum, pr.Min, pr.Max = r.typ, r.enum, r.min, r.max
+		if e, ok := fs["writable"]; ok {
+			pr.Writable = p.boolean(e.val, join(ipath, "writable"))
+		}
+		props = append(props, pr)
+	}
+	return props
+}
+
+// valueRule reads type, values, min and max of a property or parameter.
+func (p *parser) valueRule(fs map[string]entry, item *yaml.Node, path, what string) valueRule {
+	var r valueRule
+	e, ok := fs["type"]
+	if !ok {
+		p.errorf(item, join(path, "type"), "missing required field \"type\" (want bool, int, double, string or enum)")
+	} else if s, ok := p.str(e.val, join(path, "type")); ok {
+		t, err := ParseType(s)
+		if err != nil {
+			p.errorf(e.val, join(path, "type"), "unknown type %q (want bool, int, double, string or enum)", s)
+		}
+		r.typ = t
+	}
+	if e, ok := fs["values"]; ok {
+		if r.typ != 0 && r.typ != TypeEnum {
+			p.errorf(e.key, join(path, "values"), "values are only allowed for enum %s", what)
+		} else {
+			r.enum = p.enumValues(e.val, join(path, "values"))
+		}
+	} else if r.typ == TypeEnum {
+		p.errorf(item, join(path, "values"), "missing required field \"values\" (enum %s list their values)", what)
+	}
+	numeric := r.typ == 0 || r.typ == TypeInt || r.typ == TypeDouble
+	for _, bound := range []string{"min", "max"} {
+		e, ok := fs[bound]
+		if !ok {
+			continue
+		}
+		if !numeric {
+			p.errorf(e.key, join(path, bound), "%s is only allowed for int and double %s", bound, what)
+			continue
+		}
+		f, ok := p.number(e.val, join(path, bound))
+		if !ok {
+			continue
+		}
+		if bound == "min" {
+			r.min = f
+		} else {
+			r.max = f
+		}
+	}
+	if r.min != nil && r.max != nil && *r.min > *r.max {
+		p.errorf(fs["max"].val, join(path, "max"), "max %s is below min %s", fs["max"].val.Value, fs["min"].val.Value)
+	}
+	return r
+}
+
+func (p *parser) enumValues(n *yaml.Node, path string) []string {
+	items := p.seq(n, path)
+	if len(items) == 0 {
+		if n = deref(n); n != nil && n.Kind == yaml.SequenceNode {
+			p.errorf(n, path, "must list at least one value")
+		}
+		return nil
+	}
+	vals := make([]string, 0, len(items))
+	first := make(map[string]int)
+	for i, item := range items {
+		ipath := index(path, i)
+		s, ok := p.str(item, ipath)
+		if !ok {
+			continue
+		}
+		item = deref(item)
+		if s == "" {
+			p.errorf(item, ipath, "enum value must not be empty")
+			continue
+		}
+		if line, dup := first[s]; dup {
+			p.errorf(item, ipath, "duplicate enum value %q (first at line %d)", s, line)
+			continue
+		}
+		first[s] = item.Line
+		vals = append(vals, s)
+	}
+	return vals
+}
+
+func (p *parser) commands(n *yaml.Node, path string) []Command {
+	items := p.seq(n, path)
+	cmds := make([]Command, 0, len(items))
+	first := make(map[string]int)
+	for i, item := range items {
+		ipath := index(path, i)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "parameters"}, nil)
+		if !ok {
+			continue
+		}
+		var c Command
+		var nameNode *yaml.Node
+		c.Name, nameNode = p.name(fs, item, ipath)
+		if c.Name != "" {
+			if line, dup := first[c.Name]; dup {
+				p.errorf(nameNode, join(ipath, "name"), "duplicate command %q (first declared at line %d)", c.Name, line)
+				continue
+			}
+			first[c.Name] = nameNode.Line
+		}
+		c.Description = p.optString(fs, "description", ipath)
+		c.Parameters = p.parameters(fs["parameters"].val, join(ipath, "parameters"))
+		cmds = append(cmds, c)
+	}
+	return cmds
+}
+
+func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
+	items := p.seq(n, path)
+	params := make([]Parameter, 0, len(items))
+	first := make(map[string]int)
+	for i, item := range items {
+		ipath := index(path, i)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "unit", "type", "values", "min", "max", "required"}, nil)
+		if !ok {
+			continue
+		}
+		var pa Parameter
+		var nameNode *yaml.Node
+		pa.Name, nameNode = p.name(fs, item, ipath)
+		if pa.Name != "" {
+			if line, dup := first[pa.Name]; dup {
+				p.errorf(nameNode, join(ipath, "name"), "duplicate parameter %q (first declared at line %d)", pa.Name, line)
+				continue
+			}
+			first[pa.Name] = nameNode.Line
+		}
+		pa.Description = p.optString(fs, "description", ipath)
+		pa.Unit = p.optString(fs, "unit", ipath)
+		r := p.valueRule(fs, item, ipath, "parameters")
+		pa.Type, pa.Enum, pa.Min, pa.Max = r.typ, r.enum, r.min, r.max
+		if e, ok := fs["required"]; ok {
+			pa.Required = p.boolean(e.val, join(ipath, "required"))
+		}
+		params = append(params, pa)
+	}
+	return params
+}
+
+// suggest returns ` (did you mean "x"?)` for the candidate closest to s, if
+// any is close enough.
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", 3
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestDist && d < len(c) {
+			best, bestDist = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the optimal string alignment distance (Levenshtein plus
+// adjacent transpositions) of short strings.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return math.MaxInt
+	}
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)]
+}

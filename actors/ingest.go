@@ -188,28 +188,30 @@ func (r *Runtime) Apply(ctx context.Context, batch *pb.ApplyTelemetry) (*pb.Tele
 // SetConnectivity records whether a twin's device is reachable and waits
 // until that is durable.
 func (r *Runtime) SetConnectivity(ctx context.Context, twinID string, c pb.Connectivity) (*pb.TelemetryApplied, error) {
-	if r.closing.Load() {
-		return nil, ErrClosed
+	type result struct {
+		rep *pb.TelemetryApplied
+		err error
 	}
-	if _, ok := r.twins.Twin(twinID); !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownTwin, twinID)
-	}
-	msg := &pb.SetConnectivity{TwinId: twinID, Connectivity: c}
-	ch := make(chan *pb.TelemetryApplied, 1)
-	errc := make(chan error, 1)
-	r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, func(rep *pb.TelemetryApplied, err error) {
-		if err != nil {
-			errc <- err
-			return
-		}
-		ch <- rep
-	})
+	ch := make(chan result, 1)
+	r.SubmitConnectivity(twinID, c, func(rep *pb.TelemetryApplied, err error) { ch <- result{rep, err} })
 	select {
-	case rep := <-ch:
-		return rep, nil
-	case err := <-errc:
-		return nil, err
+	case res := <-ch:
+		return res.rep, res.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// SubmitConnectivity is the asynchronous form of SetConnectivity.
+func (r *Runtime) SubmitConnectivity(twinID string, c pb.Connectivity, done func(*pb.TelemetryApplied, error)) {
+	if r.closing.Load() {
+		done(nil, ErrClosed)
+		return
+	}
+	if _, ok := r.twins.Twin(twinID); !ok {
+		done(nil, fmt.Errorf("%w: %q", ErrUnknownTwin, twinID))
+		return
+	}
+	msg := &pb.SetConnectivity{TwinId: twinID, Connectivity: c}
+	r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, done)
 }

@@ -167,25 +167,30 @@ func (s *Store) runCommitter() {
 func (s *Store) runSyncer() {
 	defer close(s.syncerDone)
 	for p := range s.pending {
-		err := p.applyErr
-		if p.batch != nil {
-			if err == nil {
-				err = p.batch.SyncWait()
-			}
-			if err != nil {
-				s.setFailed(err)
-				s.log.Error("journal commit failed", "ops", len(p.ops), "err", err)
-			} else {
-				s.metrics.syncSeconds.Observe(elapsedSeconds(p.start))
-				s.metrics.batchWrites.Observe(float64(len(p.ops)))
-				s.stats.commits.Add(1)
-				s.stats.bytes.Add(int64(len(p.batch.Repr())))
-			}
-			_ = p.batch.Close()
+		s.finishBatch(p)
+	}
+}
+
+// finishBatch waits for p's WAL sync and reports the outcome of its ops.
+func (s *Store) finishBatch(p *inflight) {
+	err := p.applyErr
+	if p.batch != nil {
+		if err == nil {
+			err = p.batch.SyncWait()
 		}
-		for _, o := range p.ops {
-			o.finish(s, err)
+		if err != nil {
+			s.setFailed(err)
+			s.log.Error("journal commit failed", "ops", len(p.ops), "err", err)
+		} else {
+			s.metrics.syncSeconds.Observe(elapsedSeconds(p.start))
+			s.metrics.batchWrites.Observe(float64(len(p.ops)))
+			s.stats.commits.Add(1)
+			s.stats.bytes.Add(int64(len(p.batch.Repr())))
 		}
+		_ = p.batch.Close()
+	}
+	for _, o := range p.ops {
+		o.finish(s, err)
 	}
 }
 
@@ -230,6 +235,10 @@ func (s *Store) commitOps(ops []*op) {
 		s.setFailed(err)
 	}
 	p.batch = b
+	if s.serialCommits {
+		s.finishBatch(p)
+		return
+	}
 	s.pending <- p
 }
 

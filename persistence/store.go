@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -113,6 +114,10 @@ type Store struct {
 	// writes fail with ErrFailed.
 	failed atomic.Pointer[error]
 
+	// serialCommits makes the committer wait for each batch's sync before
+	// building the next (no pipelining); set only by benchmarks.
+	serialCommits bool
+
 	// heads caches twin heads; owned by the committer goroutine.
 	heads map[string]Head
 
@@ -138,7 +143,7 @@ func Open(cfg Config) (*Store, error) {
 		}
 		cfg.Dir = abs
 	}
-	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := mkdirAllSynced(cfg.FS, cfg.Dir); err != nil {
 		return nil, fmt.Errorf("persistence: create dir %s: %w", cfg.Dir, err)
 	}
 	s := &Store{
@@ -182,6 +187,44 @@ func Open(cfg Config) (*Store, error) {
 	go s.runSyncer()
 	go s.runRetention(ctx)
 	return s, nil
+}
+
+// mkdirAllSynced creates dir and its missing parents and syncs the parent of
+// each created directory, so the new directory entries survive a crash
+// (Pebble syncs the data directory itself, not its parent).
+func mkdirAllSynced(fs vfs.FS, dir string) error {
+	var created []string
+	for d := dir; ; d = fs.PathDir(d) {
+		if _, err := fs.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, iofs.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if parent := fs.PathDir(d); parent == d {
+			break
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, d := range created {
+		parent, err := fs.OpenDir(fs.PathDir(d))
+		if err != nil {
+			return err
+		}
+		err = parent.Sync()
+		if cerr := parent.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("sync parent of %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // checkStoreFormat reads the format marker, writing it on an empty store.

@@ -1,7 +1,9 @@
 package simulations
 
 import (
+	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -17,6 +19,7 @@ import (
 // Sink takes telemetry batches; *actors.Runtime is one.
 type Sink interface {
 	Submit(batch *pb.ApplyTelemetry, done func(*pb.TelemetryApplied, error))
+	SubmitConnectivity(twinID string, c pb.Connectivity, done func(*pb.TelemetryApplied, error))
 }
 
 // Generator feeds every twin of a configuration with plausible values on a
@@ -32,6 +35,12 @@ type Generator struct {
 	rng    *rand.Rand // used only from the tick callback, one at a time
 
 	sent, failed atomic.Int64
+
+	// ackLog, if set, gets one line per acknowledged batch:
+	// "TWIN VERSION SOURCE_TIME_NS PROPERTY VALUE" for the batch's first
+	// sample. The crash test reads it to check nothing acknowledged is lost.
+	ackMu  sync.Mutex
+	ackLog io.Writer
 
 	mu struct {
 		sync.Mutex
@@ -49,8 +58,20 @@ func NewGenerator(sink Sink, clock actors.Clock, cfg *twins.Config, period time.
 	return &Generator{sink: sink, clock: clock, cfg: cfg, period: period, log: log, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
-// Start schedules the first tick one period from now.
+// SetAckLog makes the generator record every acknowledged batch in w.
+// Call before Start.
+func (g *Generator) SetAckLog(w io.Writer) { g.ackLog = w }
+
+// Start marks every twin online and schedules the first tick one period
+// from now.
 func (g *Generator) Start() {
+	for _, t := range g.cfg.Twins {
+		g.sink.SubmitConnectivity(t.ID, pb.Connectivity_CONNECTIVITY_ONLINE, func(_ *pb.TelemetryApplied, err error) {
+			if err != nil {
+				g.log.Warn("demo connectivity failed", "err", err)
+			}
+		})
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.mu.timer = g.clock.AfterFunc(g.period, g.tick)
@@ -81,7 +102,8 @@ func (g *Generator) tick() {
 
 	now := g.clock.Now()
 	for _, t := range g.cfg.Twins {
-		g.sink.Submit(g.Batch(t, now, n), g.done)
+		b := g.Batch(t, now, n)
+		g.sink.Submit(b, func(rep *pb.TelemetryApplied, err error) { g.done(b, rep, err) })
 	}
 
 	g.mu.Lock()
@@ -91,7 +113,7 @@ func (g *Generator) tick() {
 	}
 }
 
-func (g *Generator) done(_ *pb.TelemetryApplied, err error) {
+func (g *Generator) done(b *pb.ApplyTelemetry, rep *pb.TelemetryApplied, err error) {
 	if err != nil {
 		if g.failed.Add(1)%1000 == 1 {
 			g.log.Warn("demo batch failed", "err", err)
@@ -99,6 +121,29 @@ func (g *Generator) done(_ *pb.TelemetryApplied, err error) {
 		return
 	}
 	g.sent.Add(1)
+	if g.ackLog != nil && len(b.Samples) > 0 && rep.Accepted > 0 {
+		s := b.Samples[0]
+		g.ackMu.Lock()
+		fmt.Fprintf(g.ackLog, "%s %d %d %s %s\n", rep.TwinId, rep.Version, s.SourceTimeUnixNano, s.Property, protojsonValue(s.Value))
+		g.ackMu.Unlock()
+	}
+}
+
+// protojsonValue renders a value compactly and unambiguously for the ack log.
+func protojsonValue(v *pb.Value) string {
+	switch k := v.GetKind().(type) {
+	case *pb.Value_BoolValue:
+		return fmt.Sprintf("bool:%v", k.BoolValue)
+	case *pb.Value_IntValue:
+		return fmt.Sprintf("int:%d", k.IntValue)
+	case *pb.Value_DoubleValue:
+		return fmt.Sprintf("double:%v", k.DoubleValue)
+	case *pb.Value_StringValue:
+		return fmt.Sprintf("string:%q", k.StringValue)
+	case *pb.Value_EnumValue:
+		return fmt.Sprintf("enum:%s", k.EnumValue)
+	}
+	return "none"
 }
 
 // Batch returns tick n's samples for one twin, time-stamped now.

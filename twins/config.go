@@ -273,12 +273,12 @@ func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 func (p *parser) boolean(n *yaml.Node, path string) bool {
 	n = deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		p.errorf(n, path, "want true or false, got %s", describe(n))
+		p.errorf(n, path, "want true or false, got %s", kindName(n))
 		return false
 	}
 	var b bool
 	if err := n.Decode(&b); err != nil {
-		p.errorf(n, path, "want true or false, got %s", describe(n))
+		p.errorf(n, path, "want true or false, got %s", kindName(n))
 	}
 	return b
 }
@@ -286,17 +286,18 @@ func (p *parser) boolean(n *yaml.Node, path string) bool {
 func (p *parser) number(n *yaml.Node, path string) (*float64, bool) {
 	n = deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
-		p.errorf(n, path, "want a number, got %s", describe(n))
+		p.errorf(n, path, "want a number, got %s", kindName(n))
 		return nil, false
 	}
 	var f float64
 	if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		p.errorf(n, path, "want a finite number, got %s", describe(n))
+		p.errorf(n, path, "want a finite number, got %s", kindName(n))
 		return nil, false
 	}
 	return &f, true
 }
 
+// kindName describes n for messages.
 func kindName(n *yaml.Node) string {
 	if n == nil {
 		return "nothing"
@@ -314,8 +315,6 @@ func kindName(n *yaml.Node) string {
 	}
 	return "an unsupported node"
 }
-
-func describe(n *yaml.Node) string { return kindName(n) }
 
 func join(path, field string) string {
 	if path == "" {

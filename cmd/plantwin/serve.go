@@ -39,6 +39,7 @@ type serveOptions struct {
 	historyRetention time.Duration
 	insecure         bool
 	demoPeriod       time.Duration
+	demoAckLog       string
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,6 +73,7 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.DurationVar(&o.historyRetention, "history-retention", 7*24*time.Hour, "keep property history this long (0: forever)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow non-loopback listen addresses without TLS and authentication")
 	f.DurationVar(&o.demoPeriod, "demo-period", time.Second, "period of the demo generator")
+	f.StringVar(&o.demoAckLog, "demo-ack-log", "", "append a line per acknowledged demo batch to this file (for crash tests)")
 	return cmd
 }
 
@@ -204,6 +206,15 @@ func serve(ctx context.Context, o serveOptions) error {
 	var gen *simulations.Generator
 	if o.demo {
 		gen = simulations.NewGenerator(rt, rt.Clock(), cfg, o.demoPeriod, 1, log.With("component", "demo"))
+		if o.demoAckLog != "" {
+			f, err := os.OpenFile(o.demoAckLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+			if err != nil {
+				gs.Stop()
+				return fmt.Errorf("--demo-ack-log: %w", err)
+			}
+			defer f.Close()
+			gen.SetAckLog(f)
+		}
 		gen.Start()
 	}
 	api.SetServing(true)

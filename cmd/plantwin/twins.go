@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -13,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 )
@@ -46,7 +49,23 @@ func dial(server string) (*grpc.ClientConn, error) {
 }
 
 // jsonOpts prints every field, zero values included; int64 as strings.
-var jsonOpts = protojson.MarshalOptions{EmitUnpopulated: true, Indent: "  "}
+var jsonOpts = protojson.MarshalOptions{EmitUnpopulated: true}
+
+// marshalJSON renders m as protojson with stable indentation (protojson
+// itself varies its whitespace on purpose).
+func marshalJSON(m proto.Message, indent string) ([]byte, error) {
+	b, err := jsonOpts.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if indent == "" {
+		err = json.Compact(&out, b)
+	} else {
+		err = json.Indent(&out, b, "", indent)
+	}
+	return out.Bytes(), err
+}
 
 func newTwinsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "twins", Short: "Read twins from a node"}
@@ -129,7 +148,7 @@ func newTwinsGetCmd() *cobra.Command {
 				return fmt.Errorf("get twin %s on %s: %w", args[0], o.server, err)
 			}
 			if o.output == "json" {
-				b, err := jsonOpts.Marshal(t)
+				b, err := marshalJSON(t, "  ")
 				if err != nil {
 					return err
 				}
@@ -151,7 +170,7 @@ func printJSONArray(w io.Writer, ts []*pb.Twin) error {
 	var b strings.Builder
 	b.WriteString("[\n")
 	for i, t := range ts {
-		js, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(t)
+		js, err := marshalJSON(t, "")
 		if err != nil {
 			return err
 		}

@@ -58,6 +58,9 @@ type inflight struct {
 // blocks until the committer takes more (back-pressure). The caller must
 // not modify w until done is called.
 func (s *Store) Submit(w *Write, done func(error)) {
+	if done == nil {
+		done = func(error) {}
+	}
 	s.enqueue(context.Background(), &op{kind: opWrite, w: w, done: done})
 }
 
@@ -78,14 +81,16 @@ func (s *Store) Commit(ctx context.Context, w *Write) error {
 // error.
 func (s *Store) enqueue(ctx context.Context, o *op) {
 	if err := s.acquire(); err != nil {
-		o.finish(s, err)
+		o.err = err
+		o.finish(s, nil)
 		return
 	}
 	defer s.release()
 	select {
 	case s.queue <- o:
 	case <-ctx.Done():
-		o.finish(s, ctx.Err())
+		o.err = ctx.Err()
+		o.finish(s, nil)
 	}
 }
 
@@ -101,7 +106,9 @@ func (o *op) finish(s *Store, commitErr error) {
 	err := o.err
 	if err == nil && commitErr != nil {
 		err = commitErr
-		s.stats.failed.Add(1)
+		if o.kind == opWrite {
+			s.stats.failed.Add(1)
+		}
 	}
 	switch o.kind {
 	case opWrite:
@@ -204,6 +211,9 @@ func (s *Store) commitOps(ops []*op) {
 	if errp := s.failed.Load(); errp != nil {
 		for _, o := range ops {
 			o.err = fmt.Errorf("%w: %w", ErrFailed, *errp)
+			if o.kind == opWrite {
+				s.stats.failed.Add(1)
+			}
 		}
 		s.pending <- p
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,7 @@ type Runtime struct {
 	lookup  *plcluster.Lookup
 	met     *metrics
 	ingest  *ingest
+	disp    *poolDispatcher
 
 	closing   atomic.Bool
 	closeOnce sync.Once
@@ -165,7 +167,8 @@ func Start(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	kind := cluster.NewKind(TwinKind, actor.PropsFromProducer(func() actor.Actor { return newTwinActor(r) }))
+	r.disp = newPoolDispatcher(4*runtime.GOMAXPROCS(0)+8, 1<<16, 300)
+	kind := cluster.NewKind(TwinKind, actor.PropsFromProducer(func() actor.Actor { return newTwinActor(r) }, actor.WithDispatcher(r.disp)))
 	ccfg := cluster.Configure("plantwin", provider, r.lookup, remote.Configure(host, port),
 		cluster.WithKinds(kind), cluster.WithRequestTimeout(cfg.RequestTimeout))
 	r.cluster = cluster.New(r.system, ccfg)
@@ -178,6 +181,7 @@ func Start(cfg Config) (*Runtime, error) {
 	for r.lookup.Owner(probe) == "" {
 		if time.Now().After(deadline) {
 			r.cluster.Shutdown(false)
+			r.disp.stop()
 			return nil, errors.New("actors: cluster membership did not form within 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -248,6 +252,7 @@ func (r *Runtime) Close() error {
 		r.ingest.stop()
 		r.lookup.Shutdown()
 		r.cluster.Shutdown(true)
+		r.disp.stop()
 	})
 	return r.closeErr
 }

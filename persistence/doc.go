@@ -14,8 +14,8 @@
 // Pebble batch and applies it with ApplyNoSyncWait; a syncer goroutine then
 // waits for the batch's WAL fsync (Batch.SyncWait) and calls the done
 // callbacks in submission order. While one batch's fsync is in flight the
-// committer builds and applies the next (at most 8 batches in flight), and
-// Pebble's WAL writer syncs them together. done(nil) therefore always means
+// committer builds and applies the next one, which Pebble's WAL writer syncs
+// as soon as the previous fsync ends (at most two batches in flight). done(nil) therefore always means
 // "fsynced". A rejected Write (ErrFenced, ErrVersionGap, ErrInvalidWrite)
 // fails alone. If a commit fails (an I/O error), the store fails every later
 // write with ErrFailed until it is reopened, because its in-memory heads may

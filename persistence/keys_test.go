@@ -149,7 +149,7 @@ func TestHourBucket(t *testing.T) {
 	h := int64(time.Hour)
 	tests := []struct {
 		t, want int64
-	}{{0, 0}, {h - 1, 0}, {h, 1}, {-1, -1}, {-h, -1}, {-h - 1, -2}, {math.MinInt64, math.MinInt64 / h - 1}}
+	}{{0, 0}, {h - 1, 0}, {h, 1}, {-1, -1}, {-h, -1}, {-h - 1, -2}, {math.MinInt64, math.MinInt64/h - 1}}
 	for _, tc := range tests {
 		if got := HourBucket(tc.t); got != tc.want {
 			t.Errorf("HourBucket(%d) = %d, want %d", tc.t, got, tc.want)

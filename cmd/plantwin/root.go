@@ -42,6 +42,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newTwinsCmd(), newBackupCmd(), newRestoreCmd())
+	root.AddCommand(newServeCmd(), newTwinsCmd(), newBackupCmd(), newRestoreCmd(), newBenchCmd())
 	return root
 }

@@ -168,7 +168,17 @@ func Start(cfg Config) (*Runtime, error) {
 		return nil, err
 	}
 	r.disp = newPoolDispatcher(4*runtime.GOMAXPROCS(0)+8, 1<<16, 300)
-	kind := cluster.NewKind(TwinKind, actor.PropsFromProducer(func() actor.Actor { return newTwinActor(r) }, actor.WithDispatcher(r.disp)))
+	// The twin kind is built without cluster.NewKind's receive middleware:
+	// that middleware reads a cluster identity that protoactor stores per
+	// activation by cloning the props, which costs hundreds of bytes per
+	// twin. Our lookup spawns every activation from these shared props and
+	// the twin reads its identity from its PID (cluster.IdentityOf) when it
+	// starts.
+	kind := &cluster.Kind{Kind: TwinKind, Props: actor.PropsFromProducer(func() actor.Actor { return newTwinActor(r) },
+		actor.WithDispatcher(r.disp),
+		// Lock-free mailboxes: a linked queue costs nothing while a twin is
+		// idle, where the default ring buffer holds ten slots per twin.
+		actor.WithMailbox(actor.UnboundedLockfree()))}
 	ccfg := cluster.Configure("plantwin", provider, r.lookup, remote.Configure(host, port),
 		cluster.WithKinds(kind), cluster.WithRequestTimeout(cfg.RequestTimeout))
 	r.cluster = cluster.New(r.system, ccfg)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/cluster"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	plcluster "github.com/plantwin/plantwin/cluster"
@@ -25,7 +24,7 @@ import (
 // state a twin has nothing to serve.
 type twinActor struct {
 	rt          *Runtime
-	ci          *cluster.ClusterIdentity
+	id          string // twin id; empty until Started
 	st          *twins.State
 	epoch       uint64
 	snapVersion int64
@@ -36,7 +35,7 @@ type twinActor struct {
 	readers     []*actor.PID
 	passivating bool
 	stopping    bool
-	recent      [4]recentReply // answers to recent correlation ids, for re-sent batches
+	recent      [2]recentReply // answers to recent correlation ids, for re-sent batches
 	recentNext  uint8
 }
 
@@ -70,15 +69,15 @@ func newTwinActor(rt *Runtime) actor.Actor { return &twinActor{rt: rt} }
 
 func (a *twinActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *cluster.ClusterInit:
-		a.init(ctx, m.Identity)
+	case *actor.Started:
+		a.init(ctx)
 	case *pb.ApplyTelemetry:
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
 	case *pb.SetConnectivity:
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
 	case *pb.GetTwinState:
 		if a.failed != "" {
-			ctx.Respond(&pb.TelemetryApplied{TwinId: a.ci.Identity, Error: a.failed})
+			ctx.Respond(&pb.TelemetryApplied{TwinId: a.id, Error: a.failed})
 			return
 		}
 		if a.inflight != nil {
@@ -89,45 +88,51 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *commitDone:
 		a.committed(ctx, m.err)
 	case *actor.ReceiveTimeout:
-		if a.ci != nil && !a.passivating {
-			a.rt.lookup.RequestPassivation(ctx, a.ci)
+		if a.id != "" && !a.passivating {
+			a.rt.lookup.RequestPassivation(ctx)
 		}
 	case *plcluster.PassivationGranted:
 		a.passivating = true
 		ctx.CancelReceiveTimeout()
 		a.maybeFinish(ctx)
 	case *pb.Passivate:
-		if a.ci != nil && !a.passivating {
-			a.rt.lookup.RequestPassivation(ctx, a.ci)
+		if a.id != "" && !a.passivating {
+			a.rt.lookup.RequestPassivation(ctx)
 		}
 	case *actor.Stopping:
 		a.onStopping()
 	}
 }
 
-func (a *twinActor) init(ctx actor.Context, ci *cluster.ClusterIdentity) {
-	a.ci = ci
+func (a *twinActor) init(ctx actor.Context) {
+	_, id, ok := plcluster.IdentityOf(ctx)
+	if !ok {
+		a.failed = fmt.Sprintf("activation %s has no twin identity", ctx.Self().Id)
+		ctx.Stop(ctx.Self())
+		return
+	}
+	a.id = id
 	if a.rt.cfg.PassivateAfter > 0 {
 		ctx.SetReceiveTimeout(a.rt.cfg.PassivateAfter)
 	}
-	spec, ok := a.rt.twins.Twin(ci.Identity)
+	spec, ok := a.rt.twins.Twin(id)
 	if !ok {
-		a.failed = fmt.Sprintf("twin %q is not declared", ci.Identity)
+		a.failed = fmt.Sprintf("twin %q is not declared", id)
 		return
 	}
 	start := time.Now()
 	a.st = twins.NewState(spec)
-	epoch, _, err := a.rt.store.Activate(ci.Identity)
+	epoch, _, err := a.rt.store.Activate(id)
 	if err != nil {
 		a.failed = fmt.Sprintf("activation failed: %v", err)
-		a.rt.log.Error("twin activation failed", "twin", ci.Identity, "err", err)
+		a.rt.log.Error("twin activation failed", "twin", id, "err", err)
 		return
 	}
 	a.epoch = epoch
 	snapVersion, err := recoverState(a.rt.store, a.st)
 	if err != nil {
 		a.failed = fmt.Sprintf("recovery failed: %v", err)
-		a.rt.log.Error("twin recovery failed", "twin", ci.Identity, "err", err)
+		a.rt.log.Error("twin recovery failed", "twin", id, "err", err)
 		return
 	}
 	a.snapVersion = snapVersion
@@ -159,7 +164,7 @@ func correlation(msg any) uint64 {
 }
 
 func (a *twinActor) failure(msg any, why string) *pb.TelemetryApplied {
-	return &pb.TelemetryApplied{CorrelationId: correlation(msg), TwinId: a.ci.Identity, Error: why}
+	return &pb.TelemetryApplied{CorrelationId: correlation(msg), TwinId: a.id, Error: why}
 }
 
 func (a *twinActor) send(ctx actor.Context, to *actor.PID, msg *pb.TelemetryApplied) {
@@ -180,7 +185,7 @@ func (a *twinActor) seen(ctx actor.Context, r request) bool {
 			continue
 		}
 		if rr.done {
-			a.send(ctx, r.sender, &pb.TelemetryApplied{CorrelationId: id, TwinId: a.ci.Identity, Version: rr.version, Accepted: rr.accepted})
+			a.send(ctx, r.sender, &pb.TelemetryApplied{CorrelationId: id, TwinId: a.id, Version: rr.version, Accepted: rr.accepted})
 		}
 		return true
 	}
@@ -199,13 +204,13 @@ func (a *twinActor) remember(id uint64) *recentReply {
 func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	now := a.rt.clock.Now().UnixNano()
 	model := a.st.Spec.Model
-	w := &persistence.Write{TwinID: a.ci.Identity, Epoch: a.epoch}
+	w := &persistence.Write{TwinID: a.id, Epoch: a.epoch}
 	c := &commit{}
 	for _, r := range reqs {
 		if a.seen(ctx, r) {
 			continue
 		}
-		rep := &pb.TelemetryApplied{CorrelationId: correlation(r.msg), TwinId: a.ci.Identity}
+		rep := &pb.TelemetryApplied{CorrelationId: correlation(r.msg), TwinId: a.id}
 		var dec twins.Decision
 		var err error
 		switch m := r.msg.(type) {
@@ -296,8 +301,8 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	if err != nil {
 		// Memory is now ahead of storage: answer everyone with the error
 		// and stop; the next message recovers the durable state.
-		why := fmt.Sprintf("twin %s: commit failed: %v", a.ci.Identity, err)
-		a.rt.log.Error("twin commit failed", "twin", a.ci.Identity, "err", err)
+		why := fmt.Sprintf("twin %s: commit failed: %v", a.id, err)
+		a.rt.log.Error("twin commit failed", "twin", a.id, "err", err)
 		a.rt.met.failed.WithLabelValues("storage").Inc()
 		for _, r := range c.replies {
 			r.msg.Error, r.msg.Accepted, r.msg.Rejected = why, 0, nil
@@ -308,7 +313,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		}
 		a.queued = nil
 		for _, rd := range a.readers {
-			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.ci.Identity, Error: why})
+			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
 		}
 		a.readers = nil
 		a.failed = why
@@ -350,7 +355,7 @@ func (a *twinActor) maybeFinish(ctx actor.Context) {
 	if a.failed == "" && a.st.Version > a.snapVersion {
 		data, err := encodeSnapshot(a.st)
 		if err == nil {
-			a.submit(ctx, &persistence.Write{TwinID: a.ci.Identity, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}}, &commit{snapshot: a.st.Version, final: true})
+			a.submit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}}, &commit{snapshot: a.st.Version, final: true})
 			return
 		}
 	}
@@ -371,8 +376,8 @@ func (a *twinActor) onStopping() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = a.rt.store.Commit(ctx, &persistence.Write{TwinID: a.ci.Identity, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}})
+	err = a.rt.store.Commit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}})
 	if err != nil {
-		a.rt.log.Warn("snapshot at stop failed", "twin", a.ci.Identity, "err", err)
+		a.rt.log.Warn("snapshot at stop failed", "twin", a.id, "err", err)
 	}
 }

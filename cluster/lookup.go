@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,7 +54,7 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	l.c = c
 	l.self = c.ActorSystem.Address()
 	props := actor.PropsFromProducer(func() actor.Actor {
-		return &placementActor{l: l, byPID: make(map[string]string)}
+		return &placementActor{l: l}
 	})
 	pid, err := c.ActorSystem.Root.SpawnNamed(props, placementActorName)
 	if err != nil {
@@ -139,7 +140,11 @@ func (l *Lookup) Send(ci *cluster.ClusterIdentity, msg any, sender *actor.PID) b
 // message can reach it) and answers with *PassivationGranted; the activation
 // then handles what is already in its mailbox, saves its state and stops.
 // Activation requests for the identity wait until it has stopped.
-func (l *Lookup) RequestPassivation(ctx actor.Context, ci *cluster.ClusterIdentity) {
+func (l *Lookup) RequestPassivation(ctx actor.Context) {
+	ci, ok := identityOf(ctx.Self())
+	if !ok {
+		return
+	}
 	ctx.Send(l.placement, &passivationRequest{pid: ctx.Self(), key: ci.AsKey()})
 }
 
@@ -192,9 +197,7 @@ func (l *Lookup) Shutdown() {
 }
 
 type placementActor struct {
-	l     *Lookup
-	byPID map[string]string // pid id -> identity key
-	kinds map[string]*cluster.ClusterIdentity
+	l *Lookup
 	// stopping holds identity keys whose activation was granted
 	// passivation and has not terminated yet, with activation requests that
 	// wait for it.
@@ -224,35 +227,69 @@ func (p *placementActor) Receive(ctx actor.Context) {
 		}
 		ctx.Send(msg.pid, &PassivationGranted{})
 	case *actor.Terminated:
-		key, ok := p.byPID[msg.Who.Id]
+		ci, ok := identityOf(msg.Who)
 		if !ok {
 			return
 		}
-		defer p.resume(ctx, key)
-		delete(p.byPID, msg.Who.Id)
+		key := ci.AsKey()
 		p.l.mu.Lock()
 		if cur := p.l.mu.byKey[key]; cur != nil && cur.Id == msg.Who.Id {
 			delete(p.l.mu.byKey, key)
 		}
 		p.l.mu.Unlock()
-		if ci := p.kinds[msg.Who.Id]; ci != nil {
-			if k, ok := p.l.c.TryGetClusterKind(ci.Kind); ok {
-				k.Dec()
-			}
-			delete(p.kinds, msg.Who.Id)
+		if k, ok := p.l.c.TryGetClusterKind(ci.Kind); ok {
+			k.Dec()
 		}
+		p.resume(ctx, key)
 	case *cluster.ClusterTopology:
 		// Stop activations this node no longer owns; their next message
 		// activates them on the new owner from durable state.
 		r := cluster.NewRendezvous()
 		r.UpdateMembers(msg.Members)
-		for id, ci := range p.kinds {
-			if r.GetByClusterIdentity(ci) != p.l.self {
-				ctx.Logger().Info("twin moved", slog.String("identity", ci.Identity))
-				ctx.Poison(actor.NewPID(p.l.self, id))
+		p.l.mu.RLock()
+		var moved []*actor.PID
+		for _, pid := range p.l.mu.byKey {
+			if ci, ok := identityOf(pid); ok && r.GetByClusterIdentity(ci) != p.l.self {
+				moved = append(moved, pid)
 			}
 		}
+		p.l.mu.RUnlock()
+		for _, pid := range moved {
+			ctx.Logger().Info("twin moved", slog.String("pid", pid.Id))
+			ctx.Poison(pid)
+		}
 	}
+}
+
+// childPrefix starts the PID id of every activation: the placement actor
+// spawns them as children named KIND/IDENTITY.
+const childPrefix = placementActorName + "/"
+
+// activationName is the child name of an activation.
+func activationName(ci *cluster.ClusterIdentity) string { return ci.Kind + "/" + ci.Identity }
+
+// identityOf recovers the cluster identity from an activation's PID, so
+// neither the placement actor nor the activation keeps a copy per twin.
+func identityOf(pid *actor.PID) (*cluster.ClusterIdentity, bool) {
+	rest, ok := strings.CutPrefix(pid.Id, childPrefix)
+	if !ok {
+		return nil, false
+	}
+	kind, id, ok := strings.Cut(rest, "/")
+	if !ok || id == "" {
+		return nil, false
+	}
+	return cluster.NewClusterIdentity(id, kind), true
+}
+
+// IdentityOf returns the kind and identity (twin id) of the activation ctx
+// runs.
+func IdentityOf(ctx actor.Context) (kind, identity string, ok bool) {
+	ci, ok := identityOf(ctx.Self())
+	if !ok {
+		return "", "", false
+	}
+	return ci.Kind, ci.Identity, true
 }
 
 // resume serves the activation requests that waited for key's previous
@@ -298,19 +335,15 @@ func (p *placementActor) respond(ctx actor.Context, to *actor.PID, msg *cluster.
 		reply(&cluster.ActivationResponse{Failed: true})
 		return
 	}
-	props := cluster.WithClusterIdentity(kind.Props, ci)
-	pid, err := ctx.SpawnNamed(props, ci.Kind+"/"+ci.Identity)
+	// The kind's props are shared by every activation (no per-activation
+	// clone): an activation finds its identity in its PID (IdentityOf).
+	pid, err := ctx.SpawnNamed(kind.Props, activationName(ci))
 	if err != nil {
 		ctx.Logger().Error("activation failed", slog.String("identity", ci.Identity), slog.Any("err", err))
 		reply(&cluster.ActivationResponse{Failed: true})
 		return
 	}
 	kind.Inc()
-	if p.kinds == nil {
-		p.kinds = make(map[string]*cluster.ClusterIdentity)
-	}
-	p.kinds[pid.Id] = ci
-	p.byPID[pid.Id] = key
 	p.l.mu.Lock()
 	p.l.mu.byKey[key] = pid
 	p.l.mu.Unlock()

@@ -352,12 +352,15 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 		}
 		counts[HourBucket(hp.SourceTime)]++
 	}
-	if next != h {
+	if next.Epoch != h.Epoch || next.SnapshotVersion != h.SnapshotVersion {
+		// The head key is written only when the epoch or snapshot changes:
+		// readHead takes the latest version from the last journal key, so
+		// an ordinary update writes one key less.
 		if err := b.Set(EncodeHeadKey(w.TwinID), appendHeadValue(nil, next), nil); err != nil {
 			return err
 		}
-		s.heads[w.TwinID] = next
 	}
+	s.heads[w.TwinID] = next
 	return nil
 }
 

@@ -49,7 +49,9 @@
 //
 // Journal and snapshot keys are (twin, version) so a replica can ship and
 // compare them; the head answers "latest version and epoch of twin X" with
-// one Get. A new snapshot deletes the previous snapshot key and the journal
+// one Get and one seek to the twin's last journal key (the head key is
+// rewritten only when the epoch or snapshot changes, so an ordinary update
+// writes its journal entry and history points and nothing else). A new snapshot deletes the previous snapshot key and the journal
 // entries older than the previous snapshot, keeping one snapshot interval of
 // tail for replicas catching up. History is bucketed by hour first, so
 // retention drops whole buckets with one DeleteRange, and a read of (twin,

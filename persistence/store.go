@@ -363,17 +363,38 @@ func (s *Store) Head(twinID string) (Head, error) {
 
 func (s *Store) readHead(twinID string) (Head, error) {
 	key := EncodeHeadKey(twinID)
+	var h Head
 	v, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return Head{}, nil
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return Head{}, fmt.Errorf("persistence: read head of twin %s: %w", twinID, err)
+	default:
+		h, err = decodeHeadValue(v)
+		closer.Close()
+		if err != nil {
+			return Head{}, fmt.Errorf("persistence: read head of twin %s (key %x): %w", twinID, key, err)
+		}
 	}
+	// The head key is rewritten only when the epoch or the snapshot changes;
+	// the latest version is the last journal key's.
+	prefix := twinPrefix(PrefixJournal, twinID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return Head{}, fmt.Errorf("persistence: read head of twin %s: %w", twinID, err)
 	}
-	defer closer.Close()
-	h, err := decodeHeadValue(v)
-	if err != nil {
-		return Head{}, fmt.Errorf("persistence: read head of twin %s (key %x): %w", twinID, key, err)
+	if it.Last() {
+		_, version, err := DecodeJournalKey(it.Key())
+		if err != nil {
+			it.Close()
+			return Head{}, fmt.Errorf("persistence: read head of twin %s: %w", twinID, err)
+		}
+		if version > h.Version {
+			h.Version = version
+		}
+	}
+	if err := it.Close(); err != nil {
+		return Head{}, fmt.Errorf("persistence: read head of twin %s: %w", twinID, err)
 	}
 	return h, nil
 }

@@ -30,9 +30,7 @@ type twinActor struct {
 	snapVersion int64
 	failed      string // non-empty: the twin cannot serve, with why
 
-	inflight    *commit
-	queued      []request
-	readers     []*actor.PID
+	inflight    *commit // nil when no commit is in flight
 	passivating bool
 	stopping    bool
 	recent      [2]recentReply // answers to recent correlation ids, for re-sent batches
@@ -46,6 +44,9 @@ type request struct {
 
 type commit struct {
 	replies  []reply
+	queued   []request    // write requests that arrived meanwhile: the next commit
+	readers  []*actor.PID // state reads waiting for this commit
+	events   int   // journal events in this commit
 	snapshot int64 // version of the snapshot in this commit, 0 if none
 	final    bool  // the passivation snapshot
 }
@@ -81,7 +82,7 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			return
 		}
 		if a.inflight != nil {
-			a.readers = append(a.readers, ctx.Sender())
+			a.inflight.readers = append(a.inflight.readers, ctx.Sender())
 			return
 		}
 		ctx.Respond(TwinToProto(a.st, true))
@@ -101,6 +102,8 @@ func (a *twinActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Stopping:
 		a.onStopping()
+	case *actor.Stopped:
+		a.rt.lookup.ActivationStopped(ctx)
 	}
 }
 
@@ -146,8 +149,8 @@ func (a *twinActor) handle(ctx actor.Context, r request) {
 		a.send(ctx, r.sender, a.failure(r.msg, a.failed))
 		return
 	}
-	if a.inflight != nil || a.stopping {
-		a.queued = append(a.queued, r)
+	if a.inflight != nil {
+		a.inflight.queued = append(a.inflight.queued, r)
 		return
 	}
 	a.process(ctx, []request{r})
@@ -260,6 +263,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	if len(w.Events) == 0 {
 		// Nothing changed, so the state is as durable as it was.
 		a.finishReplies(ctx, c.replies)
+		a.maybeFinish(ctx)
 		return
 	}
 	if a.st.Version-a.snapVersion >= int64(a.rt.cfg.SnapshotEvery) {
@@ -268,6 +272,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			c.snapshot = a.st.Version
 		}
 	}
+	c.events = len(w.Events)
 	a.submit(ctx, w, c)
 }
 
@@ -308,40 +313,37 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 			r.msg.Error, r.msg.Accepted, r.msg.Rejected = why, 0, nil
 			a.send(ctx, r.to, r.msg)
 		}
-		for _, q := range a.queued {
+		for _, q := range c.queued {
 			a.send(ctx, q.sender, a.failure(q.msg, why))
 		}
-		a.queued = nil
-		for _, rd := range a.readers {
+		for _, rd := range c.readers {
 			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
 		}
-		a.readers = nil
 		a.failed = why
 		a.stopping = true
 		ctx.Stop(ctx.Self())
 		return
 	}
-	a.rt.met.updates.Add(float64(len(c.replies)))
+	a.rt.met.updates.Add(float64(c.events))
 	if c.snapshot > 0 {
 		a.snapVersion = c.snapshot
 	}
 	a.finishReplies(ctx, c.replies)
-	if len(a.readers) > 0 {
+	if len(c.readers) > 0 {
 		t := TwinToProto(a.st, true)
-		for _, rd := range a.readers {
+		for _, rd := range c.readers {
 			ctx.Send(rd, t)
 		}
-		a.readers = nil
+	}
+	if len(c.queued) > 0 {
+		// Requests that reached the mailbox before passivation was granted
+		// are still served; the final snapshot follows them.
+		a.process(ctx, c.queued)
+		return
 	}
 	if c.final {
 		a.rt.met.passivated.Inc()
 		ctx.Stop(ctx.Self())
-		return
-	}
-	if len(a.queued) > 0 {
-		q := a.queued
-		a.queued = nil
-		a.process(ctx, q)
 		return
 	}
 	a.maybeFinish(ctx)
@@ -349,7 +351,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 
 // maybeFinish completes a granted passivation once nothing is in flight.
 func (a *twinActor) maybeFinish(ctx actor.Context) {
-	if !a.passivating || a.inflight != nil || len(a.queued) > 0 {
+	if !a.passivating || a.inflight != nil {
 		return
 	}
 	if a.failed == "" && a.st.Version > a.snapVersion {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +44,9 @@ type Options struct {
 	Dir string
 	// Progress is how often progress lines are printed.
 	Progress time.Duration
+	// MemProfile, if set, receives a heap profile taken while the idle
+	// twins of the memory figure are live.
+	MemProfile string
 }
 
 // DefaultOptions are the figures docs/BENCHMARKS.md records.
@@ -505,6 +509,17 @@ func measureMemory(ctx context.Context, o Options, w io.Writer) (MemoryResult, e
 	h1, r1 := heapInUse(), rss()
 	res.HeapPerTwin = float64(int64(h1)-int64(h0)) / float64(n)
 	res.RSSPerTwin = float64(int64(r1)-int64(r0)) / float64(n)
+	if o.MemProfile != "" {
+		f, err := os.Create(o.MemProfile)
+		if err != nil {
+			return res, err
+		}
+		err = pprof.WriteHeapProfile(f)
+		f.Close()
+		if err != nil {
+			return res, err
+		}
+	}
 	logf(w, "   %d active; %.0f activations/s; heap %.0f B/twin, RSS %.0f B/twin", nd.rt.ActiveTwins(), res.ActivationPerSec, res.HeapPerTwin, res.RSSPerTwin)
 	return res, nil
 }

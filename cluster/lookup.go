@@ -148,6 +148,16 @@ func (l *Lookup) RequestPassivation(ctx actor.Context) {
 	ctx.Send(l.placement, &passivationRequest{pid: ctx.Self(), key: ci.AsKey()})
 }
 
+// ActivationStopped tells the placement actor that the calling activation
+// has stopped; activations call it from their *actor.Stopped handler.
+func (l *Lookup) ActivationStopped(ctx actor.Context) {
+	if l.placement != nil {
+		ctx.Send(l.placement, &activationStopped{pid: ctx.Self()})
+	}
+}
+
+type activationStopped struct{ pid *actor.PID }
+
 // PassivationGranted tells an activation that it left the placement table.
 type PassivationGranted struct{}
 
@@ -190,6 +200,21 @@ func (l *Lookup) Shutdown() {
 		l.c.ActorSystem.EventStream.Unsubscribe(l.sub)
 		l.sub = nil
 	}
+	// Stop every activation (each saves a snapshot as it stops), then the
+	// placement actor.
+	l.mu.RLock()
+	pids := make([]*actor.PID, 0, len(l.mu.byKey))
+	for _, pid := range l.mu.byKey {
+		pids = append(pids, pid)
+	}
+	l.mu.RUnlock()
+	futures := make([]*actor.Future, len(pids))
+	for i, pid := range pids {
+		futures[i] = l.c.ActorSystem.Root.PoisonFuture(pid)
+	}
+	for _, f := range futures {
+		_ = f.Wait()
+	}
 	if l.placement != nil {
 		_ = l.c.ActorSystem.Root.PoisonFuture(l.placement).Wait()
 		l.placement = nil
@@ -226,14 +251,14 @@ func (p *placementActor) Receive(ctx actor.Context) {
 			p.stopping[msg.key] = nil
 		}
 		ctx.Send(msg.pid, &PassivationGranted{})
-	case *actor.Terminated:
-		ci, ok := identityOf(msg.Who)
+	case *activationStopped:
+		ci, ok := identityOf(msg.pid)
 		if !ok {
 			return
 		}
 		key := ci.AsKey()
 		p.l.mu.Lock()
-		if cur := p.l.mu.byKey[key]; cur != nil && cur.Id == msg.Who.Id {
+		if cur := p.l.mu.byKey[key]; cur != nil && cur.Id == msg.pid.Id {
 			delete(p.l.mu.byKey, key)
 		}
 		p.l.mu.Unlock()
@@ -337,7 +362,10 @@ func (p *placementActor) respond(ctx actor.Context, to *actor.PID, msg *cluster.
 	}
 	// The kind's props are shared by every activation (no per-activation
 	// clone): an activation finds its identity in its PID (IdentityOf).
-	pid, err := ctx.SpawnNamed(kind.Props, activationName(ci))
+	// Activations are top-level actors, not children of this actor: a
+	// parent keeps a set of its children (about 70 bytes per twin), and an
+	// activation reports its own end with ActivationStopped instead.
+	pid, err := ctx.ActorSystem().Root.SpawnNamed(kind.Props, childPrefix+activationName(ci))
 	if err != nil {
 		ctx.Logger().Error("activation failed", slog.String("identity", ci.Identity), slog.Any("err", err))
 		reply(&cluster.ActivationResponse{Failed: true})

@@ -146,11 +146,13 @@ func (r valueRule) coerce(v Value) (Value, Reason, string) {
 		if v.typ != TypeEnum && v.typ != TypeString {
 			return Value{}, ReasonWrongType, wrongType(v, r.typ)
 		}
-		if !contains(r.enum, v.str) {
-			return Value{}, ReasonInvalidEnum, strconv.Quote(v.str) + " is not one of " + strings.Join(r.enum, ", ")
+		for _, sym := range r.enum {
+			if sym == v.str() {
+				// Keep the model's copy of the symbol, not the sample's.
+				return Enum(sym), 0, ""
+			}
 		}
-		v.typ = TypeEnum
-		return v, 0, ""
+		return Value{}, ReasonInvalidEnum, strconv.Quote(v.str()) + " is not one of " + strings.Join(r.enum, ", ")
 	default:
 		if v.typ != r.typ {
 			return Value{}, ReasonWrongType, wrongType(v, r.typ)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // Type is the data type of a property, a parameter or a [Value].
@@ -50,10 +51,26 @@ func ParseType(s string) (Type, error) {
 
 // Value is a typed property value. It is small and comparable with Equal;
 // the zero Value means "no value" and has Type 0.
+//
+// A Value is 24 bytes: a twin with ten properties holds ten of them, so
+// strings are kept as a data pointer with their length in num instead of a
+// 16-byte string header beside num.
 type Value struct {
+	ptr *byte  // string and enum: the string's bytes (nil when empty)
+	num uint64 // bool (0/1), int64 bits, float64 bits, or the string's length
 	typ Type
-	num uint64 // bool (0/1), int64 bits or float64 bits
-	str string // string and enum
+}
+
+func stringValue(t Type, s string) Value {
+	return Value{typ: t, ptr: unsafe.StringData(s), num: uint64(len(s))}
+}
+
+// str returns the string of a string or enum value.
+func (v Value) str() string {
+	if v.ptr == nil || (v.typ != TypeString && v.typ != TypeEnum) {
+		return ""
+	}
+	return unsafe.String(v.ptr, int(v.num))
 }
 
 // Bool returns a bool Value.
@@ -72,10 +89,10 @@ func Int(i int64) Value { return Value{typ: TypeInt, num: uint64(i)} }
 func Double(f float64) Value { return Value{typ: TypeDouble, num: math.Float64bits(f)} }
 
 // String returns a string Value.
-func String(s string) Value { return Value{typ: TypeString, str: s} }
+func String(s string) Value { return stringValue(TypeString, s) }
 
 // Enum returns an enum Value holding the symbol s.
-func Enum(s string) Value { return Value{typ: TypeEnum, str: s} }
+func Enum(s string) Value { return stringValue(TypeEnum, s) }
 
 // Type returns the type of v, 0 for the zero Value.
 func (v Value) Type() Type { return v.typ }
@@ -108,7 +125,7 @@ func (v Value) AsDouble() float64 {
 
 // AsString returns the text of a string or the symbol of an enum, "" for
 // other types.
-func (v Value) AsString() string { return v.str }
+func (v Value) AsString() string { return v.str() }
 
 // Equal reports whether v and o have the same type and value. Doubles compare
 // numerically (so 0 equals -0 and NaN equals nothing).
@@ -119,7 +136,10 @@ func (v Value) Equal(o Value) bool {
 	if v.typ == TypeDouble {
 		return math.Float64frombits(v.num) == math.Float64frombits(o.num)
 	}
-	return v.num == o.num && v.str == o.str
+	if v.typ == TypeString || v.typ == TypeEnum {
+		return v.str() == o.str()
+	}
+	return v.num == o.num
 }
 
 // String returns v in human form: true, 42, 73.5, "text" (quoted) or the bare
@@ -133,9 +153,9 @@ func (v Value) String() string {
 	case TypeDouble:
 		return strconv.FormatFloat(math.Float64frombits(v.num), 'g', -1, 64)
 	case TypeString:
-		return strconv.Quote(v.str)
+		return strconv.Quote(v.str())
 	case TypeEnum:
-		return v.str
+		return v.str()
 	case 0:
 		return "<none>"
 	}

@@ -45,15 +45,8 @@ twin with 10 properties. Progress is printed every --progress.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			o.MemProfile = memProfile
 			_, _, err := bench.Run(cmd.Context(), o, cmd.OutOrStdout())
-			if err == nil && memProfile != "" {
-				f, err := os.Create(memProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				return pprof.WriteHeapProfile(f)
-			}
 			return err
 		},
 	}
@@ -67,6 +60,6 @@ twin with 10 properties. Progress is printed every --progress.`,
 	f.StringVar(&o.Dir, "dir", "", "directory for the benchmark stores (default: a temporary directory)")
 	f.DurationVar(&o.Progress, "progress", 5*time.Second, "progress interval")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
-	f.StringVar(&memProfile, "memprofile", "", "write a heap profile at the end of the run to this file")
+	f.StringVar(&memProfile, "memprofile", "", "write a heap profile, taken while the memory figure's idle twins are live, to this file")
 	return cmd
 }

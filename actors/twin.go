@@ -46,9 +46,9 @@ type commit struct {
 	replies  []reply
 	queued   []request    // write requests that arrived meanwhile: the next commit
 	readers  []*actor.PID // state reads waiting for this commit
-	events   int   // journal events in this commit
-	snapshot int64 // version of the snapshot in this commit, 0 if none
-	final    bool  // the passivation snapshot
+	events   int          // journal events in this commit
+	snapshot int64        // version of the snapshot in this commit, 0 if none
+	final    bool         // the passivation snapshot
 }
 
 type reply struct {

@@ -228,4 +228,3 @@ func TestListTwinsFiltersAndPages(t *testing.T) {
 		})
 	}
 }
-

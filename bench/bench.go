@@ -344,7 +344,9 @@ func (c *countActor) Receive(ctx actor.Context) {
 // actorSendCeiling measures protoactor's local send rate from two senders
 // to n trivial actors, messages processed per second.
 func actorSendCeiling(n int, d time.Duration) float64 {
-	sys := actor.NewActorSystem()
+	sys := actor.NewActorSystemWithConfig(actor.Configure(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	})))
 	defer sys.Shutdown()
 	var received atomic.Int64
 	pids := make([]*actor.PID, n)

@@ -184,12 +184,3 @@ func withUnit(f float64, unit string) string {
 	}
 	return s
 }
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}

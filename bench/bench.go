@@ -44,6 +44,8 @@ type Options struct {
 	Dir string
 	// Progress is how often progress lines are printed.
 	Progress time.Duration
+	// GOGC is the garbage collector setting in force, for the report.
+	GOGC string
 	// MemProfile, if set, receives a heap profile taken while the idle
 	// twins of the memory figure are live.
 	MemProfile string
@@ -115,7 +117,7 @@ func Run(ctx context.Context, o Options, w io.Writer) ([]Result, *MemoryResult, 
 		defer os.RemoveAll(d)
 		o.Dir = d
 	}
-	logf(w, "plantwin bench: %s, %d CPUs, GOMAXPROCS %d", runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	logf(w, "plantwin bench: %s, %d CPUs, GOMAXPROCS %d, GOGC %s", runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), orDefault(o.GOGC, "100"))
 	var results []Result
 	for _, n := range o.Sizes {
 		r, err := runSize(ctx, o, n, w)
@@ -173,6 +175,30 @@ func startNode(dir string, n int) (*node, error) {
 func (n *node) close() {
 	n.rt.Close()
 	n.store.Close()
+}
+
+// ids returns the declared twin ids in order.
+func (n *node) ids() []string {
+	ids := make([]string, len(n.cfg.Twins))
+	for i, t := range n.cfg.Twins {
+		ids[i] = t.ID
+	}
+	return ids
+}
+
+// activateAll sends one batch of samples values to every twin, so all are
+// active, and returns how many batches failed.
+func activateAll(ctx context.Context, rt *actors.Runtime, ids []string, samples, inFlight int) int64 {
+	l := &load{}
+	stop := make(chan struct{})
+	go func() {
+		for l.acked.Load()+l.failed.Load() < int64(len(ids)) && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		close(stop)
+	}()
+	l.run(ctx, rt, ids, samples, inFlight, stop)
+	return l.failed.Load()
 }
 
 // load keeps up to inFlight batches outstanding, round-robin over twins,
@@ -262,22 +288,11 @@ func runSize(ctx context.Context, o Options, n int, w io.Writer) (Result, error)
 		return res, err
 	}
 	defer nd.close()
-	ids := make([]string, n)
-	for i, t := range nd.cfg.Twins {
-		ids[i] = t.ID
-	}
+	ids := nd.ids()
 	logf(w, "   activating %d twins", n)
 	actStart := time.Now()
-	warm := &load{}
-	stopWarm := make(chan struct{})
-	go func() {
-		for warm.acked.Load()+warm.failed.Load() < int64(n) && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		close(stopWarm)
-	}()
-	warm.run(ctx, nd.rt, ids, o.SamplesPerUpdate, o.InFlight, stopWarm)
-	logf(w, "   %d twins active in %v (%d failed)", nd.rt.ActiveTwins(), time.Since(actStart).Round(time.Millisecond), warm.failed.Load())
+	failed := activateAll(ctx, nd.rt, ids, o.SamplesPerUpdate, o.InFlight)
+	logf(w, "   %d twins active in %v (%d failed)", nd.rt.ActiveTwins(), time.Since(actStart).Round(time.Millisecond), failed)
 
 	logf(w, "   durable ingest, %d sample(s) per update, %d batches in flight, for %v", o.SamplesPerUpdate, o.InFlight, o.Duration)
 	st0 := nd.store.Stats()
@@ -487,24 +502,13 @@ func measureMemory(ctx context.Context, o Options, w io.Writer) (MemoryResult, e
 		return res, err
 	}
 	defer nd.close()
-	ids := make([]string, n)
-	for i, t := range nd.cfg.Twins {
-		ids[i] = t.ID
-	}
+	ids := nd.ids()
 	h0, r0 := heapInUse(), rss()
 	start := time.Now()
-	l := &load{}
-	stop := make(chan struct{})
-	go func() {
-		for l.acked.Load()+l.failed.Load() < int64(n) && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		close(stop)
-	}()
-	l.run(ctx, nd.rt, ids, 10, o.InFlight, stop)
+	failed := activateAll(ctx, nd.rt, ids, 10, o.InFlight)
 	res.ActivationPerSec = float64(n) / time.Since(start).Seconds()
-	if l.failed.Load() > 0 {
-		return res, fmt.Errorf("bench: %d activations failed", l.failed.Load())
+	if failed > 0 {
+		return res, fmt.Errorf("bench: %d activations failed", failed)
 	}
 	// Let commit buffers drain, then measure.
 	time.Sleep(2 * time.Second)
@@ -524,6 +528,13 @@ func measureMemory(ctx context.Context, o Options, w io.Writer) (MemoryResult, e
 	}
 	logf(w, "   %d active; %.0f activations/s; heap %.0f B/twin, RSS %.0f B/twin", nd.rt.ActiveTwins(), res.ActivationPerSec, res.HeapPerTwin, res.RSSPerTwin)
 	return res, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func printSummary(w io.Writer, rs []Result, m *MemoryResult) {

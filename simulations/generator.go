@@ -124,13 +124,14 @@ func (g *Generator) done(b *pb.ApplyTelemetry, rep *pb.TelemetryApplied, err err
 	if g.ackLog != nil && len(b.Samples) > 0 && rep.Accepted > 0 {
 		s := b.Samples[0]
 		g.ackMu.Lock()
-		fmt.Fprintf(g.ackLog, "%s %d %d %s %s\n", rep.TwinId, rep.Version, s.SourceTimeUnixNano, s.Property, protojsonValue(s.Value))
+		fmt.Fprintf(g.ackLog, "%s %d %d %s %s\n", rep.TwinId, rep.Version, s.SourceTimeUnixNano, s.Property, ValueText(s.Value))
 		g.ackMu.Unlock()
 	}
 }
 
-// protojsonValue renders a value compactly and unambiguously for the ack log.
-func protojsonValue(v *pb.Value) string {
+// ValueText renders a value compactly and unambiguously, with its type
+// ("double:12.5", "enum:running"), as the ack log writes it.
+func ValueText(v *pb.Value) string {
 	switch k := v.GetKind().(type) {
 	case *pb.Value_BoolValue:
 		return fmt.Sprintf("bool:%v", k.BoolValue)

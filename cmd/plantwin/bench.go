@@ -46,6 +46,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 				defer pprof.StopCPUProfile()
 			}
 			o.MemProfile = memProfile
+			o.GOGC = tuneGC()
 			_, _, err := bench.Run(cmd.Context(), o, cmd.OutOrStdout())
 			return err
 		},

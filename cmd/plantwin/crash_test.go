@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/simulations"
 )
 
 // ack is one acknowledged demo batch, as the serve process logged it.
@@ -47,22 +47,6 @@ func readAcks(t *testing.T, path string) []ack {
 		out = append(out, ack{fs[0], v, ts, fs[3], fs[4]})
 	}
 	return out
-}
-
-func ackValueText(v *pb.Value) string {
-	switch k := v.GetKind().(type) {
-	case *pb.Value_BoolValue:
-		return fmt.Sprintf("bool:%v", k.BoolValue)
-	case *pb.Value_IntValue:
-		return fmt.Sprintf("int:%d", k.IntValue)
-	case *pb.Value_DoubleValue:
-		return fmt.Sprintf("double:%v", k.DoubleValue)
-	case *pb.Value_StringValue:
-		return fmt.Sprintf("string:%q", k.StringValue)
-	case *pb.Value_EnumValue:
-		return fmt.Sprintf("enum:%s", k.EnumValue)
-	}
-	return "none"
 }
 
 // TestKillLosesNothingAcknowledged SIGKILLs a node while the demo generator
@@ -120,7 +104,7 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 			if err := proto.Unmarshal(p.Data, &hv); err != nil {
 				return err
 			}
-			if p.Version == a.version && ackValueText(hv.Value) == a.value {
+			if p.Version == a.version && simulations.ValueText(hv.Value) == a.value {
 				found = true
 			}
 			return nil

@@ -142,6 +142,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	gogc := tuneGC()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -218,7 +219,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		gen.Start()
 	}
 	api.SetServing(true)
-	log.Info("serving", "grpc_addr", lis.Addr().String(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID())
+	log.Info("serving", "grpc_addr", lis.Addr().String(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc)
 
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -114,6 +114,12 @@ func (in *ingest) submit(twinID string, msg any, setID func(uint64), done func(*
 	now := time.Now()
 	c := &call{msg: msg, twinID: twinID, done: done, deadline: now.Add(in.rt.cfg.RequestTimeout), resend: now.Add(in.rt.cfg.RetryInterval)}
 	in.mu.Lock()
+	if len(in.mu.calls) >= in.rt.cfg.MaxInFlight {
+		in.mu.Unlock()
+		in.rt.met.failed.WithLabelValues("overloaded").Inc()
+		done(nil, fmt.Errorf("%w (%d)", ErrOverloaded, in.rt.cfg.MaxInFlight))
+		return
+	}
 	in.mu.calls[id] = c
 	in.mu.Unlock()
 	if !in.send(c) {

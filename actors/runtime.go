@@ -32,6 +32,7 @@ var (
 	ErrClosed      = errors.New("actors: runtime is shutting down")
 	ErrTimeout     = errors.New("actors: no answer from twin before the deadline")
 	ErrUnavailable = errors.New("actors: twin unavailable")
+	ErrOverloaded  = errors.New("actors: too many telemetry batches in flight")
 )
 
 // Config configures a node's runtime.
@@ -63,6 +64,10 @@ type Config struct {
 	// RequestTimeout bounds ingest batches and state reads (wall time).
 	// Default 15s.
 	RequestTimeout time.Duration
+	// MaxInFlight bounds the ingest batches submitted and not yet answered;
+	// past it Submit fails at once with ErrOverloaded (counted), so a flood
+	// cannot grow mailboxes without bound. Default 200,000.
+	MaxInFlight int
 }
 
 func (c *Config) setDefaults() {
@@ -89,6 +94,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 15 * time.Second
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 200000
 	}
 }
 

@@ -303,3 +303,30 @@ func TestManyTwinsConcurrently(t *testing.T) {
 		t.Errorf("active twins = %d, want %d", got, twinsN)
 	}
 }
+
+func TestIngestRefusesPastMaxInFlight(t *testing.T) {
+	n := startTestNode(t, t.TempDir(), func(c *Config) { c.MaxInFlight = 10 })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	overloaded, ok := 0, 0
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		n.rt.Submit(&pb.ApplyTelemetry{TwinId: fmt.Sprintf("pump-%04d", 1+i%50), Samples: []*pb.Sample{{Property: "flow", Value: dbl(1)}}}, func(_ *pb.TelemetryApplied, err error) {
+			mu.Lock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrOverloaded):
+				overloaded++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+			mu.Unlock()
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if overloaded == 0 || ok == 0 {
+		t.Fatalf("%d accepted, %d refused as overloaded; want both > 0", ok, overloaded)
+	}
+}

@@ -24,6 +24,7 @@ var errorCodes = []struct {
 	{twins.ErrNotWritable, codes.FailedPrecondition},
 	{twins.ErrVersionConflict, codes.Aborted},
 	{actors.ErrClosed, codes.Unavailable},
+	{actors.ErrOverloaded, codes.ResourceExhausted},
 	{actors.ErrUnavailable, codes.Unavailable},
 	{actors.ErrTimeout, codes.DeadlineExceeded},
 	{persistence.ErrClosed, codes.Unavailable},

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
@@ -328,5 +330,36 @@ func TestIngestRefusesPastMaxInFlight(t *testing.T) {
 	wg.Wait()
 	if overloaded == 0 || ok == 0 {
 		t.Fatalf("%d accepted, %d refused as overloaded; want both > 0", ok, overloaded)
+	}
+}
+
+// TestUnknownJournalFormatIsRefused plants a journal entry of a format this
+// build does not know: the twin refuses to serve with an error naming the
+// twin and the format, and other twins are unaffected.
+func TestUnknownJournalFormatIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	n := startTestNode(t, dir, nil)
+	apply(t, n.rt, "pump-0005", &pb.Sample{Property: "flow", Value: dbl(1)})
+	n.close()
+
+	store, err := persistence.Open(persistence.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.DB().Set(persistence.EncodeJournalKey("pump-0005", 2), []byte{9, 1, 2, 3}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+
+	n2 := startTestNode(t, dir, nil)
+	_, err = n2.rt.Apply(context.Background(), &pb.ApplyTelemetry{TwinId: "pump-0005", Samples: []*pb.Sample{{Property: "flow", Value: dbl(2)}}})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "pump-0005") || !strings.Contains(err.Error(), "format") {
+		t.Fatalf("apply to a twin with an unknown journal format: %v", err)
+	}
+	if _, err := n2.rt.GetTwin(context.Background(), "pump-0005"); err == nil {
+		t.Fatal("read of a twin with an unknown journal format succeeded")
+	}
+	if rep := apply(t, n2.rt, "pump-0006", &pb.Sample{Property: "flow", Value: dbl(3)}); rep.Version != 1 {
+		t.Fatalf("other twin: version %d, want 1", rep.Version)
 	}
 }

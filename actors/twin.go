@@ -120,27 +120,40 @@ func (a *twinActor) init(ctx actor.Context) {
 	}
 	spec, ok := a.rt.twins.Twin(id)
 	if !ok {
-		a.failed = fmt.Sprintf("twin %q is not declared", id)
+		a.fail(ctx, fmt.Sprintf("twin %q is not declared", id))
 		return
 	}
 	start := time.Now()
 	a.st = twins.NewState(spec)
 	epoch, _, err := a.rt.store.Activate(id)
 	if err != nil {
-		a.failed = fmt.Sprintf("activation failed: %v", err)
-		a.rt.log.Error("twin activation failed", "twin", id, "err", err)
+		a.fail(ctx, fmt.Sprintf("activation failed: %v", err))
 		return
 	}
 	a.epoch = epoch
 	snapVersion, err := recoverState(a.rt.store, a.st)
 	if err != nil {
-		a.failed = fmt.Sprintf("recovery failed: %v", err)
-		a.rt.log.Error("twin recovery failed", "twin", id, "err", err)
+		a.fail(ctx, fmt.Sprintf("recovery failed: %v", err))
 		return
 	}
 	a.snapVersion = snapVersion
 	a.rt.met.activations.Inc()
 	a.rt.met.recovery.Observe(time.Since(start).Seconds())
+}
+
+// retryFailedAfter is how long a twin that could not recover answers with
+// its error before it stops, so that the next message tries again (wall
+// time: it paces retries against a failing disk).
+const retryFailedAfter = 5 * time.Second
+
+// fail puts the twin in the failed state: every request is answered with
+// why, and after retryFailedAfter the twin stops so that the next message
+// activates it afresh.
+func (a *twinActor) fail(ctx actor.Context, why string) {
+	a.failed = why
+	a.rt.log.Error("twin unavailable", "twin", a.id, "err", why)
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	time.AfterFunc(retryFailedAfter, func() { root.Send(self, &pb.Passivate{}) })
 }
 
 // handle runs a write request now, or queues it behind the commit in flight.

@@ -14,7 +14,7 @@ import (
 //
 // Timers that are operational rather than behavioural stay on wall time and
 // do not read Clock:
-//   - passivation of idle twins (protoactor's ReceiveTimeout): it manages
+//   - passivation of idle twins (the runtime's passivation sweep): it manages
 //     memory of this process, not the plant; a virtual clock frozen between
 //     ticks must not passivate everything, nor keep everything forever;
 //   - group-commit batching and fsync in persistence: durability latency is

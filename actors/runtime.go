@@ -130,6 +130,9 @@ type Runtime struct {
 	ingest  *ingest
 	disp    *poolDispatcher
 
+	sweepStop chan struct{}
+	sweepDone chan struct{}
+
 	closing   atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -205,6 +208,8 @@ func Start(cfg Config) (*Runtime, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.ingest = newIngest(r)
+	r.sweepStop, r.sweepDone = make(chan struct{}), make(chan struct{})
+	go r.passivationSweep()
 	r.log.Info("runtime started", "actor_addr", r.system.Address(), "gossip_addr", provider.GossipAddr(), "node_id", r.system.ID)
 	return r, nil
 }
@@ -241,6 +246,30 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 	return levelFilter{h: f.h.WithGroup(n), min: f.min}
 }
 
+// passivationSweep asks every local twin, a few times per PassivateAfter,
+// whether it has been idle that long (wall time: passivation manages this
+// process's memory, not the plant).
+func (r *Runtime) passivationSweep() {
+	defer close(r.sweepDone)
+	if r.cfg.PassivateAfter <= 0 {
+		<-r.sweepStop
+		return
+	}
+	t := time.NewTicker(max(r.cfg.PassivateAfter/4, 5*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-r.sweepStop:
+			return
+		case now := <-t.C:
+			msg := &idleCheck{now: now.UnixNano()}
+			for _, pid := range r.lookup.LocalPIDs() {
+				r.system.Root.Send(pid, msg)
+			}
+		}
+	}
+}
+
 // Address is the node's protoactor remote address.
 func (r *Runtime) Address() string { return r.system.Address() }
 
@@ -266,6 +295,8 @@ func (r *Runtime) ActiveTwins() int { return r.lookup.Active() }
 func (r *Runtime) Close() error {
 	r.closeOnce.Do(func() {
 		r.closing.Store(true)
+		close(r.sweepStop)
+		<-r.sweepDone
 		r.ingest.drain(10 * time.Second)
 		r.ingest.stop()
 		r.lookup.Shutdown()

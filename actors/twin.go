@@ -28,6 +28,7 @@ type twinActor struct {
 	st          *twins.State
 	epoch       uint64
 	snapVersion int64
+	lastActive  int64  // wall time of the last request, unix nanos (passivation)
 	failed      string // non-empty: the twin cannot serve, with why
 
 	inflight    *commit // nil when no commit is in flight
@@ -66,6 +67,13 @@ type recentReply struct {
 // commitDone is the store's answer to a twin's commit (local only).
 type commitDone struct{ err error }
 
+// idleCheck asks a twin to passivate if it has been idle long enough; the
+// runtime's passivation sweep sends it (local only, wall time). It replaces
+// protoactor's ReceiveTimeout, whose timer goroutine writes the actor
+// context while the actor runs (a data race in the pinned version) and
+// costs a context-extras allocation per twin.
+type idleCheck struct{ now int64 }
+
 func newTwinActor(rt *Runtime) actor.Actor { return &twinActor{rt: rt} }
 
 func (a *twinActor) Receive(ctx actor.Context) {
@@ -73,10 +81,13 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.init(ctx)
 	case *pb.ApplyTelemetry:
+		a.lastActive = time.Now().UnixNano()
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
 	case *pb.SetConnectivity:
+		a.lastActive = time.Now().UnixNano()
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
 	case *pb.GetTwinState:
+		a.lastActive = time.Now().UnixNano()
 		if a.failed != "" {
 			ctx.Respond(&pb.TelemetryApplied{TwinId: a.id, Error: a.failed})
 			return
@@ -88,13 +99,12 @@ func (a *twinActor) Receive(ctx actor.Context) {
 		ctx.Respond(TwinToProto(a.st, true))
 	case *commitDone:
 		a.committed(ctx, m.err)
-	case *actor.ReceiveTimeout:
-		if a.id != "" && !a.passivating {
+	case *idleCheck:
+		if a.id != "" && !a.passivating && a.inflight == nil && m.now-a.lastActive >= int64(a.rt.cfg.PassivateAfter) {
 			a.rt.lookup.RequestPassivation(ctx)
 		}
 	case *plcluster.PassivationGranted:
 		a.passivating = true
-		ctx.CancelReceiveTimeout()
 		a.maybeFinish(ctx)
 	case *pb.Passivate:
 		if a.id != "" && !a.passivating {
@@ -115,9 +125,7 @@ func (a *twinActor) init(ctx actor.Context) {
 		return
 	}
 	a.id = id
-	if a.rt.cfg.PassivateAfter > 0 {
-		ctx.SetReceiveTimeout(a.rt.cfg.PassivateAfter)
-	}
+	a.lastActive = time.Now().UnixNano()
 	spec, ok := a.rt.twins.Twin(id)
 	if !ok {
 		a.fail(ctx, fmt.Sprintf("twin %q is not declared", id))

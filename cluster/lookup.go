@@ -166,6 +166,17 @@ type passivationRequest struct {
 	key string
 }
 
+// LocalPIDs returns the PIDs of this node's activations.
+func (l *Lookup) LocalPIDs() []*actor.PID {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	pids := make([]*actor.PID, 0, len(l.mu.byKey))
+	for _, pid := range l.mu.byKey {
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
 // LocalPID returns the PID of ci's activation on this node, or nil.
 func (l *Lookup) LocalPID(ci *cluster.ClusterIdentity) *actor.PID {
 	l.mu.RLock()
@@ -202,12 +213,7 @@ func (l *Lookup) Shutdown() {
 	}
 	// Stop every activation (each saves a snapshot as it stops), then the
 	// placement actor.
-	l.mu.RLock()
-	pids := make([]*actor.PID, 0, len(l.mu.byKey))
-	for _, pid := range l.mu.byKey {
-		pids = append(pids, pid)
-	}
-	l.mu.RUnlock()
+	pids := l.LocalPIDs()
 	futures := make([]*actor.Future, len(pids))
 	for i, pid := range pids {
 		futures[i] = l.c.ActorSystem.Root.PoisonFuture(pid)

@@ -219,7 +219,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		gen.Start()
 	}
 	api.SetServing(true)
-	log.Info("serving", "grpc_addr", lis.Addr().String(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc)
+	log.Info("serving", "grpc_addr", lis.Addr().String(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc, "try", "plantwin twins list --server "+lis.Addr().String())
 
 	<-ctx.Done()
 	log.Info("shutting down")

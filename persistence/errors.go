@@ -26,4 +26,6 @@ var (
 	// store's in-memory view may no longer match the disk, so it refuses
 	// further writes until it is reopened.
 	ErrFailed = errors.New("persistence: store failed after a storage error; reopen it")
+	// ErrLocked reports a data directory another process holds open.
+	ErrLocked = errors.New("persistence: data directory locked")
 )

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble"
@@ -172,6 +173,9 @@ func Open(cfg Config) (*Store, error) {
 	}
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("persistence: data directory %s is locked by another process (is a node already running on it?): %w", cfg.Dir, ErrLocked)
+		}
 		return nil, fmt.Errorf("persistence: open pebble in %s: %w", cfg.Dir, err)
 	}
 	s.db = db

@@ -47,6 +47,7 @@ type Generator struct {
 		timer   actors.Timer
 		stopped bool
 		tick    int64
+		next    time.Time // deadline of the next tick: fixed rate, no drift
 	}
 }
 
@@ -74,6 +75,7 @@ func (g *Generator) Start() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.mu.next = g.clock.Now().Add(g.period)
 	g.mu.timer = g.clock.AfterFunc(g.period, g.tick)
 }
 
@@ -109,7 +111,15 @@ func (g *Generator) tick() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.mu.stopped {
-		g.mu.timer = g.clock.AfterFunc(g.period, g.tick)
+		// Fixed rate: the next tick is one period after the previous
+		// deadline, not after this tick's work, so every twin gets exactly
+		// one batch per period. A tick that overran skips ahead.
+		now := g.clock.Now()
+		g.mu.next = g.mu.next.Add(g.period)
+		if g.mu.next.Before(now) {
+			g.mu.next = now
+		}
+		g.mu.timer = g.clock.AfterFunc(g.mu.next.Sub(now), g.tick)
 	}
 }
 

@@ -98,3 +98,15 @@ func TestServeRefusesExposedListener(t *testing.T) {
 		t.Fatalf("serve on 0.0.0.0 without --insecure: err=%v\n%s", err, out)
 	}
 }
+
+// TestServeRefusesLockedDataDir starts a second node on a data directory a
+// running node holds.
+func TestServeRefusesLockedDataDir(t *testing.T) {
+	data := t.TempDir()
+	n := startNode(t, "--demo", "--data", data)
+	out, err := runCLI(t, "serve", "--demo", "--data", data, "--listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(out, "locked by another process") {
+		t.Fatalf("second serve on a locked data directory: err=%v\n%s", err, out)
+	}
+	n.stop()
+}

@@ -142,6 +142,20 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	// Take the listen addresses before anything heavy starts, so a busy
+	// port fails fast.
+	lis, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.listen, err)
+	}
+	defer lis.Close()
+	var ml net.Listener
+	if o.metrics != "" {
+		if ml, err = net.Listen("tcp", o.metrics); err != nil {
+			return fmt.Errorf("--metrics %s: %w", o.metrics, err)
+		}
+		defer ml.Close()
+	}
 	gogc := tuneGC()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -177,10 +191,6 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer rt.Close()
 
-	lis, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w", o.listen, err)
-	}
 	gs := grpc.NewServer()
 	api := gateway.New(rt, log.With("component", "gateway"))
 	api.Register(gs)
@@ -191,12 +201,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}()
 
 	var metricsSrv *http.Server
-	if o.metrics != "" {
-		ml, err := net.Listen("tcp", o.metrics)
-		if err != nil {
-			gs.Stop()
-			return fmt.Errorf("--metrics %s: %w", o.metrics, err)
-		}
+	if ml != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./twins
 	$(GO) test -run='^$$' -fuzz='^FuzzTwinKey$$' -fuzztime=$(FUZZTIME) ./persistence
 	$(GO) test -run='^$$' -fuzz='^FuzzHistoryKey$$' -fuzztime=$(FUZZTIME) ./persistence
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeJournal$$' -fuzztime=$(FUZZTIME) ./actors
 
 ## bench: the system benchmark (durable ingest at 10k and 100k twins, each beside its raw ceilings).
 bench: build

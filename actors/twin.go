@@ -24,8 +24,8 @@ import (
 // state a twin has nothing to serve.
 type twinActor struct {
 	rt          *Runtime
-	id          string // twin id; empty until Started
-	st          *twins.State
+	id          string      // twin id; empty until Started
+	st          twins.State // zero until Started
 	epoch       uint64
 	snapVersion int64
 	lastActive  int64  // wall time of the last request, unix nanos (passivation)
@@ -96,7 +96,7 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			a.inflight.readers = append(a.inflight.readers, ctx.Sender())
 			return
 		}
-		ctx.Respond(TwinToProto(a.st, true))
+		ctx.Respond(TwinToProto(&a.st, true))
 	case *commitDone:
 		a.committed(ctx, m.err)
 	case *idleCheck:
@@ -132,14 +132,14 @@ func (a *twinActor) init(ctx actor.Context) {
 		return
 	}
 	start := time.Now()
-	a.st = twins.NewState(spec)
+	a.st = *twins.NewState(spec) // embedded: one allocation less per twin
 	epoch, _, err := a.rt.store.Activate(id)
 	if err != nil {
 		a.fail(ctx, fmt.Sprintf("activation failed: %v", err))
 		return
 	}
 	a.epoch = epoch
-	snapVersion, err := recoverState(a.rt.store, a.st)
+	snapVersion, err := recoverState(a.rt.store, &a.st)
 	if err != nil {
 		a.fail(ctx, fmt.Sprintf("recovery failed: %v", err))
 		return
@@ -288,7 +288,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 		return
 	}
 	if a.st.Version-a.snapVersion >= int64(a.rt.cfg.SnapshotEvery) {
-		if data, err := encodeSnapshot(a.st); err == nil {
+		if data, err := encodeSnapshot(&a.st); err == nil {
 			w.Snapshot = &persistence.Snapshot{Version: a.st.Version, Data: data}
 			c.snapshot = a.st.Version
 		}
@@ -351,7 +351,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	}
 	a.finishReplies(ctx, c.replies)
 	if len(c.readers) > 0 {
-		t := TwinToProto(a.st, true)
+		t := TwinToProto(&a.st, true)
 		for _, rd := range c.readers {
 			ctx.Send(rd, t)
 		}
@@ -376,7 +376,7 @@ func (a *twinActor) maybeFinish(ctx actor.Context) {
 		return
 	}
 	if a.failed == "" && a.st.Version > a.snapVersion {
-		data, err := encodeSnapshot(a.st)
+		data, err := encodeSnapshot(&a.st)
 		if err == nil {
 			a.submit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}}, &commit{snapshot: a.st.Version, final: true})
 			return
@@ -389,11 +389,11 @@ func (a *twinActor) maybeFinish(ctx actor.Context) {
 // onStopping saves a snapshot when the twin is stopped from outside
 // (shutdown, or the twin moved to another node).
 func (a *twinActor) onStopping() {
-	if a.stopping || a.st == nil || a.failed != "" || a.inflight != nil || a.st.Version <= a.snapVersion {
+	if a.stopping || a.st.Spec == nil || a.failed != "" || a.inflight != nil || a.st.Version <= a.snapVersion {
 		return
 	}
 	a.stopping = true
-	data, err := encodeSnapshot(a.st)
+	data, err := encodeSnapshot(&a.st)
 	if err != nil {
 		return
 	}

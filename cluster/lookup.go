@@ -35,7 +35,7 @@ type Lookup struct {
 
 	mu struct {
 		sync.RWMutex
-		byKey map[string]*actor.PID // identity key -> pid, local activations
+		byKey map[identityKey]*actor.PID // local activations
 	}
 }
 
@@ -44,7 +44,7 @@ var _ cluster.IdentityLookup = (*Lookup)(nil)
 // NewLookup returns an unstarted lookup; protoactor's cluster calls Setup.
 func NewLookup() *Lookup {
 	l := &Lookup{ActivationTimeout: 5 * time.Second}
-	l.mu.byKey = make(map[string]*actor.PID)
+	l.mu.byKey = make(map[identityKey]*actor.PID)
 	l.rdv.Store(cluster.NewRendezvous())
 	return l
 }
@@ -86,7 +86,7 @@ func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 	}
 	if owner == l.self {
 		l.mu.RLock()
-		pid := l.mu.byKey[ci.AsKey()]
+		pid := l.mu.byKey[keyOf(ci)]
 		l.mu.RUnlock()
 		if pid != nil {
 			return pid
@@ -118,7 +118,7 @@ func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 func (l *Lookup) Send(ci *cluster.ClusterIdentity, msg any, sender *actor.PID) bool {
 	if l.Owner(ci) == l.self {
 		l.mu.RLock()
-		pid := l.mu.byKey[ci.AsKey()]
+		pid := l.mu.byKey[keyOf(ci)]
 		if pid != nil {
 			l.c.ActorSystem.Root.RequestWithCustomSender(pid, msg, sender)
 		}
@@ -145,7 +145,7 @@ func (l *Lookup) RequestPassivation(ctx actor.Context) {
 	if !ok {
 		return
 	}
-	ctx.Send(l.placement, &passivationRequest{pid: ctx.Self(), key: ci.AsKey()})
+	ctx.Send(l.placement, &passivationRequest{pid: ctx.Self(), key: keyOf(ci)})
 }
 
 // ActivationStopped tells the placement actor that the calling activation
@@ -163,7 +163,7 @@ type PassivationGranted struct{}
 
 type passivationRequest struct {
 	pid *actor.PID
-	key string
+	key identityKey
 }
 
 // LocalPIDs returns the PIDs of this node's activations.
@@ -181,12 +181,12 @@ func (l *Lookup) LocalPIDs() []*actor.PID {
 func (l *Lookup) LocalPID(ci *cluster.ClusterIdentity) *actor.PID {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.mu.byKey[ci.AsKey()]
+	return l.mu.byKey[keyOf(ci)]
 }
 
 // RemovePid forgets a PID that turned out to be dead.
 func (l *Lookup) RemovePid(ci *cluster.ClusterIdentity, pid *actor.PID) {
-	key := ci.AsKey()
+	key := keyOf(ci)
 	l.mu.Lock()
 	if cur := l.mu.byKey[key]; cur != nil && cur.Equal(pid) {
 		delete(l.mu.byKey, key)
@@ -232,7 +232,7 @@ type placementActor struct {
 	// stopping holds identity keys whose activation was granted
 	// passivation and has not terminated yet, with activation requests that
 	// wait for it.
-	stopping map[string][]waitingActivation
+	stopping map[identityKey][]waitingActivation
 }
 
 type waitingActivation struct {
@@ -251,7 +251,7 @@ func (p *placementActor) Receive(ctx actor.Context) {
 		}
 		p.l.mu.Unlock()
 		if p.stopping == nil {
-			p.stopping = make(map[string][]waitingActivation)
+			p.stopping = make(map[identityKey][]waitingActivation)
 		}
 		if _, ok := p.stopping[msg.key]; !ok {
 			p.stopping[msg.key] = nil
@@ -262,7 +262,7 @@ func (p *placementActor) Receive(ctx actor.Context) {
 		if !ok {
 			return
 		}
-		key := ci.AsKey()
+		key := keyOf(ci)
 		p.l.mu.Lock()
 		if cur := p.l.mu.byKey[key]; cur != nil && cur.Id == msg.pid.Id {
 			delete(p.l.mu.byKey, key)
@@ -292,9 +292,17 @@ func (p *placementActor) Receive(ctx actor.Context) {
 	}
 }
 
-// childPrefix starts the PID id of every activation: the placement actor
-// spawns them as children named KIND/IDENTITY.
-const childPrefix = placementActorName + "/"
+// childPrefix starts the PID id of every activation ($a/KIND/IDENTITY):
+// short, because every activation's PID and registry entry hold it.
+const childPrefix = "$a/"
+
+// identityKey keys the activation table: it shares the identity's strings
+// instead of concatenating them (cluster.ClusterIdentity.AsKey allocates).
+type identityKey struct{ kind, id string }
+
+func keyOf(ci *cluster.ClusterIdentity) identityKey {
+	return identityKey{kind: ci.Kind, id: ci.Identity}
+}
 
 // activationName is the child name of an activation.
 func activationName(ci *cluster.ClusterIdentity) string { return ci.Kind + "/" + ci.Identity }
@@ -325,7 +333,7 @@ func IdentityOf(ctx actor.Context) (kind, identity string, ok bool) {
 
 // resume serves the activation requests that waited for key's previous
 // activation to stop.
-func (p *placementActor) resume(ctx actor.Context, key string) {
+func (p *placementActor) resume(ctx actor.Context, key identityKey) {
 	waiting, ok := p.stopping[key]
 	if !ok {
 		return
@@ -337,7 +345,7 @@ func (p *placementActor) resume(ctx actor.Context, key string) {
 }
 
 func (p *placementActor) activate(ctx actor.Context, msg *cluster.ActivationRequest) {
-	key := msg.ClusterIdentity.AsKey()
+	key := keyOf(msg.ClusterIdentity)
 	if w, ok := p.stopping[key]; ok {
 		p.stopping[key] = append(w, waitingActivation{sender: ctx.Sender(), req: msg})
 		return
@@ -352,7 +360,7 @@ func (p *placementActor) respond(ctx actor.Context, to *actor.PID, msg *cluster.
 		}
 	}
 	ci := msg.ClusterIdentity
-	key := ci.AsKey()
+	key := keyOf(ci)
 	p.l.mu.RLock()
 	pid := p.l.mu.byKey[key]
 	p.l.mu.RUnlock()

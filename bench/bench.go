@@ -86,6 +86,7 @@ type MemoryResult struct {
 	Properties       int
 	HeapPerTwin      float64 // bytes of Go heap in use per idle twin
 	RSSPerTwin       float64 // bytes of resident memory per idle twin
+
 	ActivationPerSec float64
 }
 
@@ -118,24 +119,26 @@ func Run(ctx context.Context, o Options, w io.Writer) ([]Result, *MemoryResult, 
 		o.Dir = d
 	}
 	logf(w, "plantwin bench: %s, %d CPUs, GOMAXPROCS %d, GOGC %s", runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), orDefault(o.GOGC, "100"))
-	var results []Result
-	for _, n := range o.Sizes {
-		r, err := runSize(ctx, o, n, w)
-		if err != nil {
-			return results, nil, err
-		}
-		results = append(results, r)
-		if ctx.Err() != nil {
-			return results, nil, ctx.Err()
-		}
-	}
+	// Memory first, in a fresh heap: later phases leave fragmentation that
+	// would be charged to the idle twins.
 	var mem *MemoryResult
 	if o.MemoryTwins > 0 {
 		m, err := measureMemory(ctx, o, w)
 		if err != nil {
-			return results, nil, err
+			return nil, nil, err
 		}
 		mem = &m
+	}
+	var results []Result
+	for _, n := range o.Sizes {
+		r, err := runSize(ctx, o, n, w)
+		if err != nil {
+			return results, mem, err
+		}
+		results = append(results, r)
+		if ctx.Err() != nil {
+			return results, mem, ctx.Err()
+		}
 	}
 	printSummary(w, results, mem)
 	return results, mem, nil

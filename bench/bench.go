@@ -82,10 +82,10 @@ type Result struct {
 
 // MemoryResult is the idle-twin memory figure.
 type MemoryResult struct {
-	Twins            int
-	Properties       int
-	HeapPerTwin      float64 // bytes of Go heap in use per idle twin
-	RSSPerTwin       float64 // bytes of resident memory per idle twin
+	Twins       int
+	Properties  int
+	HeapPerTwin float64 // bytes of Go heap in use per idle twin
+	RSSPerTwin  float64 // bytes of resident memory per idle twin
 
 	ActivationPerSec float64
 }

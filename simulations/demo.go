@@ -16,6 +16,3 @@ const DemoConfigName = "demo/demo.yaml"
 func DemoConfig() (*twins.Config, error) {
 	return twins.ParseConfig(DemoConfigName, demoYAML)
 }
-
-// DemoYAML returns the bundled demo configuration's text.
-func DemoYAML() []byte { return append([]byte(nil), demoYAML...) }

@@ -231,6 +231,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	api.SetServing(false)
 	if gen != nil {
 		gen.Stop()
+		sent, failed := gen.Stats()
+		log.Info("demo generator stopped", "batches_acknowledged", sent, "batches_failed", failed)
 	}
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()

@@ -77,7 +77,10 @@ func start(t *testing.T) *env {
 	}
 	t.Cleanup(func() {
 		conn.Close()
-		g.Stop()
+		// GracefulStop waits for every RPC goroutine: protoactor's remote
+		// start sets grpclog's global logger, which races with a previous
+		// test's server goroutine still logging (seen under -race).
+		g.GracefulStop()
 		rt.Close()
 		store.Close()
 	})

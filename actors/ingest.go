@@ -177,29 +177,23 @@ func (r *Runtime) Submit(batch *pb.ApplyTelemetry, done func(*pb.TelemetryApplie
 
 // Apply sends a telemetry batch to its twin and waits until it is durable.
 func (r *Runtime) Apply(ctx context.Context, batch *pb.ApplyTelemetry) (*pb.TelemetryApplied, error) {
-	type result struct {
-		rep *pb.TelemetryApplied
-		err error
-	}
-	ch := make(chan result, 1)
-	r.Submit(batch, func(rep *pb.TelemetryApplied, err error) { ch <- result{rep, err} })
-	select {
-	case res := <-ch:
-		return res.rep, res.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return await(ctx, func(done func(*pb.TelemetryApplied, error)) { r.Submit(batch, done) })
 }
 
 // SetConnectivity records whether a twin's device is reachable and waits
 // until that is durable.
 func (r *Runtime) SetConnectivity(ctx context.Context, twinID string, c pb.Connectivity) (*pb.TelemetryApplied, error) {
+	return await(ctx, func(done func(*pb.TelemetryApplied, error)) { r.SubmitConnectivity(twinID, c, done) })
+}
+
+// await runs an asynchronous submission and waits for its answer or ctx.
+func await(ctx context.Context, submit func(done func(*pb.TelemetryApplied, error))) (*pb.TelemetryApplied, error) {
 	type result struct {
 		rep *pb.TelemetryApplied
 		err error
 	}
-	ch := make(chan result, 1)
-	r.SubmitConnectivity(twinID, c, func(rep *pb.TelemetryApplied, err error) { ch <- result{rep, err} })
+	ch := make(chan result, 1) // the callback never blocks, even after ctx ends
+	submit(func(rep *pb.TelemetryApplied, err error) { ch <- result{rep, err} })
 	select {
 	case res := <-ch:
 		return res.rep, res.err

@@ -95,7 +95,7 @@ func TwinToProto(st *twins.State, active bool) *pb.Twin {
 		if d.Value.IsZero() || i >= len(props) {
 			continue
 		}
-		t.Desired[props[i].Name] = &pb.DesiredValue{Value: ValueToProto(d.Value), UpdateTime: timestamp(d.UpdateTime)}
+		t.Desired[props[i].Name] = &pb.DesiredValue{Value: ValueToProto(d.Value), UpdateTime: timestamp(d.UpdateTime), UpdatedBy: d.UpdatedBy}
 	}
 	return t
 }
@@ -126,7 +126,7 @@ func encodeEvent(model *twins.Model, ev twins.Event) ([]byte, error) {
 	case *twins.ConnectivityChanged:
 		je.Event = &pb.JournalEvent_Connectivity{Connectivity: &pb.ConnectivityChangedEvent{Connectivity: pb.Connectivity(e.Connectivity), Time: e.Time}}
 	case *twins.DesiredSet:
-		je.Event = &pb.JournalEvent_Desired{Desired: &pb.DesiredSetEvent{Property: model.Properties[e.Property].Name, Value: ValueToProto(e.Value), Time: e.Time}}
+		je.Event = &pb.JournalEvent_Desired{Desired: &pb.DesiredSetEvent{Property: model.Properties[e.Property].Name, Value: ValueToProto(e.Value), Time: e.Time, Actor: e.Actor}}
 	default:
 		return nil, fmt.Errorf("actors: encode event: unknown type %T", ev)
 	}
@@ -164,7 +164,7 @@ func decodeEvent(model *twins.Model, data []byte) (twins.Event, error) {
 		if !ok {
 			return nil, nil
 		}
-		return &twins.DesiredSet{Property: p.Index, Value: ValueFromProto(e.Desired.Value), Time: e.Desired.Time}, nil
+		return &twins.DesiredSet{Property: p.Index, Value: ValueFromProto(e.Desired.Value), Time: e.Desired.Time, Actor: e.Desired.Actor}, nil
 	}
 	return nil, fmt.Errorf("actors: decode journal event: empty or unknown event")
 }
@@ -189,7 +189,7 @@ func encodeSnapshot(st *twins.State) ([]byte, error) {
 		if d.Value.IsZero() {
 			continue
 		}
-		s.Desired = append(s.Desired, &pb.StoredDesired{Property: props[i].Name, Value: ValueToProto(d.Value), UpdateTime: d.UpdateTime})
+		s.Desired = append(s.Desired, &pb.StoredDesired{Property: props[i].Name, Value: ValueToProto(d.Value), UpdateTime: d.UpdateTime, UpdatedBy: d.UpdatedBy})
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(s)
 }
@@ -220,7 +220,7 @@ func decodeSnapshot(st *twins.State, data []byte) error {
 		if st.Desired == nil {
 			st.Desired = make([]twins.Desired, len(m.Properties))
 		}
-		st.Desired[p.Index] = twins.Desired{Value: ValueFromProto(d.Value), UpdateTime: d.UpdateTime}
+		st.Desired[p.Index] = twins.Desired{Value: ValueFromProto(d.Value), UpdateTime: d.UpdateTime, UpdatedBy: d.UpdatedBy}
 	}
 	return nil
 }
@@ -228,4 +228,46 @@ func decodeSnapshot(st *twins.State, data []byte) error {
 // encodeHistoryValue encodes one history point's value.
 func encodeHistoryValue(v twins.Value, q twins.Quality, serverTime int64) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(&pb.HistoryValue{Value: ValueToProto(v), Quality: qualityToProto(q), ServerTime: serverTime})
+}
+
+// ChangeToProto renders one applied event of a twin as a watch change.
+// Stale samples (older than the reported value) are left out.
+func ChangeToProto(spec *twins.Spec, version int64, ev twins.Event) *pb.TwinChange {
+	c := &pb.TwinChange{TwinId: spec.ID, Version: version}
+	props := spec.Model.Properties
+	name := func(i int) (string, bool) {
+		if i < 0 || i >= len(props) {
+			return "", false
+		}
+		return props[i].Name, true
+	}
+	switch e := ev.(type) {
+	case *twins.TelemetryApplied:
+		return ChangeToProto(spec, version, *e)
+	case *twins.ConnectivityChanged:
+		return ChangeToProto(spec, version, *e)
+	case *twins.DesiredSet:
+		return ChangeToProto(spec, version, *e)
+	case twins.TelemetryApplied:
+		c.Time = timestamp(e.ServerTime)
+		for _, s := range e.Samples {
+			n, ok := name(s.Property)
+			if !ok || s.Stale {
+				continue
+			}
+			if c.Reported == nil {
+				c.Reported = make(map[string]*pb.PropertyValue, len(e.Samples))
+			}
+			c.Reported[n] = &pb.PropertyValue{Value: ValueToProto(s.Value), SourceTime: timestamp(s.SourceTime), ServerTime: timestamp(e.ServerTime), Quality: qualityToProto(s.Quality)}
+		}
+	case twins.ConnectivityChanged:
+		c.Time = timestamp(e.Time)
+		c.Connectivity = pb.Connectivity(e.Connectivity)
+	case twins.DesiredSet:
+		c.Time = timestamp(e.Time)
+		if n, ok := name(e.Property); ok {
+			c.Desired = map[string]*pb.DesiredValue{n: {Value: ValueToProto(e.Value), UpdateTime: timestamp(e.Time), UpdatedBy: e.Actor}}
+		}
+	}
+	return c
 }

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,7 @@ func (in *ingest) receive(ctx actor.Context) {
 		return // answered already (a re-sent batch), or timed out
 	}
 	if m.Error != "" {
-		c.done(m, fmt.Errorf("%w: %s", ErrUnavailable, m.Error))
+		c.done(m, fmt.Errorf("%w: %s", reasonError(m.Reason), m.Error))
 		return
 	}
 	c.done(m, nil)
@@ -214,4 +215,62 @@ func (r *Runtime) SubmitConnectivity(twinID string, c pb.Connectivity, done func
 	}
 	msg := &pb.SetConnectivity{TwinId: twinID, Connectivity: c}
 	r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, done)
+}
+
+// SetDesired sets desired values of writable properties of a twin, all or
+// none, and waits until that is durable. expectedVersion 0 means any
+// version; actor (the caller's identity) is journaled with the change.
+// Errors wrap twins.ErrVersionConflict, ErrUnknownProperty, ErrNotWritable
+// or ErrInvalidValue when the twin refused the update.
+func (r *Runtime) SetDesired(ctx context.Context, twinID string, values map[string]*pb.Value, expectedVersion int64, actor string) (*pb.TelemetryApplied, error) {
+	return await(ctx, func(done func(*pb.TelemetryApplied, error)) {
+		if r.closing.Load() {
+			done(nil, ErrClosed)
+			return
+		}
+		if _, ok := r.twins.Twin(twinID); !ok {
+			done(nil, fmt.Errorf("%w: %q", ErrUnknownTwin, twinID))
+			return
+		}
+		msg := &pb.SetDesired{TwinId: twinID, Values: values, ExpectedVersion: expectedVersion, Actor: actor}
+		r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, done)
+	})
+}
+
+// Reasons a twin gives for refusing a write (TelemetryApplied.reason).
+const (
+	reasonVersionConflict = "version_conflict"
+	reasonUnknownProperty = "unknown_property"
+	reasonNotWritable     = "not_writable"
+	reasonInvalidValue    = "invalid_value"
+)
+
+// reasonOf classifies a Decide error for the wire.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, twins.ErrVersionConflict):
+		return reasonVersionConflict
+	case errors.Is(err, twins.ErrUnknownProperty):
+		return reasonUnknownProperty
+	case errors.Is(err, twins.ErrNotWritable):
+		return reasonNotWritable
+	case errors.Is(err, twins.ErrInvalidValue):
+		return reasonInvalidValue
+	}
+	return ""
+}
+
+// reasonError maps a wire reason back to the domain error.
+func reasonError(reason string) error {
+	switch reason {
+	case reasonVersionConflict:
+		return twins.ErrVersionConflict
+	case reasonUnknownProperty:
+		return twins.ErrUnknownProperty
+	case reasonNotWritable:
+		return twins.ErrNotWritable
+	case reasonInvalidValue:
+		return twins.ErrInvalidValue
+	}
+	return ErrUnavailable
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	passivated  prometheus.Counter
 	recovery    prometheus.Histogram
 	retries     prometheus.Counter
+	dropped     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, active func() float64) *metrics {
@@ -49,6 +50,10 @@ func newMetrics(reg prometheus.Registerer, active func() float64) *metrics {
 			Name: "plantwin_ingest_retries_total",
 			Help: "Telemetry batches re-sent after no answer within the retry interval.",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "plantwin_feed_dropped_changes_total",
+			Help: "Twin changes not delivered to a subscriber (a watch) whose buffer was full; the subscriber resyncs.",
+		}),
 		rejected: make(map[twins.Reason]prometheus.Counter),
 	}
 	rej := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -59,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, active func() float64) *metrics {
 		m.rejected[r] = rej.WithLabelValues(r.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.samples, m.updates, rej, m.failed, m.activations, m.passivated, m.recovery, m.retries,
+		reg.MustRegister(m.samples, m.updates, rej, m.failed, m.activations, m.passivated, m.recovery, m.retries, m.dropped,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "plantwin_twins_active",
 				Help: "Twins activated on this node.",

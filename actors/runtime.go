@@ -129,6 +129,8 @@ type Runtime struct {
 	met     *metrics
 	ingest  *ingest
 	disp    *poolDispatcher
+	feed    *feed
+	started time.Time
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
@@ -166,6 +168,8 @@ func Start(cfg Config) (*Runtime, error) {
 		lookup: plcluster.NewLookup(),
 	}
 	r.met = newMetrics(cfg.Registerer, func() float64 { return float64(r.lookup.Active()) })
+	r.feed = newFeed(func(n int) { r.met.dropped.Add(float64(n)) })
+	r.started = time.Now()
 	protoLog := cfg.Logger.With("component", "protoactor")
 	r.system = actor.NewActorSystemWithConfig(actor.Configure(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quietLogger(protoLog) }),
@@ -310,40 +314,103 @@ func (r *Runtime) identity(id string) *cluster.ClusterIdentity {
 	return cluster.NewClusterIdentity(id, TwinKind)
 }
 
+// StartTime is when the runtime started.
+func (r *Runtime) StartTime() time.Time { return r.started }
+
+// Subscribe returns a subscription to the changes of the twins ids (nil:
+// every twin), buffering up to capacity changes. Subscribe before reading
+// the twins' state: every change committed after the read then arrives.
+func (r *Runtime) Subscribe(ids []string, capacity int) *Subscription {
+	return r.feed.subscribe(ids, max(capacity, 1))
+}
+
 // GetTwin returns the acknowledged state of a twin. An active twin answers
 // itself; a passivated one is read from storage without activating it.
 func (r *Runtime) GetTwin(ctx context.Context, id string) (*pb.Twin, error) {
+	st, active, err := r.State(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return TwinToProto(st, active), nil
+}
+
+// State returns a copy of a twin's acknowledged state and whether the twin
+// is active. An active twin answers itself (after its commit in flight); a
+// passivated one is read from storage without activating it.
+func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, error) {
 	spec, ok := r.twins.Twin(id)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
+		return nil, false, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
 	}
 	if r.closing.Load() {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	if pid := r.lookup.LocalPID(r.identity(id)); pid != nil {
 		timeout := r.cfg.RequestTimeout
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = time.Until(dl)
 		}
-		res, err := r.system.Root.RequestFuture(pid, &pb.GetTwinState{TwinId: id}, timeout).Result()
+		res, err := r.system.Root.RequestFuture(pid, &getState{}, timeout).Result()
 		if err == nil {
 			switch m := res.(type) {
-			case *pb.Twin:
-				return m, nil
+			case *twins.State:
+				return m, true, nil
 			case *pb.TelemetryApplied: // error answer of a failed twin
-				return nil, fmt.Errorf("%w: twin %s: %s", ErrUnavailable, id, m.Error)
+				return nil, false, fmt.Errorf("%w: twin %s: %s", ErrUnavailable, id, m.Error)
 			}
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, false, ctx.Err()
 		}
 		// The activation stopped between lookup and request: read storage.
 	}
 	st, err := r.LoadState(spec)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return TwinToProto(st, false), nil
+	return st, false, nil
+}
+
+// ErrJournalTrimmed says the journal no longer holds the versions asked
+// for: they were folded into a snapshot.
+var ErrJournalTrimmed = errors.New("actors: journal no longer holds these versions")
+
+// ReadChanges calls fn for each journaled event of twin id after version
+// after, in order, up to the newest durable version. It fails with
+// ErrJournalTrimmed (before calling fn) when the oldest event kept is
+// newer than after+1.
+func (r *Runtime) ReadChanges(id string, after int64, fn func(version int64, ev twins.Event) error) error {
+	spec, ok := r.twins.Twin(id)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTwin, id)
+	}
+	first := true
+	err := r.store.ReadJournal(id, after+1, func(version int64, _ uint64, data []byte) error {
+		if first && version != after+1 {
+			return fmt.Errorf("%w: twin %s: asked for versions after %d, oldest kept is %d", ErrJournalTrimmed, id, after, version)
+		}
+		first = false
+		ev, err := decodeEvent(spec.Model, data)
+		if err != nil {
+			return fmt.Errorf("actors: read changes of twin %s version %d: %w", id, version, err)
+		}
+		if ev == nil {
+			return nil
+		}
+		return fn(version, ev)
+	})
+	if err != nil || !first {
+		return err
+	}
+	// Nothing after `after` in the journal: fine if the twin is not newer.
+	head, err := r.store.Head(id)
+	if err != nil {
+		return err
+	}
+	if head.Version > after {
+		return fmt.Errorf("%w: twin %s: asked for versions after %d, none kept (version %d)", ErrJournalTrimmed, id, after, head.Version)
+	}
+	return nil
 }
 
 // LoadState reads a twin's durable state (snapshot plus journal tail)

@@ -26,6 +26,7 @@ models:
       - {name: running, type: bool}
       - {name: mode, type: enum, values: [auto, manual]}
       - {name: speed, type: int, min: 0, max: 3600}
+      - {name: setpoint, type: double, min: 0, max: 500, writable: true}
 twins:
   - id: pump-{0001..1000}
     model: pump

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -44,12 +45,14 @@ type request struct {
 }
 
 type commit struct {
-	replies  []reply
-	queued   []request    // write requests that arrived meanwhile: the next commit
-	readers  []*actor.PID // state reads waiting for this commit
-	events   int          // journal events in this commit
-	snapshot int64        // version of the snapshot in this commit, 0 if none
-	final    bool         // the passivation snapshot
+	replies      []reply
+	queued       []request        // write requests that arrived meanwhile: the next commit
+	readers      []*actor.PID     // state reads waiting for this commit
+	stateReaders []*actor.PID     // local state reads (getState) waiting for this commit
+	changes      []VersionedEvent // events to publish once durable (only while the feed has subscribers)
+	events       int              // journal events in this commit
+	snapshot     int64            // version of the snapshot in this commit, 0 if none
+	final        bool             // the passivation snapshot
 }
 
 type reply struct {
@@ -63,6 +66,10 @@ type recentReply struct {
 	accepted int32
 	done     bool
 }
+
+// getState asks a twin for a copy of its acknowledged state (a
+// *twins.State reply; local only).
+type getState struct{}
 
 // commitDone is the store's answer to a twin's commit (local only).
 type commitDone struct{ err error }
@@ -83,9 +90,20 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *pb.ApplyTelemetry:
 		a.lastActive = time.Now().UnixNano()
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
-	case *pb.SetConnectivity:
+	case *pb.SetConnectivity, *pb.SetDesired:
 		a.lastActive = time.Now().UnixNano()
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
+	case *getState:
+		a.lastActive = time.Now().UnixNano()
+		if a.failed != "" {
+			ctx.Respond(&pb.TelemetryApplied{TwinId: a.id, Error: a.failed})
+			return
+		}
+		if a.inflight != nil {
+			a.inflight.stateReaders = append(a.inflight.stateReaders, ctx.Sender())
+			return
+		}
+		ctx.Respond(a.st.Clone())
 	case *pb.GetTwinState:
 		a.lastActive = time.Now().UnixNano()
 		if a.failed != "" {
@@ -183,6 +201,8 @@ func correlation(msg any) uint64 {
 		return m.CorrelationId
 	case *pb.SetConnectivity:
 		return m.CorrelationId
+	case *pb.SetDesired:
+		return m.CorrelationId
 	}
 	return 0
 }
@@ -230,6 +250,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	model := a.st.Spec.Model
 	w := &persistence.Write{TwinID: a.id, Epoch: a.epoch}
 	c := &commit{}
+	publish := a.rt.feed.active()
 	for _, r := range reqs {
 		if a.seen(ctx, r) {
 			continue
@@ -246,9 +267,11 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			dec, err = a.st.Decide(cmd, now)
 		case *pb.SetConnectivity:
 			dec, err = a.st.Decide(twins.SetConnectivity{Connectivity: twins.Connectivity(m.Connectivity)}, now)
+		case *pb.SetDesired:
+			dec, err = a.decideDesired(m, now)
 		}
 		if err != nil {
-			rep.Error = err.Error()
+			rep.Error, rep.Reason = err.Error(), reasonOf(err)
 			a.send(ctx, r.sender, rep)
 			continue
 		}
@@ -263,6 +286,9 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			}
 			a.st.Apply(ev)
 			w.Events = append(w.Events, persistence.Entry{Version: a.st.Version, Data: data})
+			if publish {
+				c.changes = append(c.changes, VersionedEvent{Version: a.st.Version, Event: ev})
+			}
 			if t, ok := ev.(twins.TelemetryApplied); ok {
 				rep.Accepted += int32(len(t.Samples))
 				for _, s := range t.Samples {
@@ -340,6 +366,9 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		for _, rd := range c.readers {
 			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
 		}
+		for _, rd := range c.stateReaders {
+			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
+		}
 		a.failed = why
 		a.stopping = true
 		ctx.Stop(ctx.Self())
@@ -350,6 +379,12 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		a.snapVersion = c.snapshot
 	}
 	a.finishReplies(ctx, c.replies)
+	if len(c.changes) > 0 && a.rt.feed.interested(a.id) {
+		a.rt.feed.publish(&Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes})
+	}
+	for _, rd := range c.stateReaders {
+		ctx.Send(rd, a.st.Clone())
+	}
 	if len(c.readers) > 0 {
 		t := TwinToProto(&a.st, true)
 		for _, rd := range c.readers {
@@ -403,4 +438,23 @@ func (a *twinActor) onStopping() {
 	if err != nil {
 		a.rt.log.Warn("snapshot at stop failed", "twin", a.id, "err", err)
 	}
+}
+
+// decideDesired decides a SetDesired: every value or none. Properties are
+// taken in name order so the journal is deterministic.
+func (a *twinActor) decideDesired(m *pb.SetDesired, now int64) (twins.Decision, error) {
+	names := make([]string, 0, len(m.Values))
+	for n := range m.Values {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var d twins.Decision
+	for _, n := range names {
+		one, err := a.st.Decide(twins.SetDesired{Property: n, Value: ValueFromProto(m.Values[n]), ExpectedVersion: m.ExpectedVersion, Actor: m.Actor}, now)
+		if err != nil {
+			return twins.Decision{}, err
+		}
+		d.Events = append(d.Events, one.Events...)
+	}
+	return d, nil
 }

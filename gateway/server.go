@@ -14,6 +14,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
@@ -156,7 +157,7 @@ func (s *Server) ListTwins(ctx context.Context, req *pb.ListTwinsRequest) (*pb.L
 		}
 		resp.Twins = append(resp.Twins, t)
 	}
-	resp.TotalSize = int32(total)
+	resp.TotalSize = proto.Int32(int32(total))
 	return resp, nil
 }
 

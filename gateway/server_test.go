@@ -184,7 +184,7 @@ func TestListTwinsFiltersAndPages(t *testing.T) {
 			for _, tw := range resp.Twins {
 				ids = append(ids, tw.Id)
 			}
-			total = resp.TotalSize
+			total = resp.GetTotalSize()
 			if resp.NextPageToken == "" {
 				return ids, total
 			}

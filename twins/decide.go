@@ -76,7 +76,8 @@ type SetConnectivity struct {
 type SetDesired struct {
 	Property        string
 	Value           Value
-	ExpectedVersion int64 // optimistic concurrency: 0 means any version
+	ExpectedVersion int64  // optimistic concurrency: 0 means any version
+	Actor           string // who asks, recorded in the event
 }
 
 // Reason is why a telemetry sample was rejected. Its String form is
@@ -286,5 +287,5 @@ func (s *State) decideDesired(c *SetDesired, now int64) (Decision, error) {
 	if reason != 0 {
 		return Decision{}, fmt.Errorf("%w: set desired %s on twin %s: %s (%s)", ErrInvalidValue, p.Name, s.Spec.ID, detail, reason)
 	}
-	return Decision{Events: []Event{DesiredSet{Property: idx, Value: v, Time: now}}}, nil
+	return Decision{Events: []Event{DesiredSet{Property: idx, Value: v, Time: now, Actor: c.Actor}}}, nil
 }

@@ -30,7 +30,8 @@ type ConnectivityChanged struct {
 type DesiredSet struct {
 	Property int // index into Model.Properties
 	Value    Value
-	Time     int64 // Unix nanoseconds
+	Time     int64  // Unix nanoseconds
+	Actor    string // who asked for it, e.g. "token:alice"
 }
 
 func (TelemetryApplied) isEvent()    {}

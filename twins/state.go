@@ -11,7 +11,8 @@ type Reported struct {
 // Desired is the value an operator wants a writable property to take.
 type Desired struct {
 	Value      Value
-	UpdateTime int64 // Unix nanoseconds
+	UpdateTime int64  // Unix nanoseconds
+	UpdatedBy  string // who set it, e.g. "token:alice"
 }
 
 // State is the state of one twin. It is changed only by [State.Apply] and is
@@ -33,6 +34,16 @@ func NewState(spec *Spec) *State {
 		Spec:     spec,
 		Reported: make([]Reported, len(spec.Model.Properties)),
 	}
+}
+
+// Clone returns a copy of s that shares only the immutable Spec.
+func (s *State) Clone() *State {
+	c := *s
+	c.Reported = append([]Reported(nil), s.Reported...)
+	if s.Desired != nil {
+		c.Desired = append([]Desired(nil), s.Desired...)
+	}
+	return &c
 }
 
 // Apply folds ev into s and increments the version. It never fails and is
@@ -80,5 +91,5 @@ func (s *State) applyDesired(e *DesiredSet) {
 	if s.Desired == nil {
 		s.Desired = make([]Desired, len(s.Reported))
 	}
-	s.Desired[e.Property] = Desired{Value: e.Value, UpdateTime: e.Time}
+	s.Desired[e.Property] = Desired{Value: e.Value, UpdateTime: e.Time, UpdatedBy: e.Actor}
 }

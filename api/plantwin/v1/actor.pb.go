@@ -223,7 +223,7 @@ func (x *SampleRejected) GetDetail() string {
 	return ""
 }
 
-// TelemetryApplied answers ApplyTelemetry.
+// TelemetryApplied answers ApplyTelemetry, SetConnectivity and SetDesired.
 type TelemetryApplied struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CorrelationId uint64                 `protobuf:"varint,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
@@ -234,7 +234,10 @@ type TelemetryApplied struct {
 	Rejected []*SampleRejected `protobuf:"bytes,5,rep,name=rejected,proto3" json:"rejected,omitempty"`
 	// Non-empty when the batch as a whole failed (storage error, fenced,
 	// shutting down); nothing of it was applied.
-	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// With error: what kind of failure, snake_case (version_conflict,
+	// unknown_property, not_writable, invalid_value; empty: unavailable).
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -311,6 +314,93 @@ func (x *TelemetryApplied) GetError() string {
 	return ""
 }
 
+func (x *TelemetryApplied) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SetDesired asks a twin to set desired values, all or none. The twin
+// answers TelemetryApplied once the events are durable.
+type SetDesired struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TwinId string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Values map[string]*Value      `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// 0: any version.
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	// Who asked (journaled with the change).
+	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	CorrelationId uint64 `protobuf:"varint,5,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDesired) Reset() {
+	*x = SetDesired{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDesired) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDesired) ProtoMessage() {}
+
+func (x *SetDesired) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDesired.ProtoReflect.Descriptor instead.
+func (*SetDesired) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SetDesired) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *SetDesired) GetValues() map[string]*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *SetDesired) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+func (x *SetDesired) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *SetDesired) GetCorrelationId() uint64 {
+	if x != nil {
+		return x.CorrelationId
+	}
+	return 0
+}
+
 // SetConnectivity tells a twin whether its device is reachable.
 type SetConnectivity struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -323,7 +413,7 @@ type SetConnectivity struct {
 
 func (x *SetConnectivity) Reset() {
 	*x = SetConnectivity{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +425,7 @@ func (x *SetConnectivity) String() string {
 func (*SetConnectivity) ProtoMessage() {}
 
 func (x *SetConnectivity) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +438,7 @@ func (x *SetConnectivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConnectivity.ProtoReflect.Descriptor instead.
 func (*SetConnectivity) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SetConnectivity) GetTwinId() string {
@@ -382,7 +472,7 @@ type GetTwinState struct {
 
 func (x *GetTwinState) Reset() {
 	*x = GetTwinState{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -394,7 +484,7 @@ func (x *GetTwinState) String() string {
 func (*GetTwinState) ProtoMessage() {}
 
 func (x *GetTwinState) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -407,7 +497,7 @@ func (x *GetTwinState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTwinState.ProtoReflect.Descriptor instead.
 func (*GetTwinState) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{5}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetTwinState) GetTwinId() string {
@@ -426,7 +516,7 @@ type Passivate struct {
 
 func (x *Passivate) Reset() {
 	*x = Passivate{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -438,7 +528,7 @@ func (x *Passivate) String() string {
 func (*Passivate) ProtoMessage() {}
 
 func (x *Passivate) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -451,7 +541,7 @@ func (x *Passivate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passivate.ProtoReflect.Descriptor instead.
 func (*Passivate) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{6}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{7}
 }
 
 var File_plantwin_v1_actor_proto protoreflect.FileDescriptor
@@ -472,14 +562,25 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1a\n" +
 	"\bproperty\x18\x02 \x01(\tR\bproperty\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06detail\x18\x04 \x01(\tR\x06detail\"\xd7\x01\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"\xef\x01\n" +
 	"\x10TelemetryApplied\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12\x17\n" +
 	"\atwin_id\x18\x02 \x01(\tR\x06twinId\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1a\n" +
 	"\baccepted\x18\x04 \x01(\x05R\baccepted\x127\n" +
 	"\brejected\x18\x05 \x03(\v2\x1b.plantwin.v1.SampleRejectedR\brejected\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"\x90\x01\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"\x99\x02\n" +
+	"\n" +
+	"SetDesired\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12;\n" +
+	"\x06values\x18\x02 \x03(\v2#.plantwin.v1.SetDesired.ValuesEntryR\x06values\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12%\n" +
+	"\x0ecorrelation_id\x18\x05 \x01(\x04R\rcorrelationId\x1aM\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\x90\x01\n" +
 	"\x0fSetConnectivity\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12=\n" +
 	"\fconnectivity\x18\x02 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12%\n" +
@@ -500,30 +601,34 @@ func file_plantwin_v1_actor_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_actor_proto_rawDescData
 }
 
-var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*Sample)(nil),           // 0: plantwin.v1.Sample
 	(*ApplyTelemetry)(nil),   // 1: plantwin.v1.ApplyTelemetry
 	(*SampleRejected)(nil),   // 2: plantwin.v1.SampleRejected
 	(*TelemetryApplied)(nil), // 3: plantwin.v1.TelemetryApplied
-	(*SetConnectivity)(nil),  // 4: plantwin.v1.SetConnectivity
-	(*GetTwinState)(nil),     // 5: plantwin.v1.GetTwinState
-	(*Passivate)(nil),        // 6: plantwin.v1.Passivate
-	(*Value)(nil),            // 7: plantwin.v1.Value
-	(Quality)(0),             // 8: plantwin.v1.Quality
-	(Connectivity)(0),        // 9: plantwin.v1.Connectivity
+	(*SetDesired)(nil),       // 4: plantwin.v1.SetDesired
+	(*SetConnectivity)(nil),  // 5: plantwin.v1.SetConnectivity
+	(*GetTwinState)(nil),     // 6: plantwin.v1.GetTwinState
+	(*Passivate)(nil),        // 7: plantwin.v1.Passivate
+	nil,                      // 8: plantwin.v1.SetDesired.ValuesEntry
+	(*Value)(nil),            // 9: plantwin.v1.Value
+	(Quality)(0),             // 10: plantwin.v1.Quality
+	(Connectivity)(0),        // 11: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_actor_proto_depIdxs = []int32{
-	7, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
-	8, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
-	0, // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
-	2, // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
-	9, // 4: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	9,  // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
+	10, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
+	0,  // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
+	2,  // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
+	8,  // 4: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
+	11, // 5: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
+	9,  // 6: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_actor_proto_init() }
@@ -538,7 +643,7 @@ func file_plantwin_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_actor_proto_rawDesc), len(file_plantwin_v1_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

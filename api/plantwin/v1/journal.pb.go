@@ -311,10 +311,12 @@ func (x *ConnectivityChangedEvent) GetTime() int64 {
 }
 
 type DesiredSetEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Property      string                 `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
-	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
-	Time          int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Property string                 `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
+	Value    *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Time     int64                  `protobuf:"varint,3,opt,name=time,proto3" json:"time,omitempty"`
+	// Who asked for it (the API caller's identity).
+	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -368,6 +370,13 @@ func (x *DesiredSetEvent) GetTime() int64 {
 		return x.Time
 	}
 	return 0
+}
+
+func (x *DesiredSetEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
 }
 
 type StoredReported struct {
@@ -451,6 +460,7 @@ type StoredDesired struct {
 	Property      string                 `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
 	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	UpdateTime    int64                  `protobuf:"varint,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdatedBy     string                 `protobuf:"bytes,4,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -504,6 +514,13 @@ func (x *StoredDesired) GetUpdateTime() int64 {
 		return x.UpdateTime
 	}
 	return 0
+}
+
+func (x *StoredDesired) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
 }
 
 // TwinSnapshot is a twin's whole state at one version.
@@ -685,11 +702,12 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"serverTime\"m\n" +
 	"\x18ConnectivityChangedEvent\x12=\n" +
 	"\fconnectivity\x18\x01 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12\x12\n" +
-	"\x04time\x18\x02 \x01(\x03R\x04time\"k\n" +
+	"\x04time\x18\x02 \x01(\x03R\x04time\"\x81\x01\n" +
 	"\x0fDesiredSetEvent\x12\x1a\n" +
 	"\bproperty\x18\x01 \x01(\tR\bproperty\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12\x12\n" +
-	"\x04time\x18\x03 \x01(\x03R\x04time\"\xc8\x01\n" +
+	"\x04time\x18\x03 \x01(\x03R\x04time\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\"\xc8\x01\n" +
 	"\x0eStoredReported\x12\x1a\n" +
 	"\bproperty\x18\x01 \x01(\tR\bproperty\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12\x1f\n" +
@@ -697,12 +715,14 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"sourceTime\x12\x1f\n" +
 	"\vserver_time\x18\x04 \x01(\x03R\n" +
 	"serverTime\x12.\n" +
-	"\aquality\x18\x05 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"v\n" +
+	"\aquality\x18\x05 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"\x95\x01\n" +
 	"\rStoredDesired\x12\x1a\n" +
 	"\bproperty\x18\x01 \x01(\tR\bproperty\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12\x1f\n" +
 	"\vupdate_time\x18\x03 \x01(\x03R\n" +
-	"updateTime\"\xb9\x02\n" +
+	"updateTime\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\xb9\x02\n" +
 	"\fTwinSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x127\n" +

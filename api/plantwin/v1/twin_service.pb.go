@@ -9,6 +9,8 @@ package plantwinv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -75,8 +77,11 @@ type ListTwinsRequest struct {
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// At most this many twins (default 100, at most 1000).
 	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// next_page_token of the previous page.
-	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// next_page_token of the previous page, with the same filter.
+	PageToken string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// A CEL predicate over the twin (see docs/api.md), for example
+	// `reported.temperature.value > 80 && labels.line == "L2"`.
+	Filter        string `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,13 +151,22 @@ func (x *ListTwinsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListTwinsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
 type ListTwinsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Twins []*Twin                `protobuf:"bytes,1,rep,name=twins,proto3" json:"twins,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// Number of twins matching the filter across all pages.
-	TotalSize     int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// Number of twins matching the filter across all pages. Set only when
+	// the filter reads no live state (model, parent, labels, and CEL over
+	// id/model/parent/labels); a state filter would need a full scan.
+	TotalSize     *int32 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3,oneof" json:"total_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -202,37 +216,1124 @@ func (x *ListTwinsResponse) GetNextPageToken() string {
 }
 
 func (x *ListTwinsResponse) GetTotalSize() int32 {
-	if x != nil {
-		return x.TotalSize
+	if x != nil && x.TotalSize != nil {
+		return *x.TotalSize
 	}
 	return 0
+}
+
+type WatchTwinsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only twins of this model (empty: all).
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// Only twins with this parent id (empty: all).
+	Parent string `protobuf:"bytes,2,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Only twins carrying all these labels.
+	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A CEL predicate over the twin, as in ListTwins. Evaluated on the state
+	// after each change: a twin that starts matching arrives as a STATE
+	// event, one that stops matching as a LEFT event.
+	Filter string `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Only these twins (empty: all).
+	Ids []string `protobuf:"bytes,5,rep,name=ids,proto3" json:"ids,omitempty"`
+	// Resume: for each twin listed, send every change after this version
+	// instead of the current state (a STATE follows when the journal no
+	// longer holds them).
+	FromVersions map[string]int64 `protobuf:"bytes,6,rep,name=from_versions,json=fromVersions,proto3" json:"from_versions,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Resume every twin without an entry in from_versions from this version
+	// (0: send the current state).
+	FromVersion int64 `protobuf:"varint,7,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	// How often a HEARTBEAT is sent (default 10s, at least 100ms).
+	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,8,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *WatchTwinsRequest) Reset() {
+	*x = WatchTwinsRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTwinsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTwinsRequest) ProtoMessage() {}
+
+func (x *WatchTwinsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTwinsRequest.ProtoReflect.Descriptor instead.
+func (*WatchTwinsRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WatchTwinsRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *WatchTwinsRequest) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *WatchTwinsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
+}
+
+func (x *WatchTwinsRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *WatchTwinsRequest) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *WatchTwinsRequest) GetFromVersions() map[string]int64 {
+	if x != nil {
+		return x.FromVersions
+	}
+	return nil
+}
+
+func (x *WatchTwinsRequest) GetFromVersion() int64 {
+	if x != nil {
+		return x.FromVersion
+	}
+	return 0
+}
+
+func (x *WatchTwinsRequest) GetHeartbeatInterval() *durationpb.Duration {
+	if x != nil {
+		return x.HeartbeatInterval
+	}
+	return nil
+}
+
+type WatchTwinsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*WatchTwinsResponse_State
+	//	*WatchTwinsResponse_Change
+	//	*WatchTwinsResponse_Left
+	//	*WatchTwinsResponse_Heartbeat
+	//	*WatchTwinsResponse_Lagged
+	//	*WatchTwinsResponse_Synced
+	Event         isWatchTwinsResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchTwinsResponse) Reset() {
+	*x = WatchTwinsResponse{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchTwinsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchTwinsResponse) ProtoMessage() {}
+
+func (x *WatchTwinsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchTwinsResponse.ProtoReflect.Descriptor instead.
+func (*WatchTwinsResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WatchTwinsResponse) GetEvent() isWatchTwinsResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *WatchTwinsResponse) GetState() *Twin {
+	if x != nil {
+		if x, ok := x.Event.(*WatchTwinsResponse_State); ok {
+			return x.State
+		}
+	}
+	return nil
+}
+
+func (x *WatchTwinsResponse) GetChange() *TwinChange {
+	if x != nil {
+		if x, ok := x.Event.(*WatchTwinsResponse_Change); ok {
+			return x.Change
+		}
+	}
+	return nil
+}
+
+func (x *WatchTwinsResponse) GetLeft() *TwinLeft {
+	if x != nil {
+		if x, ok := x.Event.(*WatchTwinsResponse_Left); ok {
+			return x.Left
+		}
+	}
+	return nil
+}
+
+func (x *WatchTwinsResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Event.(*WatchTwinsResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *WatchTwinsResponse) GetLagged() *Lagged {
+	if x != nil {
+		if x, ok := x.Event.(*WatchTwinsResponse_Lagged); ok {
+			return x.Lagged
+		}
+	}
+	return nil
+}
+
+func (x *WatchTwinsResponse) GetSynced() *Synced {
+	if x != nil {
+		if x, ok := x.Event.(*WatchTwinsResponse_Synced); ok {
+			return x.Synced
+		}
+	}
+	return nil
+}
+
+type isWatchTwinsResponse_Event interface {
+	isWatchTwinsResponse_Event()
+}
+
+type WatchTwinsResponse_State struct {
+	// The whole state of a twin: initially, after a resync, or when it
+	// starts matching the filter.
+	State *Twin `protobuf:"bytes,1,opt,name=state,proto3,oneof"`
+}
+
+type WatchTwinsResponse_Change struct {
+	// One change of a twin at one version.
+	Change *TwinChange `protobuf:"bytes,2,opt,name=change,proto3,oneof"`
+}
+
+type WatchTwinsResponse_Left struct {
+	// The twin no longer matches the filter.
+	Left *TwinLeft `protobuf:"bytes,3,opt,name=left,proto3,oneof"`
+}
+
+type WatchTwinsResponse_Heartbeat struct {
+	// Sent every heartbeat_interval.
+	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
+}
+
+type WatchTwinsResponse_Lagged struct {
+	// The watcher fell behind and changes were dropped; a resync follows
+	// (STATE events, then SYNCED).
+	Lagged *Lagged `protobuf:"bytes,5,opt,name=lagged,proto3,oneof"`
+}
+
+type WatchTwinsResponse_Synced struct {
+	// The initial states (or a resync) are complete; changes follow.
+	Synced *Synced `protobuf:"bytes,6,opt,name=synced,proto3,oneof"`
+}
+
+func (*WatchTwinsResponse_State) isWatchTwinsResponse_Event() {}
+
+func (*WatchTwinsResponse_Change) isWatchTwinsResponse_Event() {}
+
+func (*WatchTwinsResponse_Left) isWatchTwinsResponse_Event() {}
+
+func (*WatchTwinsResponse_Heartbeat) isWatchTwinsResponse_Event() {}
+
+func (*WatchTwinsResponse_Lagged) isWatchTwinsResponse_Event() {}
+
+func (*WatchTwinsResponse_Synced) isWatchTwinsResponse_Event() {}
+
+// TwinChange is what one event changed. Only what changed is set.
+type TwinChange struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TwinId  string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Version int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Time the twin applied the change.
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// Properties reported by this change (stale samples, older than the
+	// reported value, are not listed: they went to history only).
+	Reported map[string]*PropertyValue `protobuf:"bytes,4,rep,name=reported,proto3" json:"reported,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Desired values set by this change.
+	Desired map[string]*DesiredValue `protobuf:"bytes,5,rep,name=desired,proto3" json:"desired,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Set when the device's connectivity changed.
+	Connectivity  Connectivity `protobuf:"varint,6,opt,name=connectivity,proto3,enum=plantwin.v1.Connectivity" json:"connectivity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TwinChange) Reset() {
+	*x = TwinChange{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TwinChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TwinChange) ProtoMessage() {}
+
+func (x *TwinChange) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TwinChange.ProtoReflect.Descriptor instead.
+func (*TwinChange) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *TwinChange) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *TwinChange) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TwinChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *TwinChange) GetReported() map[string]*PropertyValue {
+	if x != nil {
+		return x.Reported
+	}
+	return nil
+}
+
+func (x *TwinChange) GetDesired() map[string]*DesiredValue {
+	if x != nil {
+		return x.Desired
+	}
+	return nil
+}
+
+func (x *TwinChange) GetConnectivity() Connectivity {
+	if x != nil {
+		return x.Connectivity
+	}
+	return Connectivity_CONNECTIVITY_UNSPECIFIED
+}
+
+type TwinLeft struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TwinLeft) Reset() {
+	*x = TwinLeft{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TwinLeft) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TwinLeft) ProtoMessage() {}
+
+func (x *TwinLeft) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TwinLeft.ProtoReflect.Descriptor instead.
+func (*TwinLeft) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TwinLeft) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *TwinLeft) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type Heartbeat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+type Lagged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Changes dropped for this watcher since the last resync.
+	Dropped       int64 `protobuf:"varint,1,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lagged) Reset() {
+	*x = Lagged{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lagged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lagged) ProtoMessage() {}
+
+func (x *Lagged) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lagged.ProtoReflect.Descriptor instead.
+func (*Lagged) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Lagged) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+type Synced struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Number of twins matching when the sync completed.
+	Twins         int32 `protobuf:"varint,1,opt,name=twins,proto3" json:"twins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Synced) Reset() {
+	*x = Synced{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Synced) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Synced) ProtoMessage() {}
+
+func (x *Synced) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Synced.ProtoReflect.Descriptor instead.
+func (*Synced) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Synced) GetTwins() int32 {
+	if x != nil {
+		return x.Twins
+	}
+	return 0
+}
+
+type UpdateDesiredRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TwinId string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	// Property name → desired value; each property must be writable.
+	Values map[string]*Value `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Apply only if the twin is at this version (0: any version).
+	ExpectedVersion int64 `protobuf:"varint,3,opt,name=expected_version,json=expectedVersion,proto3" json:"expected_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *UpdateDesiredRequest) Reset() {
+	*x = UpdateDesiredRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDesiredRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDesiredRequest) ProtoMessage() {}
+
+func (x *UpdateDesiredRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDesiredRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDesiredRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateDesiredRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *UpdateDesiredRequest) GetValues() map[string]*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *UpdateDesiredRequest) GetExpectedVersion() int64 {
+	if x != nil {
+		return x.ExpectedVersion
+	}
+	return 0
+}
+
+type UpdateDesiredResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The twin's version after the update.
+	Version       int64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Twin          *Twin `protobuf:"bytes,2,opt,name=twin,proto3" json:"twin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDesiredResponse) Reset() {
+	*x = UpdateDesiredResponse{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDesiredResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDesiredResponse) ProtoMessage() {}
+
+func (x *UpdateDesiredResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDesiredResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDesiredResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateDesiredResponse) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *UpdateDesiredResponse) GetTwin() *Twin {
+	if x != nil {
+		return x.Twin
+	}
+	return nil
+}
+
+type GetHistoryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TwinId   string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Property string                 `protobuf:"bytes,2,opt,name=property,proto3" json:"property,omitempty"`
+	// Range of source times, start inclusive, end exclusive. end_time
+	// defaults to now; start_time is required.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Bucket width for downsampling; unset: raw values.
+	Step *durationpb.Duration `protobuf:"bytes,5,opt,name=step,proto3" json:"step,omitempty"`
+	// Raw values per page (default 1000, at most 10000).
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page (raw values only).
+	PageToken     string `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryRequest) Reset() {
+	*x = GetHistoryRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryRequest) ProtoMessage() {}
+
+func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetHistoryRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *GetHistoryRequest) GetProperty() string {
+	if x != nil {
+		return x.Property
+	}
+	return ""
+}
+
+func (x *GetHistoryRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetHistoryRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *GetHistoryRequest) GetStep() *durationpb.Duration {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *GetHistoryRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetHistoryRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type HistoryPoint struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Value      *Value                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	SourceTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=source_time,json=sourceTime,proto3" json:"source_time,omitempty"`
+	ServerTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	Quality    Quality                `protobuf:"varint,4,opt,name=quality,proto3,enum=plantwin.v1.Quality" json:"quality,omitempty"`
+	// Twin version of the event that carried the value.
+	Version       int64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryPoint) Reset() {
+	*x = HistoryPoint{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryPoint) ProtoMessage() {}
+
+func (x *HistoryPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryPoint.ProtoReflect.Descriptor instead.
+func (*HistoryPoint) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *HistoryPoint) GetValue() *Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *HistoryPoint) GetSourceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SourceTime
+	}
+	return nil
+}
+
+func (x *HistoryPoint) GetServerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ServerTime
+	}
+	return nil
+}
+
+func (x *HistoryPoint) GetQuality() Quality {
+	if x != nil {
+		return x.Quality
+	}
+	return Quality_QUALITY_UNSPECIFIED
+}
+
+func (x *HistoryPoint) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// HistoryBucket aggregates the values whose source time falls in
+// [start_time, start_time + step). min, max and avg cover numeric values of
+// good quality only; count and last cover every value.
+type HistoryBucket struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	Count         int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Min           *float64               `protobuf:"fixed64,3,opt,name=min,proto3,oneof" json:"min,omitempty"`
+	Max           *float64               `protobuf:"fixed64,4,opt,name=max,proto3,oneof" json:"max,omitempty"`
+	Avg           *float64               `protobuf:"fixed64,5,opt,name=avg,proto3,oneof" json:"avg,omitempty"`
+	Last          *Value                 `protobuf:"bytes,6,opt,name=last,proto3" json:"last,omitempty"`
+	LastQuality   Quality                `protobuf:"varint,7,opt,name=last_quality,json=lastQuality,proto3,enum=plantwin.v1.Quality" json:"last_quality,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryBucket) Reset() {
+	*x = HistoryBucket{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryBucket) ProtoMessage() {}
+
+func (x *HistoryBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryBucket.ProtoReflect.Descriptor instead.
+func (*HistoryBucket) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *HistoryBucket) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *HistoryBucket) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *HistoryBucket) GetMin() float64 {
+	if x != nil && x.Min != nil {
+		return *x.Min
+	}
+	return 0
+}
+
+func (x *HistoryBucket) GetMax() float64 {
+	if x != nil && x.Max != nil {
+		return *x.Max
+	}
+	return 0
+}
+
+func (x *HistoryBucket) GetAvg() float64 {
+	if x != nil && x.Avg != nil {
+		return *x.Avg
+	}
+	return 0
+}
+
+func (x *HistoryBucket) GetLast() *Value {
+	if x != nil {
+		return x.Last
+	}
+	return nil
+}
+
+func (x *HistoryBucket) GetLastQuality() Quality {
+	if x != nil {
+		return x.LastQuality
+	}
+	return Quality_QUALITY_UNSPECIFIED
+}
+
+type GetHistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Raw values in source-time order (step unset).
+	Points []*HistoryPoint `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// Non-empty buckets in time order (step set).
+	Buckets []*HistoryBucket `protobuf:"bytes,2,rep,name=buckets,proto3" json:"buckets,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHistoryResponse) Reset() {
+	*x = GetHistoryResponse{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHistoryResponse) ProtoMessage() {}
+
+func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetHistoryResponse) GetPoints() []*HistoryPoint {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *GetHistoryResponse) GetBuckets() []*HistoryBucket {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+func (x *GetHistoryResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_plantwin_v1_twin_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eplantwin/v1/twin_service.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\" \n" +
+	"\x1eplantwin/v1/twin_service.proto\x12\vplantwin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17plantwin/v1/types.proto\" \n" +
 	"\x0eGetTwinRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xfa\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\x92\x02\n" +
 	"\x10ListTwinsRequest\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x16\n" +
 	"\x06parent\x18\x02 \x01(\tR\x06parent\x12A\n" +
 	"\x06labels\x18\x03 \x03(\v2).plantwin.v1.ListTwinsRequest.LabelsEntryR\x06labels\x12\x1b\n" +
 	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x05 \x01(\tR\tpageToken\x1a9\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x12\x16\n" +
+	"\x06filter\x18\x06 \x01(\tR\x06filter\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x83\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x97\x01\n" +
 	"\x11ListTwinsResponse\x12'\n" +
 	"\x05twins\x18\x01 \x03(\v2\x11.plantwin.v1.TwinR\x05twins\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\"\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x05R\ttotalSize2\x94\x01\n" +
+	"total_size\x18\x03 \x01(\x05H\x00R\ttotalSize\x88\x01\x01B\r\n" +
+	"\v_total_size\"\xef\x03\n" +
+	"\x11WatchTwinsRequest\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12\x16\n" +
+	"\x06parent\x18\x02 \x01(\tR\x06parent\x12B\n" +
+	"\x06labels\x18\x03 \x03(\v2*.plantwin.v1.WatchTwinsRequest.LabelsEntryR\x06labels\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x10\n" +
+	"\x03ids\x18\x05 \x03(\tR\x03ids\x12U\n" +
+	"\rfrom_versions\x18\x06 \x03(\v20.plantwin.v1.WatchTwinsRequest.FromVersionsEntryR\ffromVersions\x12!\n" +
+	"\ffrom_version\x18\a \x01(\x03R\vfromVersion\x12H\n" +
+	"\x12heartbeat_interval\x18\b \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
+	"\x11FromVersionsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xbe\x02\n" +
+	"\x12WatchTwinsResponse\x12)\n" +
+	"\x05state\x18\x01 \x01(\v2\x11.plantwin.v1.TwinH\x00R\x05state\x121\n" +
+	"\x06change\x18\x02 \x01(\v2\x17.plantwin.v1.TwinChangeH\x00R\x06change\x12+\n" +
+	"\x04left\x18\x03 \x01(\v2\x15.plantwin.v1.TwinLeftH\x00R\x04left\x126\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x16.plantwin.v1.HeartbeatH\x00R\theartbeat\x12-\n" +
+	"\x06lagged\x18\x05 \x01(\v2\x13.plantwin.v1.LaggedH\x00R\x06lagged\x12-\n" +
+	"\x06synced\x18\x06 \x01(\v2\x13.plantwin.v1.SyncedH\x00R\x06syncedB\a\n" +
+	"\x05event\"\xe1\x03\n" +
+	"\n" +
+	"TwinChange\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12A\n" +
+	"\breported\x18\x04 \x03(\v2%.plantwin.v1.TwinChange.ReportedEntryR\breported\x12>\n" +
+	"\adesired\x18\x05 \x03(\v2$.plantwin.v1.TwinChange.DesiredEntryR\adesired\x12=\n" +
+	"\fconnectivity\x18\x06 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x1aW\n" +
+	"\rReportedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
+	"\x05value\x18\x02 \x01(\v2\x1a.plantwin.v1.PropertyValueR\x05value:\x028\x01\x1aU\n" +
+	"\fDesiredEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.plantwin.v1.DesiredValueR\x05value:\x028\x01\"=\n" +
+	"\bTwinLeft\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\";\n" +
+	"\tHeartbeat\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\"\n" +
+	"\x06Lagged\x12\x18\n" +
+	"\adropped\x18\x01 \x01(\x03R\adropped\"\x1e\n" +
+	"\x06Synced\x12\x14\n" +
+	"\x05twins\x18\x01 \x01(\x05R\x05twins\"\xf0\x01\n" +
+	"\x14UpdateDesiredRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12E\n" +
+	"\x06values\x18\x02 \x03(\v2-.plantwin.v1.UpdateDesiredRequest.ValuesEntryR\x06values\x12)\n" +
+	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x1aM\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"X\n" +
+	"\x15UpdateDesiredResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12%\n" +
+	"\x04twin\x18\x02 \x01(\v2\x11.plantwin.v1.TwinR\x04twin\"\xa5\x02\n" +
+	"\x11GetHistoryRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x1a\n" +
+	"\bproperty\x18\x02 \x01(\tR\bproperty\x129\n" +
+	"\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12-\n" +
+	"\x04step\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04step\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\"\xfc\x01\n" +
+	"\fHistoryPoint\x12(\n" +
+	"\x05value\x18\x01 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12;\n" +
+	"\vsource_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"sourceTime\x12;\n" +
+	"\vserver_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"serverTime\x12.\n" +
+	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\"\x9e\x02\n" +
+	"\rHistoryBucket\x129\n" +
+	"\n" +
+	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x15\n" +
+	"\x03min\x18\x03 \x01(\x01H\x00R\x03min\x88\x01\x01\x12\x15\n" +
+	"\x03max\x18\x04 \x01(\x01H\x01R\x03max\x88\x01\x01\x12\x15\n" +
+	"\x03avg\x18\x05 \x01(\x01H\x02R\x03avg\x88\x01\x01\x12&\n" +
+	"\x04last\x18\x06 \x01(\v2\x12.plantwin.v1.ValueR\x04last\x127\n" +
+	"\flast_quality\x18\a \x01(\x0e2\x14.plantwin.v1.QualityR\vlastQualityB\x06\n" +
+	"\x04_minB\x06\n" +
+	"\x04_maxB\x06\n" +
+	"\x04_avg\"\xa5\x01\n" +
+	"\x12GetHistoryResponse\x121\n" +
+	"\x06points\x18\x01 \x03(\v2\x19.plantwin.v1.HistoryPointR\x06points\x124\n" +
+	"\abuckets\x18\x02 \x03(\v2\x1a.plantwin.v1.HistoryBucketR\abuckets\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\x8c\x03\n" +
 	"\vTwinService\x129\n" +
 	"\aGetTwin\x12\x1b.plantwin.v1.GetTwinRequest\x1a\x11.plantwin.v1.Twin\x12J\n" +
-	"\tListTwins\x12\x1d.plantwin.v1.ListTwinsRequest\x1a\x1e.plantwin.v1.ListTwinsResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"\tListTwins\x12\x1d.plantwin.v1.ListTwinsRequest\x1a\x1e.plantwin.v1.ListTwinsResponse\x12O\n" +
+	"\n" +
+	"WatchTwins\x12\x1e.plantwin.v1.WatchTwinsRequest\x1a\x1f.plantwin.v1.WatchTwinsResponse0\x01\x12V\n" +
+	"\rUpdateDesired\x12!.plantwin.v1.UpdateDesiredRequest\x1a\".plantwin.v1.UpdateDesiredResponse\x12M\n" +
+	"\n" +
+	"GetHistory\x12\x1e.plantwin.v1.GetHistoryRequest\x1a\x1f.plantwin.v1.GetHistoryResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_twin_service_proto_rawDescOnce sync.Once
@@ -246,26 +1347,88 @@ func file_plantwin_v1_twin_service_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_twin_service_proto_rawDescData
 }
 
-var file_plantwin_v1_twin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_plantwin_v1_twin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_plantwin_v1_twin_service_proto_goTypes = []any{
-	(*GetTwinRequest)(nil),    // 0: plantwin.v1.GetTwinRequest
-	(*ListTwinsRequest)(nil),  // 1: plantwin.v1.ListTwinsRequest
-	(*ListTwinsResponse)(nil), // 2: plantwin.v1.ListTwinsResponse
-	nil,                       // 3: plantwin.v1.ListTwinsRequest.LabelsEntry
-	(*Twin)(nil),              // 4: plantwin.v1.Twin
+	(*GetTwinRequest)(nil),        // 0: plantwin.v1.GetTwinRequest
+	(*ListTwinsRequest)(nil),      // 1: plantwin.v1.ListTwinsRequest
+	(*ListTwinsResponse)(nil),     // 2: plantwin.v1.ListTwinsResponse
+	(*WatchTwinsRequest)(nil),     // 3: plantwin.v1.WatchTwinsRequest
+	(*WatchTwinsResponse)(nil),    // 4: plantwin.v1.WatchTwinsResponse
+	(*TwinChange)(nil),            // 5: plantwin.v1.TwinChange
+	(*TwinLeft)(nil),              // 6: plantwin.v1.TwinLeft
+	(*Heartbeat)(nil),             // 7: plantwin.v1.Heartbeat
+	(*Lagged)(nil),                // 8: plantwin.v1.Lagged
+	(*Synced)(nil),                // 9: plantwin.v1.Synced
+	(*UpdateDesiredRequest)(nil),  // 10: plantwin.v1.UpdateDesiredRequest
+	(*UpdateDesiredResponse)(nil), // 11: plantwin.v1.UpdateDesiredResponse
+	(*GetHistoryRequest)(nil),     // 12: plantwin.v1.GetHistoryRequest
+	(*HistoryPoint)(nil),          // 13: plantwin.v1.HistoryPoint
+	(*HistoryBucket)(nil),         // 14: plantwin.v1.HistoryBucket
+	(*GetHistoryResponse)(nil),    // 15: plantwin.v1.GetHistoryResponse
+	nil,                           // 16: plantwin.v1.ListTwinsRequest.LabelsEntry
+	nil,                           // 17: plantwin.v1.WatchTwinsRequest.LabelsEntry
+	nil,                           // 18: plantwin.v1.WatchTwinsRequest.FromVersionsEntry
+	nil,                           // 19: plantwin.v1.TwinChange.ReportedEntry
+	nil,                           // 20: plantwin.v1.TwinChange.DesiredEntry
+	nil,                           // 21: plantwin.v1.UpdateDesiredRequest.ValuesEntry
+	(*Twin)(nil),                  // 22: plantwin.v1.Twin
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(Connectivity)(0),             // 25: plantwin.v1.Connectivity
+	(*Value)(nil),                 // 26: plantwin.v1.Value
+	(Quality)(0),                  // 27: plantwin.v1.Quality
+	(*PropertyValue)(nil),         // 28: plantwin.v1.PropertyValue
+	(*DesiredValue)(nil),          // 29: plantwin.v1.DesiredValue
 }
 var file_plantwin_v1_twin_service_proto_depIdxs = []int32{
-	3, // 0: plantwin.v1.ListTwinsRequest.labels:type_name -> plantwin.v1.ListTwinsRequest.LabelsEntry
-	4, // 1: plantwin.v1.ListTwinsResponse.twins:type_name -> plantwin.v1.Twin
-	0, // 2: plantwin.v1.TwinService.GetTwin:input_type -> plantwin.v1.GetTwinRequest
-	1, // 3: plantwin.v1.TwinService.ListTwins:input_type -> plantwin.v1.ListTwinsRequest
-	4, // 4: plantwin.v1.TwinService.GetTwin:output_type -> plantwin.v1.Twin
-	2, // 5: plantwin.v1.TwinService.ListTwins:output_type -> plantwin.v1.ListTwinsResponse
-	4, // [4:6] is the sub-list for method output_type
-	2, // [2:4] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	16, // 0: plantwin.v1.ListTwinsRequest.labels:type_name -> plantwin.v1.ListTwinsRequest.LabelsEntry
+	22, // 1: plantwin.v1.ListTwinsResponse.twins:type_name -> plantwin.v1.Twin
+	17, // 2: plantwin.v1.WatchTwinsRequest.labels:type_name -> plantwin.v1.WatchTwinsRequest.LabelsEntry
+	18, // 3: plantwin.v1.WatchTwinsRequest.from_versions:type_name -> plantwin.v1.WatchTwinsRequest.FromVersionsEntry
+	23, // 4: plantwin.v1.WatchTwinsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	22, // 5: plantwin.v1.WatchTwinsResponse.state:type_name -> plantwin.v1.Twin
+	5,  // 6: plantwin.v1.WatchTwinsResponse.change:type_name -> plantwin.v1.TwinChange
+	6,  // 7: plantwin.v1.WatchTwinsResponse.left:type_name -> plantwin.v1.TwinLeft
+	7,  // 8: plantwin.v1.WatchTwinsResponse.heartbeat:type_name -> plantwin.v1.Heartbeat
+	8,  // 9: plantwin.v1.WatchTwinsResponse.lagged:type_name -> plantwin.v1.Lagged
+	9,  // 10: plantwin.v1.WatchTwinsResponse.synced:type_name -> plantwin.v1.Synced
+	24, // 11: plantwin.v1.TwinChange.time:type_name -> google.protobuf.Timestamp
+	19, // 12: plantwin.v1.TwinChange.reported:type_name -> plantwin.v1.TwinChange.ReportedEntry
+	20, // 13: plantwin.v1.TwinChange.desired:type_name -> plantwin.v1.TwinChange.DesiredEntry
+	25, // 14: plantwin.v1.TwinChange.connectivity:type_name -> plantwin.v1.Connectivity
+	24, // 15: plantwin.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	21, // 16: plantwin.v1.UpdateDesiredRequest.values:type_name -> plantwin.v1.UpdateDesiredRequest.ValuesEntry
+	22, // 17: plantwin.v1.UpdateDesiredResponse.twin:type_name -> plantwin.v1.Twin
+	24, // 18: plantwin.v1.GetHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	24, // 19: plantwin.v1.GetHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	23, // 20: plantwin.v1.GetHistoryRequest.step:type_name -> google.protobuf.Duration
+	26, // 21: plantwin.v1.HistoryPoint.value:type_name -> plantwin.v1.Value
+	24, // 22: plantwin.v1.HistoryPoint.source_time:type_name -> google.protobuf.Timestamp
+	24, // 23: plantwin.v1.HistoryPoint.server_time:type_name -> google.protobuf.Timestamp
+	27, // 24: plantwin.v1.HistoryPoint.quality:type_name -> plantwin.v1.Quality
+	24, // 25: plantwin.v1.HistoryBucket.start_time:type_name -> google.protobuf.Timestamp
+	26, // 26: plantwin.v1.HistoryBucket.last:type_name -> plantwin.v1.Value
+	27, // 27: plantwin.v1.HistoryBucket.last_quality:type_name -> plantwin.v1.Quality
+	13, // 28: plantwin.v1.GetHistoryResponse.points:type_name -> plantwin.v1.HistoryPoint
+	14, // 29: plantwin.v1.GetHistoryResponse.buckets:type_name -> plantwin.v1.HistoryBucket
+	28, // 30: plantwin.v1.TwinChange.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
+	29, // 31: plantwin.v1.TwinChange.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
+	26, // 32: plantwin.v1.UpdateDesiredRequest.ValuesEntry.value:type_name -> plantwin.v1.Value
+	0,  // 33: plantwin.v1.TwinService.GetTwin:input_type -> plantwin.v1.GetTwinRequest
+	1,  // 34: plantwin.v1.TwinService.ListTwins:input_type -> plantwin.v1.ListTwinsRequest
+	3,  // 35: plantwin.v1.TwinService.WatchTwins:input_type -> plantwin.v1.WatchTwinsRequest
+	10, // 36: plantwin.v1.TwinService.UpdateDesired:input_type -> plantwin.v1.UpdateDesiredRequest
+	12, // 37: plantwin.v1.TwinService.GetHistory:input_type -> plantwin.v1.GetHistoryRequest
+	22, // 38: plantwin.v1.TwinService.GetTwin:output_type -> plantwin.v1.Twin
+	2,  // 39: plantwin.v1.TwinService.ListTwins:output_type -> plantwin.v1.ListTwinsResponse
+	4,  // 40: plantwin.v1.TwinService.WatchTwins:output_type -> plantwin.v1.WatchTwinsResponse
+	11, // 41: plantwin.v1.TwinService.UpdateDesired:output_type -> plantwin.v1.UpdateDesiredResponse
+	15, // 42: plantwin.v1.TwinService.GetHistory:output_type -> plantwin.v1.GetHistoryResponse
+	38, // [38:43] is the sub-list for method output_type
+	33, // [33:38] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_twin_service_proto_init() }
@@ -274,13 +1437,23 @@ func file_plantwin_v1_twin_service_proto_init() {
 		return
 	}
 	file_plantwin_v1_types_proto_init()
+	file_plantwin_v1_twin_service_proto_msgTypes[2].OneofWrappers = []any{}
+	file_plantwin_v1_twin_service_proto_msgTypes[4].OneofWrappers = []any{
+		(*WatchTwinsResponse_State)(nil),
+		(*WatchTwinsResponse_Change)(nil),
+		(*WatchTwinsResponse_Left)(nil),
+		(*WatchTwinsResponse_Heartbeat)(nil),
+		(*WatchTwinsResponse_Lagged)(nil),
+		(*WatchTwinsResponse_Synced)(nil),
+	}
+	file_plantwin_v1_twin_service_proto_msgTypes[14].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_twin_service_proto_rawDesc), len(file_plantwin_v1_twin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,21 +19,36 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TwinService_GetTwin_FullMethodName   = "/plantwin.v1.TwinService/GetTwin"
-	TwinService_ListTwins_FullMethodName = "/plantwin.v1.TwinService/ListTwins"
+	TwinService_GetTwin_FullMethodName       = "/plantwin.v1.TwinService/GetTwin"
+	TwinService_ListTwins_FullMethodName     = "/plantwin.v1.TwinService/ListTwins"
+	TwinService_WatchTwins_FullMethodName    = "/plantwin.v1.TwinService/WatchTwins"
+	TwinService_UpdateDesired_FullMethodName = "/plantwin.v1.TwinService/UpdateDesired"
+	TwinService_GetHistory_FullMethodName    = "/plantwin.v1.TwinService/GetHistory"
 )
 
 // TwinServiceClient is the client API for TwinService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// TwinService is how applications read twins.
+// TwinService is how applications read, watch and drive twins.
 type TwinServiceClient interface {
 	// GetTwin returns one twin's acknowledged state. NOT_FOUND when no twin
 	// with that id is declared.
 	GetTwin(ctx context.Context, in *GetTwinRequest, opts ...grpc.CallOption) (*Twin, error)
-	// ListTwins returns declared twins ordered by id, a page at a time.
+	// ListTwins returns declared twins ordered by id, filtered, a page at a
+	// time. Passivated twins are read from storage without activating them.
 	ListTwins(ctx context.Context, in *ListTwinsRequest, opts ...grpc.CallOption) (*ListTwinsResponse, error)
+	// WatchTwins streams the current state of every matching twin, then every
+	// change, with heartbeats. A watcher that falls behind gets a LAGGED
+	// event followed by a resync (fresh states); twins are never slowed down.
+	WatchTwins(ctx context.Context, in *WatchTwinsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTwinsResponse], error)
+	// UpdateDesired sets desired values of writable properties, all or none,
+	// optionally only if the twin is still at expected_version (ABORTED
+	// otherwise). The caller's identity is journaled with the change.
+	UpdateDesired(ctx context.Context, in *UpdateDesiredRequest, opts ...grpc.CallOption) (*UpdateDesiredResponse, error)
+	// GetHistory returns a property's values over a time range, raw or
+	// downsampled into fixed buckets.
+	GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error)
 }
 
 type twinServiceClient struct {
@@ -64,17 +79,68 @@ func (c *twinServiceClient) ListTwins(ctx context.Context, in *ListTwinsRequest,
 	return out, nil
 }
 
+func (c *twinServiceClient) WatchTwins(ctx context.Context, in *WatchTwinsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchTwinsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &TwinService_ServiceDesc.Streams[0], TwinService_WatchTwins_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchTwinsRequest, WatchTwinsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TwinService_WatchTwinsClient = grpc.ServerStreamingClient[WatchTwinsResponse]
+
+func (c *twinServiceClient) UpdateDesired(ctx context.Context, in *UpdateDesiredRequest, opts ...grpc.CallOption) (*UpdateDesiredResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateDesiredResponse)
+	err := c.cc.Invoke(ctx, TwinService_UpdateDesired_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHistoryResponse)
+	err := c.cc.Invoke(ctx, TwinService_GetHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TwinServiceServer is the server API for TwinService service.
 // All implementations must embed UnimplementedTwinServiceServer
 // for forward compatibility.
 //
-// TwinService is how applications read twins.
+// TwinService is how applications read, watch and drive twins.
 type TwinServiceServer interface {
 	// GetTwin returns one twin's acknowledged state. NOT_FOUND when no twin
 	// with that id is declared.
 	GetTwin(context.Context, *GetTwinRequest) (*Twin, error)
-	// ListTwins returns declared twins ordered by id, a page at a time.
+	// ListTwins returns declared twins ordered by id, filtered, a page at a
+	// time. Passivated twins are read from storage without activating them.
 	ListTwins(context.Context, *ListTwinsRequest) (*ListTwinsResponse, error)
+	// WatchTwins streams the current state of every matching twin, then every
+	// change, with heartbeats. A watcher that falls behind gets a LAGGED
+	// event followed by a resync (fresh states); twins are never slowed down.
+	WatchTwins(*WatchTwinsRequest, grpc.ServerStreamingServer[WatchTwinsResponse]) error
+	// UpdateDesired sets desired values of writable properties, all or none,
+	// optionally only if the twin is still at expected_version (ABORTED
+	// otherwise). The caller's identity is journaled with the change.
+	UpdateDesired(context.Context, *UpdateDesiredRequest) (*UpdateDesiredResponse, error)
+	// GetHistory returns a property's values over a time range, raw or
+	// downsampled into fixed buckets.
+	GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error)
 	mustEmbedUnimplementedTwinServiceServer()
 }
 
@@ -90,6 +156,15 @@ func (UnimplementedTwinServiceServer) GetTwin(context.Context, *GetTwinRequest) 
 }
 func (UnimplementedTwinServiceServer) ListTwins(context.Context, *ListTwinsRequest) (*ListTwinsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListTwins not implemented")
+}
+func (UnimplementedTwinServiceServer) WatchTwins(*WatchTwinsRequest, grpc.ServerStreamingServer[WatchTwinsResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchTwins not implemented")
+}
+func (UnimplementedTwinServiceServer) UpdateDesired(context.Context, *UpdateDesiredRequest) (*UpdateDesiredResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateDesired not implemented")
+}
+func (UnimplementedTwinServiceServer) GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetHistory not implemented")
 }
 func (UnimplementedTwinServiceServer) mustEmbedUnimplementedTwinServiceServer() {}
 func (UnimplementedTwinServiceServer) testEmbeddedByValue()                     {}
@@ -148,6 +223,53 @@ func _TwinService_ListTwins_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TwinService_WatchTwins_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchTwinsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(TwinServiceServer).WatchTwins(m, &grpc.GenericServerStream[WatchTwinsRequest, WatchTwinsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type TwinService_WatchTwinsServer = grpc.ServerStreamingServer[WatchTwinsResponse]
+
+func _TwinService_UpdateDesired_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDesiredRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).UpdateDesired(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_UpdateDesired_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).UpdateDesired(ctx, req.(*UpdateDesiredRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_GetHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).GetHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_GetHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).GetHistory(ctx, req.(*GetHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TwinService_ServiceDesc is the grpc.ServiceDesc for TwinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -163,7 +285,21 @@ var TwinService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListTwins",
 			Handler:    _TwinService_ListTwins_Handler,
 		},
+		{
+			MethodName: "UpdateDesired",
+			Handler:    _TwinService_UpdateDesired_Handler,
+		},
+		{
+			MethodName: "GetHistory",
+			Handler:    _TwinService_GetHistory_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchTwins",
+			Handler:       _TwinService_WatchTwins_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "plantwin/v1/twin_service.proto",
 }

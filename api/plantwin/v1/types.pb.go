@@ -330,9 +330,11 @@ func (x *PropertyValue) GetQuality() Quality {
 
 // DesiredValue is a value an application asked the device to take.
 type DesiredValue struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Value         *Value                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Value      *Value                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Who set it: "token:NAME", "cert:SUBJECT" or "anonymous".
+	UpdatedBy     string `protobuf:"bytes,3,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -379,6 +381,13 @@ func (x *DesiredValue) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *DesiredValue) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
 }
 
 // Twin is the acknowledged (durable) state of one digital twin.
@@ -522,11 +531,13 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"sourceTime\x12;\n" +
 	"\vserver_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12.\n" +
-	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"u\n" +
+	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"\x94\x01\n" +
 	"\fDesiredValue\x12(\n" +
 	"\x05value\x18\x01 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12;\n" +
 	"\vupdate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x99\x05\n" +
+	"updateTime\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x03 \x01(\tR\tupdatedBy\"\x99\x05\n" +
 	"\x04Twin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +

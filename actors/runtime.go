@@ -117,20 +117,21 @@ func (c Config) Validate() error {
 // Runtime hosts a node's twins on protoactor-go: the actor system, its
 // cluster membership and placement, the ingest path and state reads.
 type Runtime struct {
-	cfg     Config
-	log     *slog.Logger
-	clock   Clock
-	store   *persistence.Store
-	twins   *twins.Config
-	policy  twins.IngestPolicy
-	system  *actor.ActorSystem
-	cluster *cluster.Cluster
-	lookup  *plcluster.Lookup
-	met     *metrics
-	ingest  *ingest
-	disp    *poolDispatcher
-	feed    *feed
-	started time.Time
+	cfg      Config
+	log      *slog.Logger
+	clock    Clock
+	store    *persistence.Store
+	twins    *twins.Config
+	policy   twins.IngestPolicy
+	system   *actor.ActorSystem
+	cluster  *cluster.Cluster
+	lookup   *plcluster.Lookup
+	met      *metrics
+	ingest   *ingest
+	disp     *poolDispatcher
+	feed     *feed
+	started  time.Time
+	provider *plcluster.Provider
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
@@ -182,6 +183,7 @@ func Start(cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.provider = provider
 	r.disp = newPoolDispatcher(4*runtime.GOMAXPROCS(0)+8, 1<<16, 300)
 	// The twin kind is built without cluster.NewKind's receive middleware:
 	// that middleware reads a cluster identity that protoactor stores per
@@ -313,6 +315,9 @@ func (r *Runtime) Close() error {
 func (r *Runtime) identity(id string) *cluster.ClusterIdentity {
 	return cluster.NewClusterIdentity(id, TwinKind)
 }
+
+// GossipAddress is the address memberlist listens on, host:port.
+func (r *Runtime) GossipAddress() string { return r.provider.GossipAddr() }
 
 // StartTime is when the runtime started.
 func (r *Runtime) StartTime() time.Time { return r.started }

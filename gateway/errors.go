@@ -27,6 +27,7 @@ var errorCodes = []struct {
 	{actors.ErrOverloaded, codes.ResourceExhausted},
 	{actors.ErrUnavailable, codes.Unavailable},
 	{actors.ErrTimeout, codes.DeadlineExceeded},
+	{actors.ErrJournalTrimmed, codes.OutOfRange},
 	{persistence.ErrClosed, codes.Unavailable},
 	{persistence.ErrFenced, codes.Aborted},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
@@ -47,6 +48,13 @@ func toStatus(err error) error {
 		}
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// withField converts err like toStatus and names the request field it is
+// about in the message.
+func withField(field string, err error) error {
+	st := status.Convert(toStatus(err))
+	return status.Error(st.Code(), field+": "+st.Message())
 }
 
 // invalid reports a bad request field.

@@ -2,75 +2,143 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
+	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
-	"github.com/plantwin/plantwin/twins"
+	"github.com/plantwin/plantwin/gateway/auth"
 )
 
 const (
-	defaultPageSize = 100
-	maxPageSize     = 1000
-	maxIDLen        = 128
-	backupChunk     = 1 << 20
+	maxIDLen    = 128
+	backupChunk = 1 << 20
 )
+
+// Options configure a Server. The zero value serves without
+// authentication and discards logs.
+type Options struct {
+	// Logger receives the gateway's logs. Nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the gateway's metrics. Nil: not registered.
+	Registerer prometheus.Registerer
+	// Auth authenticates and authorizes calls. Nil: every caller is
+	// "anonymous" with the admin role (loopback development only; serve
+	// refuses that on other addresses).
+	Auth *auth.Authorizer
+	// APIAddress is the address the gRPC server listens on (for GetNode).
+	APIAddress string
+	// Version is the plantwin build version (for GetNode).
+	Version string
+	// TLS says whether the gRPC server uses TLS (for GetNode).
+	TLS bool
+	// WatchBuffer is how many changes a watch stream may fall behind
+	// before it lags and resyncs. Default 4096.
+	WatchBuffer int
+}
 
 // Server implements the plantwin.v1 services on a runtime.
 type Server struct {
 	pb.UnimplementedTwinServiceServer
+	pb.UnimplementedModelServiceServer
+	pb.UnimplementedNodeServiceServer
 	pb.UnimplementedAdminServiceServer
 
 	rt     *actors.Runtime
+	opts   Options
 	log    *slog.Logger
+	auth   *auth.Authorizer
 	health *health.Server
+	met    *metrics
 	ids    []string // declared twin ids, sorted
+
+	ready    atomic.Bool
+	watchers atomic.Int32
+	stop     chan struct{} // closed by Shutdown: watches end
+	stopOnce sync.Once
 }
 
 // New returns a server for rt. Health reports NOT_SERVING until
 // SetServing is called.
-func New(rt *actors.Runtime, log *slog.Logger) *Server {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func New(rt *actors.Runtime, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{rt: rt, log: log, health: health.NewServer()}
+	if opts.WatchBuffer <= 0 {
+		opts.WatchBuffer = 4096
+	}
+	if opts.Auth == nil {
+		opts.Auth = auth.New(auth.Config{Logger: opts.Logger, Policy: Policy(), Open: OpenMethods()})
+	}
+	s := &Server{rt: rt, opts: opts, log: opts.Logger, auth: opts.Auth, health: health.NewServer(), stop: make(chan struct{})}
+	s.met = newMetrics(opts.Registerer)
 	for _, t := range rt.Twins().Twins {
 		s.ids = append(s.ids, t.ID)
 	}
 	sort.Strings(s.ids)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
-	s.health.SetServingStatus(pb.TwinService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	s.SetServing(false)
 	return s
+}
+
+// ServerOptions returns the interceptors that authenticate and authorize
+// every call; pass them to grpc.NewServer.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.auth.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(s.auth.StreamInterceptor()),
+	}
 }
 
 // Register adds the services, health and reflection to g.
 func (s *Server) Register(g *grpc.Server) {
 	pb.RegisterTwinServiceServer(g, s)
+	pb.RegisterModelServiceServer(g, s)
+	pb.RegisterNodeServiceServer(g, s)
 	pb.RegisterAdminServiceServer(g, s)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 }
 
+// services whose health follows readiness.
+var services = []string{
+	"",
+	pb.TwinService_ServiceDesc.ServiceName,
+	pb.ModelService_ServiceDesc.ServiceName,
+	pb.NodeService_ServiceDesc.ServiceName,
+	pb.AdminService_ServiceDesc.ServiceName,
+}
+
 // SetServing flips health to SERVING (true) or NOT_SERVING.
 func (s *Server) SetServing(ok bool) {
+	s.ready.Store(ok)
 	st := healthpb.HealthCheckResponse_NOT_SERVING
 	if ok {
 		st = healthpb.HealthCheckResponse_SERVING
 	}
-	s.health.SetServingStatus("", st)
-	s.health.SetServingStatus(pb.TwinService_ServiceDesc.ServiceName, st)
+	for _, name := range services {
+		s.health.SetServingStatus(name, st)
+	}
+}
+
+// Shutdown sets every service NOT_SERVING, ends health watches and
+// WatchTwins streams (UNAVAILABLE, so clients reconnect elsewhere), so
+// that a graceful stop of the gRPC server does not wait for them.
+func (s *Server) Shutdown() {
+	s.ready.Store(false)
+	s.health.Shutdown()
+	s.stopOnce.Do(func() { close(s.stop) })
 }
 
 func validID(field, id string) error {
@@ -83,82 +151,12 @@ func validID(field, id string) error {
 	return nil
 }
 
-// GetTwin returns one twin's acknowledged state.
-func (s *Server) GetTwin(ctx context.Context, req *pb.GetTwinRequest) (*pb.Twin, error) {
-	if err := validID("id", req.GetId()); err != nil {
-		return nil, err
+// caller names the authenticated caller, for the journal and logs.
+func caller(ctx context.Context) string {
+	if id, ok := auth.FromContext(ctx); ok && id.Name != "" {
+		return id.Name
 	}
-	t, err := s.rt.GetTwin(ctx, req.GetId())
-	return t, toStatus(err)
-}
-
-// ListTwins returns declared twins ordered by id, filtered, a page at a time.
-func (s *Server) ListTwins(ctx context.Context, req *pb.ListTwinsRequest) (*pb.ListTwinsResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalid("page_size", "must not be negative")
-	case size == 0:
-		size = defaultPageSize
-	case size > maxPageSize:
-		size = maxPageSize
-	}
-	after := ""
-	if tok := req.GetPageToken(); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil || len(b) == 0 {
-			return nil, invalid("page_token", "malformed; pass next_page_token of the previous page")
-		}
-		after = string(b)
-	}
-	if m := req.GetModel(); m != "" {
-		if _, ok := s.rt.Twins().Model(m); !ok {
-			return nil, invalid("model", "no model named "+m)
-		}
-	}
-	cfg := s.rt.Twins()
-	match := func(t *twins.Spec) bool {
-		if req.GetModel() != "" && t.ModelName != req.GetModel() {
-			return false
-		}
-		if req.GetParent() != "" && t.Parent != req.GetParent() {
-			return false
-		}
-		for k, v := range req.GetLabels() {
-			if t.Labels[k] != v {
-				return false
-			}
-		}
-		return true
-	}
-	start := sort.SearchStrings(s.ids, after)
-	if start < len(s.ids) && s.ids[start] == after {
-		start++
-	}
-	resp := &pb.ListTwinsResponse{}
-	total := 0
-	for _, id := range s.ids {
-		if spec, _ := cfg.Twin(id); match(spec) {
-			total++
-		}
-	}
-	for _, id := range s.ids[start:] {
-		spec, _ := cfg.Twin(id)
-		if !match(spec) {
-			continue
-		}
-		if len(resp.Twins) == size {
-			resp.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(resp.Twins[size-1].Id))
-			break
-		}
-		t, err := s.rt.GetTwin(ctx, id)
-		if err != nil {
-			return nil, toStatus(err)
-		}
-		resp.Twins = append(resp.Twins, t)
-	}
-	resp.TotalSize = proto.Int32(int32(total))
-	return resp, nil
+	return "anonymous"
 }
 
 // Backup checkpoints the store and streams the checkpoint's files.
@@ -212,6 +210,6 @@ func (s *Server) Backup(_ *pb.BackupRequest, stream pb.AdminService_BackupServer
 		}
 		return toStatus(err)
 	}
-	s.log.Info("backup streamed", "bytes", total)
+	s.log.Info("backup streamed", "bytes", total, "caller", caller(stream.Context()))
 	return stream.Send(&pb.BackupChunk{Done: true, TotalBytes: total})
 }

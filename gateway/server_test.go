@@ -26,6 +26,8 @@ models:
   - name: pump
     properties:
       - {name: flow, type: double, min: 0, max: 500}
+      - {name: setpoint, type: double, min: 0, max: 100, writable: true}
+      - {name: mode, type: enum, values: [auto, manual]}
   - name: line
     properties:
       - {name: state, type: enum, values: [running, idle]}
@@ -49,7 +51,9 @@ type env struct {
 	tc   pb.TwinServiceClient
 }
 
-func start(t *testing.T) *env {
+func start(t *testing.T) *env { return startOpts(t, Options{}) }
+
+func startOpts(t *testing.T, opts Options) *env {
 	t.Helper()
 	cfg, err := twins.ParseConfig("gw.yaml", []byte(cfgYAML))
 	if err != nil {
@@ -68,7 +72,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	g := grpc.NewServer()
-	srv := New(rt, nil)
+	srv := New(rt, opts)
 	srv.Register(g)
 	go g.Serve(lis)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -80,6 +84,7 @@ func start(t *testing.T) *env {
 		// GracefulStop waits for every RPC goroutine: protoactor's remote
 		// start sets grpclog's global logger, which races with a previous
 		// test's server goroutine still logging (seen under -race).
+		srv.Shutdown()
 		g.GracefulStop()
 		rt.Close()
 		store.Close()

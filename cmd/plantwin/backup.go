@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -17,8 +16,8 @@ import (
 )
 
 func newBackupCmd() *cobra.Command {
-	var server, to string
-	var timeout time.Duration
+	var to string
+	o := clientOptions{}
 	cmd := &cobra.Command{
 		Use:   "backup --server ADDR --to DIR",
 		Short: "Take an online backup of a running node's store into DIR",
@@ -28,14 +27,15 @@ backup back with 'plantwin restore'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
-				return errors.New("--to DIR is required")
+				return usage(errors.New("--to DIR is required"))
 			}
-			return backup(cmd.Context(), server, to, timeout, cmd.OutOrStdout())
+			return backup(cmd.Context(), &o, to, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "127.0.0.1:7070", "node gRPC address")
+	o.register(cmd, false)
+	_ = cmd.Flags().Set("timeout", "30m")
+	cmd.Flags().Lookup("timeout").DefValue = "30m0s"
 	cmd.Flags().StringVar(&to, "to", "", "directory to write the backup into")
-	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "deadline of the whole backup")
 	return cmd
 }
 
@@ -53,16 +53,17 @@ func emptyOrMissing(dir string) error {
 	return nil
 }
 
-func backup(ctx context.Context, server, to string, timeout time.Duration, out io.Writer) error {
+func backup(ctx context.Context, o *clientOptions, to string, out io.Writer) error {
 	if err := emptyOrMissing(to); err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
-	conn, err := dial(server)
+	server := o.server
+	conn, err := o.dial()
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := o.context(ctx)
 	defer cancel()
 	stream, err := pb.NewAdminServiceClient(conn).Backup(ctx, &pb.BackupRequest{})
 	if err != nil {

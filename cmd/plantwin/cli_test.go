@@ -77,9 +77,9 @@ func TestTwinsCLI(t *testing.T) {
 	if err == nil || !strings.Contains(out, "NotFound") {
 		t.Fatalf("get of an unknown twin: err=%v\n%s", err, out)
 	}
-	out, err = runCLI(t, "twins", "list", "-o", "yaml", "--server", n.addr)
-	if err == nil || !strings.Contains(out, `--output "yaml"`) {
-		t.Fatalf("bad -o accepted: err=%v\n%s", err, out)
+	out, err = runCLI(t, "twins", "list", "-o", "xml", "--server", n.addr)
+	if code := exitCode(err); code != 2 || !strings.Contains(out, `--output "xml"`) {
+		t.Fatalf("bad -o: exit %d, want 2\n%s", code, out)
 	}
 	n.stop()
 }

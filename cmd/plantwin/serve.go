@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,10 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/plantwin/plantwin/actors"
 	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/gateway"
+	"github.com/plantwin/plantwin/gateway/auth"
 	"github.com/plantwin/plantwin/persistence"
 	"github.com/plantwin/plantwin/simulations"
 	"github.com/plantwin/plantwin/twins"
@@ -40,6 +44,10 @@ type serveOptions struct {
 	insecure         bool
 	demoPeriod       time.Duration
 	demoAckLog       string
+	tlsCert          string
+	tlsKey           string
+	clientCA         string
+	tokens           string
 }
 
 func newServeCmd() *cobra.Command {
@@ -51,7 +59,9 @@ func newServeCmd() *cobra.Command {
 start the twin runtime and serve the gRPC API on --listen.
 
 Every listener binds to loopback unless told otherwise; the actor-remote and
-gossip ports default to free ones. SIGINT or SIGTERM shut the node down
+gossip ports default to free ones. On a non-loopback --listen address serve
+requires TLS (--tls-cert, --tls-key) and authentication (--tokens and/or
+--client-ca), unless --insecure is given. SIGINT or SIGTERM shut the node down
 cleanly: intake stops, twins snapshot, the store closes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,6 +82,10 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.IntVar(&o.snapshotEvery, "snapshot-every", 1000, "snapshot a twin every N events")
 	f.DurationVar(&o.historyRetention, "history-retention", 7*24*time.Hour, "keep property history this long (0: forever)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow non-loopback listen addresses without TLS and authentication")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve gRPC over TLS with this PEM certificate (needs --tls-key)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.clientCA, "client-ca", "", "accept client certificates signed by this PEM CA (mutual TLS); the role is the certificate's OU (viewer, operator or admin)")
+	f.StringVar(&o.tokens, "tokens", "", "require bearer tokens from this file (made by 'plantwin token create') on every plantwin.v1 call and reflection; health stays open")
 	f.DurationVar(&o.demoPeriod, "demo-period", time.Second, "period of the demo generator")
 	f.StringVar(&o.demoAckLog, "demo-ack-log", "", "append a line per acknowledged demo batch to this file (for crash tests)")
 	return cmd
@@ -92,23 +106,74 @@ func newLogger(format, level string, w *os.File) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
-// checkLoopback refuses a non-loopback address unless insecure is set.
-func checkLoopback(flag, addr string, insecure bool) error {
+// isLoopback reports whether addr's host is a loopback address.
+func isLoopback(flag, addr string) (bool, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--%s %q: %w", flag, addr, err)
-	}
-	if insecure {
-		return nil
+		return false, fmt.Errorf("--%s %q: %w", flag, addr, err)
 	}
 	if host == "localhost" {
-		return nil
+		return true, nil
 	}
 	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--%s %s is not a loopback address: this build serves without TLS or authentication (they come with the gateway work), so plantwin refuses to expose it; pass --insecure to do it anyway", flag, addr)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+// checkLoopback refuses a non-loopback address unless insecure is set.
+func checkLoopback(flag, addr, why string, insecure bool) error {
+	ok, err := isLoopback(flag, addr)
+	if err != nil || ok || insecure {
+		return err
 	}
-	return nil
+	return fmt.Errorf("--%s %s is not a loopback address and %s, so plantwin refuses to expose it; pass --insecure to do it anyway", flag, addr, why)
+}
+
+// checkListen refuses to serve the API on a non-loopback address without
+// both TLS and authentication, unless insecure is set.
+func checkListen(o serveOptions) error {
+	var missing []string
+	if o.tlsCert == "" {
+		missing = append(missing, "TLS (--tls-cert, --tls-key)")
+	}
+	if o.tokens == "" && o.clientCA == "" {
+		missing = append(missing, "authentication (--tokens or --client-ca)")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
+}
+
+// apiSecurity builds the TLS config and the authorizer from the flags.
+func apiSecurity(o serveOptions, log *slog.Logger, reg prometheus.Registerer) (*tls.Config, *auth.Authorizer, error) {
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return nil, nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.clientCA != "" && o.tlsCert == "" {
+		return nil, nil, errors.New("--client-ca needs TLS: pass --tls-cert and --tls-key too")
+	}
+	var tc *tls.Config
+	if o.tlsCert != "" {
+		var err error
+		if tc, err = auth.ServerTLS(o.tlsCert, o.tlsKey, o.clientCA); err != nil {
+			return nil, nil, err
+		}
+	}
+	acfg := auth.Config{
+		ClientCerts: o.clientCA != "",
+		Policy:      gateway.Policy(),
+		Open:        gateway.OpenMethods(),
+		Logger:      log,
+		Registerer:  reg,
+	}
+	if o.tokens != "" {
+		toks, err := auth.LoadTokens(o.tokens)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--tokens: %w", err)
+		}
+		acfg.Tokens = toks
+	}
+	return tc, auth.New(acfg), nil
 }
 
 func loadConfig(o serveOptions) (*twins.Config, error) {
@@ -128,13 +193,16 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	for flag, addr := range map[string]string{"listen": o.listen, "remote": o.remote, "gossip": o.gossip} {
-		if err := checkLoopback(flag, addr, o.insecure); err != nil {
+	if err := checkListen(o); err != nil {
+		return err
+	}
+	for flag, addr := range map[string]string{"remote": o.remote, "gossip": o.gossip} {
+		if err := checkLoopback(flag, addr, "cluster traffic is not yet encrypted or authenticated", o.insecure); err != nil {
 			return err
 		}
 	}
 	if o.metrics != "" {
-		if err := checkLoopback("metrics", o.metrics, o.insecure); err != nil {
+		if err := checkLoopback("metrics", o.metrics, "the metrics endpoint has no authentication", o.insecure); err != nil {
 			return err
 		}
 	}
@@ -159,6 +227,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	gogc := tuneGC()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tlsCfg, authz, err := apiSecurity(o, log.With("component", "auth"), reg)
+	if err != nil {
+		return err
+	}
 
 	scfg := persistence.DefaultConfig(o.data)
 	scfg.HistoryRetention = o.historyRetention
@@ -191,8 +263,19 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer rt.Close()
 
-	gs := grpc.NewServer()
-	api := gateway.New(rt, log.With("component", "gateway"))
+	api := gateway.New(rt, gateway.Options{
+		Logger:     log.With("component", "gateway"),
+		Registerer: reg,
+		Auth:       authz,
+		APIAddress: lis.Addr().String(),
+		Version:    version,
+		TLS:        tlsCfg != nil,
+	})
+	gopts := api.ServerOptions()
+	if tlsCfg != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	gs := grpc.NewServer(gopts...)
 	api.Register(gs)
 	go func() {
 		if err := gs.Serve(lis); err != nil {
@@ -224,11 +307,11 @@ func serve(ctx context.Context, o serveOptions) error {
 		gen.Start()
 	}
 	api.SetServing(true)
-	log.Info("serving", "grpc_addr", lis.Addr().String(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc, "try", "plantwin twins list --server "+lis.Addr().String())
+	log.Info("serving", "grpc_addr", lis.Addr().String(), "tls", tlsCfg != nil, "auth", authz.Enabled(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc, "try", "plantwin twins list --server "+lis.Addr().String())
 
 	<-ctx.Done()
 	log.Info("shutting down")
-	api.SetServing(false)
+	api.Shutdown()
 	if gen != nil {
 		gen.Stop()
 		sent, failed := gen.Stats()

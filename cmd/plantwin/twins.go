@@ -1,128 +1,141 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 )
 
-type clientOptions struct {
-	server  string
-	output  string
-	timeout time.Duration
-}
-
-func (o *clientOptions) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&o.server, "server", "127.0.0.1:7070", "node gRPC address")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "deadline of the whole command")
-}
-
-func (o *clientOptions) validate() error {
-	switch o.output {
-	case "table", "json":
-		return nil
-	}
-	return fmt.Errorf("--output %q: want table or json", o.output)
-}
-
-func dial(server string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return nil, fmt.Errorf("--server %s: %w", server, err)
-	}
-	return conn, nil
-}
-
-// jsonOpts prints every field, zero values included; int64 as strings.
-var jsonOpts = protojson.MarshalOptions{EmitUnpopulated: true}
-
-// marshalJSON renders m as protojson with stable indentation (protojson
-// itself varies its whitespace on purpose).
-func marshalJSON(m proto.Message, indent string) ([]byte, error) {
-	b, err := jsonOpts.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	if indent == "" {
-		err = json.Compact(&out, b)
-	} else {
-		err = json.Indent(&out, b, "", indent)
-	}
-	return out.Bytes(), err
-}
-
 func newTwinsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "twins", Short: "Read twins from a node"}
-	cmd.AddCommand(newTwinsListCmd(), newTwinsGetCmd())
+	cmd := &cobra.Command{Use: "twins", Short: "Query, watch and drive twins on a node"}
+	cmd.AddCommand(newTwinsListCmd(), newTwinsGetCmd(), newTwinsWatchCmd(), newTwinsSetCmd(), newTwinsHistoryCmd())
 	return cmd
+}
+
+// completeTwinIDs completes twin ids from the node (first page only).
+func completeTwinIDs(o *clientOptions) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		conn, err := o.dial()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+		defer cancel()
+		resp, err := pb.NewTwinServiceClient(conn).ListTwins(ctx, &pb.ListTwinsRequest{PageSize: 1000, Filter: fmt.Sprintf("id.startsWith(%q)", prefix)})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var ids []string
+		for _, t := range resp.Twins {
+			ids = append(ids, t.Id)
+		}
+		return ids, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func parseLabels(labels []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, l := range labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, usage(fmt.Errorf("--label %q: want KEY=VALUE", l))
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// callError names the call and node, keeping the gRPC code visible.
+func callError(what, server string, err error) error {
+	st := status.Convert(err)
+	return fmt.Errorf("%s on %s: %s: %s", what, server, st.Code(), st.Message())
 }
 
 func newTwinsListCmd() *cobra.Command {
 	o := clientOptions{}
-	var model, parent string
+	var model, parent, filter string
 	var labels []string
+	var limit int
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List twins (all pages), as a table or a JSON array",
-		Args:  cobra.NoArgs,
+		Use:   "list [--filter EXPR] [--limit N]",
+		Short: "List twins (every page unless --limit), as a table, JSON or YAML",
+		Example: `  plantwin twins list
+  plantwin twins list --model pump --label line=L2
+  plantwin twins list --filter 'reported.temperature.value > 80' -o json`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			req := &pb.ListTwinsRequest{Model: model, Parent: parent, PageSize: 1000, Labels: map[string]string{}}
-			for _, l := range labels {
-				k, v, ok := strings.Cut(l, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--label %q: want KEY=VALUE", l)
-				}
-				req.Labels[k] = v
+			if limit < 0 {
+				return usage(errors.New("--limit must not be negative"))
 			}
-			conn, err := dial(o.server)
+			lbl, err := parseLabels(labels)
+			if err != nil {
+				return err
+			}
+			req := &pb.ListTwinsRequest{Model: model, Parent: parent, Labels: lbl, Filter: filter, PageSize: 1000}
+			if limit > 0 && limit < 1000 {
+				req.PageSize = int32(limit)
+			}
+			conn, err := o.dial()
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			ctx, cancel := o.context(cmd.Context())
 			defer cancel()
 			c := pb.NewTwinServiceClient(conn)
 			var all []*pb.Twin
 			for {
 				resp, err := c.ListTwins(ctx, req)
 				if err != nil {
-					return fmt.Errorf("list twins on %s: %w", o.server, err)
+					return callError("list twins", o.server, err)
 				}
 				all = append(all, resp.Twins...)
-				if resp.NextPageToken == "" {
+				if resp.NextPageToken == "" || (limit > 0 && len(all) >= limit) {
 					break
 				}
 				req.PageToken = resp.NextPageToken
 			}
-			if o.output == "json" {
-				return printJSONArray(cmd.OutOrStdout(), all)
+			if limit > 0 && len(all) > limit {
+				all = all[:limit]
 			}
-			return printTable(cmd.OutOrStdout(), all)
+			w := cmd.OutOrStdout()
+			switch o.output {
+			case "json":
+				return printJSONArray(w, all)
+			case "yaml":
+				return printYAML(w, true, all...)
+			}
+			return printTable(w, all, time.Now())
 		},
 	}
-	o.register(cmd)
-	cmd.Flags().StringVar(&model, "model", "", "only twins of this model")
-	cmd.Flags().StringVar(&parent, "parent", "", "only children of this twin")
-	cmd.Flags().StringArrayVar(&labels, "label", nil, "only twins with this label, KEY=VALUE (repeatable)")
+	o.register(cmd, true)
+	f := cmd.Flags()
+	f.StringVar(&model, "model", "", "only twins of this model")
+	f.StringVar(&parent, "parent", "", "only children of this twin")
+	f.StringArrayVar(&labels, "label", nil, "only twins with this label, KEY=VALUE (repeatable)")
+	f.StringVar(&filter, "filter", "", "CEL predicate over the twin, e.g. 'reported.flow.value > 80' (see docs/api.md)")
+	f.IntVar(&limit, "limit", 0, "stop after N twins (0: all)")
 	return cmd
 }
 
@@ -130,64 +143,273 @@ func newTwinsGetCmd() *cobra.Command {
 	o := clientOptions{}
 	cmd := &cobra.Command{
 		Use:   "get ID",
-		Short: "Show one twin, as text or a JSON object",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show one twin, as text, JSON or YAML",
+		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			conn, err := dial(o.server)
+			conn, err := o.dial()
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			ctx, cancel := o.context(cmd.Context())
 			defer cancel()
 			t, err := pb.NewTwinServiceClient(conn).GetTwin(ctx, &pb.GetTwinRequest{Id: args[0]})
 			if err != nil {
-				return fmt.Errorf("get twin %s on %s: %w", args[0], o.server, err)
+				return callError("get twin "+args[0], o.server, err)
 			}
-			if o.output == "json" {
-				b, err := marshalJSON(t, "  ")
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
-				return err
+			w := cmd.OutOrStdout()
+			switch o.output {
+			case "json":
+				return printJSON(w, t)
+			case "yaml":
+				return printYAML(w, false, t)
 			}
-			return printTwin(cmd.OutOrStdout(), t)
+			return printTwin(w, t)
 		},
 	}
-	o.register(cmd)
+	o.register(cmd, true)
+	cmd.ValidArgsFunction = completeTwinIDs(&o)
 	return cmd
 }
 
-func printJSONArray(w io.Writer, ts []*pb.Twin) error {
-	if len(ts) == 0 {
-		_, err := fmt.Fprintln(w, "[]")
-		return err
+func newTwinsSetCmd() *cobra.Command {
+	o := clientOptions{}
+	var expected int64
+	cmd := &cobra.Command{
+		Use:   "set ID PROPERTY=VALUE...",
+		Short: "Set desired values of writable properties (all or none)",
+		Long: `Set desired values of writable properties of a twin, all or none. Values are
+parsed by the property's type in the twin's model (true/false, integers,
+decimals, strings, enum symbols). With --expected-version the update is
+refused (ABORTED) if the twin has changed since that version.`,
+		Example: `  plantwin twins set pump-L1-01 setpoint=42.5
+  plantwin twins set pump-L1-01 setpoint=40 --expected-version 118`,
+		Args: usageArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			assign := map[string]string{}
+			for _, a := range args[1:] {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok || k == "" {
+					return usage(fmt.Errorf("%q: want PROPERTY=VALUE", a))
+				}
+				assign[k] = v
+			}
+			conn, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := o.context(cmd.Context())
+			defer cancel()
+			tc := pb.NewTwinServiceClient(conn)
+			t, err := tc.GetTwin(ctx, &pb.GetTwinRequest{Id: args[0]})
+			if err != nil {
+				return callError("get twin "+args[0], o.server, err)
+			}
+			m, err := pb.NewModelServiceClient(conn).GetModel(ctx, &pb.GetModelRequest{Name: t.Model})
+			if err != nil {
+				return callError("get model "+t.Model, o.server, err)
+			}
+			req := &pb.UpdateDesiredRequest{TwinId: args[0], ExpectedVersion: expected, Values: map[string]*pb.Value{}}
+			for k, text := range assign {
+				v, err := parseValue(m, k, text)
+				if err != nil {
+					return usage(err)
+				}
+				req.Values[k] = v
+			}
+			resp, err := tc.UpdateDesired(ctx, req)
+			if err != nil {
+				return callError("set desired on "+args[0], o.server, err)
+			}
+			w := cmd.OutOrStdout()
+			switch o.output {
+			case "json":
+				return printJSON(w, resp)
+			case "yaml":
+				return printYAML(w, false, resp)
+			}
+			fmt.Fprintf(w, "%s: desired values set at version %d\n", args[0], resp.Version)
+			return nil
+		},
 	}
-	var b strings.Builder
-	b.WriteString("[\n")
-	for i, t := range ts {
-		js, err := marshalJSON(t, "")
+	o.register(cmd, true)
+	cmd.Flags().Int64Var(&expected, "expected-version", 0, "only if the twin is still at this version (0: any)")
+	cmd.ValidArgsFunction = completeTwinIDs(&o)
+	return cmd
+}
+
+// parseValue parses text as the type of the model's property name.
+func parseValue(m *pb.Model, name, text string) (*pb.Value, error) {
+	var p *pb.PropertySpec
+	for _, q := range m.Properties {
+		if q.Name == name {
+			p = q
+		}
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%s: model %s has no property %q", name, m.Name, name)
+	}
+	bad := func(want string) error { return fmt.Errorf("%s=%s: want %s", name, text, want) }
+	switch p.Type {
+	case pb.ValueType_VALUE_TYPE_BOOL:
+		b, err := strconv.ParseBool(text)
 		if err != nil {
-			return err
+			return nil, bad("true or false")
 		}
-		b.WriteString("  ")
-		b.Write(js)
-		if i < len(ts)-1 {
-			b.WriteString(",")
+		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: b}}, nil
+	case pb.ValueType_VALUE_TYPE_INT:
+		i, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return nil, bad("an integer")
 		}
-		b.WriteString("\n")
+		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: i}}, nil
+	case pb.ValueType_VALUE_TYPE_DOUBLE:
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, bad("a number")
+		}
+		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: f}}, nil
+	case pb.ValueType_VALUE_TYPE_ENUM:
+		return &pb.Value{Kind: &pb.Value_EnumValue{EnumValue: text}}, nil
 	}
-	b.WriteString("]\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return &pb.Value{Kind: &pb.Value_StringValue{StringValue: text}}, nil
+}
+
+// parseSince reads a duration before now ("1h") or an RFC 3339 time.
+func parseSince(flag, s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, usage(fmt.Errorf("--%s %s: want a positive duration", flag, s))
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, usage(fmt.Errorf("--%s %q: want a duration before now (1h, 30m) or an RFC 3339 time", flag, s))
+	}
+	return t, nil
+}
+
+func newTwinsHistoryCmd() *cobra.Command {
+	o := clientOptions{}
+	var since, until string
+	var step time.Duration
+	cmd := &cobra.Command{
+		Use:   "history ID PROPERTY --since 1h [--step 1m]",
+		Short: "Show a property's history, raw or downsampled",
+		Example: `  plantwin twins history pump-L1-01 flow --since 10m
+  plantwin twins history pump-L1-01 flow --since 24h --step 1h`,
+		Args: usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			now := time.Now()
+			from, err := parseSince("since", since, now)
+			if err != nil {
+				return err
+			}
+			req := &pb.GetHistoryRequest{TwinId: args[0], Property: args[1], StartTime: timestamppb.New(from), PageSize: 10000}
+			if until != "" {
+				to, err := parseSince("until", until, now)
+				if err != nil {
+					return err
+				}
+				req.EndTime = timestamppb.New(to)
+			}
+			if step < 0 {
+				return usage(errors.New("--step must be positive"))
+			}
+			if step > 0 {
+				req.Step = durationpb.New(step)
+				req.PageSize = 0
+			}
+			conn, err := o.dial()
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ctx, cancel := o.context(cmd.Context())
+			defer cancel()
+			c := pb.NewTwinServiceClient(conn)
+			all := &pb.GetHistoryResponse{}
+			for {
+				resp, err := c.GetHistory(ctx, req)
+				if err != nil {
+					return callError("history of "+args[0]+" "+args[1], o.server, err)
+				}
+				all.Points = append(all.Points, resp.Points...)
+				all.Buckets = append(all.Buckets, resp.Buckets...)
+				if resp.NextPageToken == "" {
+					break
+				}
+				req.PageToken = resp.NextPageToken
+			}
+			w := cmd.OutOrStdout()
+			switch o.output {
+			case "json":
+				if step > 0 {
+					return printJSONArray(w, all.Buckets)
+				}
+				return printJSONArray(w, all.Points)
+			case "yaml":
+				if step > 0 {
+					return printYAML(w, true, all.Buckets...)
+				}
+				return printYAML(w, true, all.Points...)
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			if step > 0 {
+				fmt.Fprintln(tw, "START\tCOUNT\tMIN\tMAX\tAVG\tLAST")
+				for _, b := range all.Buckets {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", b.StartTime.AsTime().UTC().Format(time.RFC3339), b.Count,
+						optFloat(b.Min), optFloat(b.Max), optFloat(b.Avg), valueText(b.Last))
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(w, "%d buckets of %v\n", len(all.Buckets), step)
+				return err
+			}
+			fmt.Fprintln(tw, "SOURCE TIME\tVALUE\tQUALITY\tVERSION")
+			for _, p := range all.Points {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", p.SourceTime.AsTime().UTC().Format(time.RFC3339Nano), valueText(p.Value), shortQuality(p.Quality), p.Version)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(w, "%d values\n", len(all.Points))
+			return err
+		},
+	}
+	o.register(cmd, true)
+	cmd.Flags().StringVar(&since, "since", "1h", "start: a duration before now (1h) or an RFC 3339 time")
+	cmd.Flags().StringVar(&until, "until", "", "end: a duration before now or an RFC 3339 time (default now)")
+	cmd.Flags().DurationVar(&step, "step", 0, "downsample into buckets this wide (min, max, avg, last, count)")
+	cmd.ValidArgsFunction = completeTwinIDs(&o)
+	return cmd
+}
+
+func optFloat(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*f, 'g', 6, 64)
 }
 
 func shortConn(c pb.Connectivity) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "CONNECTIVITY_"))
+}
+
+func shortQuality(q pb.Quality) string {
+	return strings.ToLower(strings.TrimPrefix(q.String(), "QUALITY_"))
 }
 
 func lastUpdate(t *pb.Twin) time.Time {
@@ -200,19 +422,36 @@ func lastUpdate(t *pb.Twin) time.Time {
 	return last
 }
 
-func printTable(w io.Writer, ts []*pb.Twin) error {
+// age renders how long ago t was, compactly ("3s", "5m", "2h", "4d").
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// printTable prints twins in columns that fit an 80-column terminal for
+// ids up to about 30 characters.
+func printTable(w io.Writer, ts []*pb.Twin, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tMODEL\tVERSION\tPARENT\tPROPS\tCONNECTIVITY\tACTIVE\tLAST UPDATE")
+	fmt.Fprintln(tw, "ID\tMODEL\tVERSION\tCONN\tACTIVE\tPROPS\tUPDATED")
 	for _, t := range ts {
-		upd := "-"
-		if l := lastUpdate(t); !l.IsZero() {
-			upd = l.UTC().Format(time.RFC3339)
+		active := "no"
+		if t.Active {
+			active = "yes"
 		}
-		parent := t.Parent
-		if parent == "" {
-			parent = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%v\t%s\n", t.Id, t.Model, t.Version, parent, len(t.Reported), shortConn(t.Connectivity), t.Active, upd)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\n", t.Id, t.Model, t.Version, shortConn(t.Connectivity), active, len(t.Reported), age(now, lastUpdate(t)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -228,9 +467,9 @@ func valueText(v *pb.Value) string {
 	case *pb.Value_IntValue:
 		return fmt.Sprint(k.IntValue)
 	case *pb.Value_DoubleValue:
-		return fmt.Sprint(k.DoubleValue)
+		return strconv.FormatFloat(k.DoubleValue, 'g', -1, 64)
 	case *pb.Value_StringValue:
-		return fmt.Sprintf("%q", k.StringValue)
+		return strconv.Quote(k.StringValue)
 	case *pb.Value_EnumValue:
 		return k.EnumValue
 	}
@@ -252,7 +491,7 @@ func printTwin(w io.Writer, t *pb.Twin) error {
 	}
 	fmt.Fprintf(w, "connectivity: %s\nactive:       %v\n\n", shortConn(t.Connectivity), t.Active)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROPERTY\tVALUE\tQUALITY\tSOURCE TIME\tSERVER TIME")
+	fmt.Fprintln(tw, "PROPERTY\tVALUE\tQUALITY\tSOURCE TIME")
 	names := make([]string, 0, len(t.Reported))
 	for n := range t.Reported {
 		names = append(names, n)
@@ -260,12 +499,34 @@ func printTwin(w io.Writer, t *pb.Twin) error {
 	sort.Strings(names)
 	for _, n := range names {
 		r := t.Reported[n]
-		q := strings.ToLower(strings.TrimPrefix(r.Quality.String(), "QUALITY_"))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, valueText(r.Value), q,
-			r.GetSourceTime().AsTime().UTC().Format(time.RFC3339Nano), r.GetServerTime().AsTime().UTC().Format(time.RFC3339Nano))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n, valueText(r.Value), shortQuality(r.Quality), r.GetSourceTime().AsTime().UTC().Format(time.RFC3339Nano))
 	}
-	for n, d := range t.Desired {
-		fmt.Fprintf(tw, "%s (desired)\t%s\t\t\t%s\n", n, valueText(d.Value), d.GetUpdateTime().AsTime().UTC().Format(time.RFC3339Nano))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(t.Desired) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DESIRED\tVALUE\tSET AT\tBY")
+	names = names[:0]
+	for n := range t.Desired {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := t.Desired[n]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n, valueText(d.Value), d.GetUpdateTime().AsTime().UTC().Format(time.RFC3339), d.UpdatedBy)
 	}
 	return tw.Flush()
+}
+
+// isRetryable reports whether a watch should reconnect after err.
+func isRetryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Internal, codes.Aborted, codes.ResourceExhausted:
+		return true
+	}
+	return false
 }

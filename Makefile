@@ -16,7 +16,7 @@ TEST_FLAGS ?= -count=1 -timeout 15m
 FUZZTIME   ?= 30s
 BENCH_ARGS ?=
 
-.PHONY: all build run test test-race lint generate fuzz bench bench-go check tools clean
+.PHONY: all build run test test-race lint generate fuzz bench bench-api bench-go check tools clean
 
 all: build
 
@@ -63,9 +63,15 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzHistoryKey$$' -fuzztime=$(FUZZTIME) ./persistence
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeJournal$$' -fuzztime=$(FUZZTIME) ./actors
 
-## bench: the system benchmark (durable ingest at 10k and 100k twins, each beside its raw ceilings).
+## bench: the system benchmarks: durable ingest at 10k and 100k twins beside raw protoactor and
+## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling.
 bench: build
 	$(PLANTWIN) bench $(BENCH_ARGS)
+	$(PLANTWIN) bench api $(BENCH_API_ARGS)
+
+## bench-api: only the gRPC API benchmark.
+bench-api: build
+	$(PLANTWIN) bench api $(BENCH_API_ARGS)
 
 ## bench-go: the package micro-benchmarks.
 bench-go:

@@ -42,3 +42,41 @@ func TestRunSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAPISmall runs the API benchmark at a tiny size: every figure must
+// be there, watchers must receive every change and not lag.
+func TestRunAPISmall(t *testing.T) {
+	o := APIOptions{
+		Twins:         1000,
+		GroupSize:     100,
+		Clients:       []int{1, 4},
+		RPCDuration:   300 * time.Millisecond,
+		Watchers:      20,
+		WatchRate:     500,
+		WatchDuration: time.Second,
+		SlowDuration:  500 * time.Millisecond,
+		InFlight:      500,
+		Dir:           t.TempDir(),
+		Progress:      500 * time.Millisecond,
+	}
+	var out bytes.Buffer
+	r, err := RunAPI(context.Background(), o, &out)
+	if err != nil {
+		t.Fatalf("RunAPI: %v\n%s", err, out.String())
+	}
+	for _, p := range r.GetTwin {
+		if p.PerSec <= 0 || p.Ceiling <= 0 || p.Errors != 0 || p.P99 <= 0 {
+			t.Fatalf("GetTwin point %+v\n%s", p, out.String())
+		}
+	}
+	if r.ListState <= 0 || r.ListStateMatched != 1000 || r.ListStatic <= 0 {
+		t.Fatalf("list figures %+v\n%s", r, out.String())
+	}
+	// 20 watchers over 10 groups: every update reaches two watchers.
+	if r.WatchUpdates == 0 || r.WatchDelivered != 2*r.WatchUpdates || r.WatchLagged != 0 || r.WatchP99 <= 0 {
+		t.Fatalf("watch figures: %d updates, %d delivered, %d lagged\n%s", r.WatchUpdates, r.WatchDelivered, r.WatchLagged, out.String())
+	}
+	if r.IngestAlone <= 0 || r.IngestWithSlow <= 0 || r.SlowDropped <= 0 {
+		t.Fatalf("slow watcher figures %+v\n%s", r, out.String())
+	}
+}

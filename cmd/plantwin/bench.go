@@ -51,6 +51,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 			return err
 		},
 	}
+	cmd.AddCommand(newBenchAPICmd())
 	f := cmd.Flags()
 	f.StringVar(&sizes, "twins", "10000,100000", "active twin counts to measure, comma separated")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "how long ingest is sustained per size")
@@ -62,5 +63,50 @@ twin with 10 properties. Progress is printed every --progress.`,
 	f.DurationVar(&o.Progress, "progress", 5*time.Second, "progress interval")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.StringVar(&memProfile, "memprofile", "", "write a heap profile, taken while the memory figure's idle twins are live, to this file")
+	return cmd
+}
+
+func newBenchAPICmd() *cobra.Command {
+	o := bench.DefaultAPIOptions()
+	var clients string
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Measure the gRPC API: GetTwin, ListTwins, Watch delivery, a stalled watcher",
+		Long: `Run the API benchmark in this process over loopback gRPC (no TLS): GetTwin
+throughput and latency at each --clients level beside the empty-RPC ceiling
+(health Check) measured in the same run; ListTwins with a label filter and
+with a state filter over every twin; Watch delivery latency with --watchers
+streams, each over one label group, under --watch-rate paced updates; and
+full-speed ingest without and with a watcher that never reads.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Clients = nil
+			for _, s := range strings.Split(clients, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || n <= 0 || n > 64 {
+					return usage(fmt.Errorf("--clients %q: want comma-separated counts from 1 to 64", clients))
+				}
+				o.Clients = append(o.Clients, n)
+			}
+			if o.Twins < o.GroupSize || o.GroupSize <= 0 || o.Watchers <= 0 || o.WatchRate < 100 {
+				return usage(fmt.Errorf("want --twins >= --group-size > 0, --watchers > 0, --watch-rate >= 100"))
+			}
+			tuneGC()
+			_, err := bench.RunAPI(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Twins, "twins", o.Twins, "twins declared and activated")
+	f.IntVar(&o.GroupSize, "group-size", o.GroupSize, "twins per label group (each watcher watches one group)")
+	f.StringVar(&clients, "clients", "1,16,64", "concurrent clients for GetTwin and the ceiling, comma separated")
+	f.DurationVar(&o.RPCDuration, "rpc-duration", o.RPCDuration, "duration of each GetTwin and ceiling point")
+	f.IntVar(&o.Watchers, "watchers", o.Watchers, "watch streams")
+	f.IntVar(&o.WatchRate, "watch-rate", o.WatchRate, "paced updates per second during the watch run")
+	f.DurationVar(&o.WatchDuration, "watch-duration", o.WatchDuration, "duration of the watch run")
+	f.DurationVar(&o.SlowDuration, "slow-duration", o.SlowDuration, "duration of each half of the stalled-watcher comparison")
+	f.IntVar(&o.InFlight, "in-flight", o.InFlight, "ingest batches in flight at full speed")
+	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
+	f.DurationVar(&o.Progress, "progress", o.Progress, "progress interval")
 	return cmd
 }

@@ -89,8 +89,10 @@ func CreateToken(path, name string, role Role, now time.Time) (token string, err
 		return "", fmt.Errorf("auth: create token %q: encode %s: %w", name, path, err)
 	}
 	// Check the result before it replaces the file.
-	if g, err := parseTokenFile(path, out); err != nil || len(g.entries) != len(f.entries)+1 {
-		return "", fmt.Errorf("auth: create token %q: encoded token file does not parse back: %v", name, err)
+	if g, err := parseTokenFile(path, out); err != nil {
+		return "", fmt.Errorf("auth: create token %q: new token file does not parse: %w", name, err)
+	} else if len(g.entries) != len(f.entries)+1 {
+		return "", fmt.Errorf("auth: create token %q: new token file has %d entries, want %d", name, len(g.entries), len(f.entries)+1)
 	}
 	if err := writeFileAtomic(path, out, mode); err != nil {
 		return "", fmt.Errorf("auth: create token %q: %w", name, err)
@@ -130,13 +132,11 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil // the file is in place; only the directory sync is lost
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
+	// Make the rename durable. Best effort: the new file is in place, and
+	// failing now would lose the token that its entry belongs to.
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ BUF_VERSION                := v1.75.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 STATICCHECK_VERSION        := v0.8.2
+GRPCURL_VERSION            := v1.9.4
 
 # Packages with tests; `go test` runs them one package at a time on 2 cores.
 TEST_FLAGS ?= -count=1 -timeout 15m
@@ -27,12 +28,16 @@ build:
 run: build
 	$(PLANTWIN) serve --demo --data ./data
 
-## test: the whole suite (real Pebble on disk, real protoactor cluster, real processes).
-test:
+## test: the whole suite (real Pebble on disk, real protoactor cluster, real processes; the
+## docs' grpcurl examples run with grpcurl from .bin).
+test: $(BIN)/grpcurl
 	$(GO) test $(TEST_FLAGS) ./...
 
-test-race:
+test-race: $(BIN)/grpcurl
 	$(GO) test -race $(TEST_FLAGS) ./...
+
+$(BIN)/grpcurl:
+	GOBIN=$(BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -100,32 +100,46 @@ func (f *feed) interested(id string) bool {
 	return n > 0
 }
 
-// publish hands ch to every interested subscription without blocking.
-func (f *feed) publish(ch *Change) {
-	for _, s := range *f.all.Load() {
-		f.deliver(s, ch)
+// publish hands a change of twin id to every interested subscription
+// without blocking. build makes the change; it runs at most once, and not
+// at all when every interested subscription is full (a stalled watcher
+// costs the twin nothing but the drop count).
+func (f *feed) publish(id string, build func() *Change) {
+	var ch *Change
+	send := func(s *Subscription) {
+		if len(s.c) == cap(s.c) {
+			f.drop(s)
+			return
+		}
+		if ch == nil {
+			ch = build()
+		}
+		select {
+		case s.c <- ch:
+		default:
+			f.drop(s)
+		}
 	}
-	sh := &f.shards[f.shard(ch.Spec.ID)]
+	for _, s := range *f.all.Load() {
+		send(s)
+	}
+	sh := &f.shards[f.shard(id)]
 	sh.RLock()
-	subs := sh.m[ch.Spec.ID]
+	subs := sh.m[id]
 	sh.RUnlock()
 	for _, s := range subs {
-		f.deliver(s, ch)
+		send(s)
 	}
 }
 
-func (f *feed) deliver(s *Subscription, ch *Change) {
+func (f *feed) drop(s *Subscription) {
+	s.dropped.Add(1)
+	if f.onDrop != nil {
+		f.onDrop(1)
+	}
 	select {
-	case s.c <- ch:
+	case s.lag <- struct{}{}:
 	default:
-		s.dropped.Add(1)
-		if f.onDrop != nil {
-			f.onDrop(1)
-		}
-		select {
-		case s.lag <- struct{}{}:
-		default:
-		}
 	}
 }
 

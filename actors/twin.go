@@ -250,7 +250,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	model := a.st.Spec.Model
 	w := &persistence.Write{TwinID: a.id, Epoch: a.epoch}
 	c := &commit{}
-	publish := a.rt.feed.active()
+	publish := a.rt.feed.active() && a.rt.feed.interested(a.id)
 	for _, r := range reqs {
 		if a.seen(ctx, r) {
 			continue
@@ -379,8 +379,8 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		a.snapVersion = c.snapshot
 	}
 	a.finishReplies(ctx, c.replies)
-	if len(c.changes) > 0 && a.rt.feed.interested(a.id) {
-		a.rt.feed.publish(&Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes})
+	if len(c.changes) > 0 {
+		a.rt.feed.publish(a.id, func() *Change { return &Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes} })
 	}
 	for _, rd := range c.stateReaders {
 		ctx.Send(rd, a.st.Clone())

@@ -73,7 +73,7 @@ func TestRunAPISmall(t *testing.T) {
 		t.Fatalf("list figures %+v\n%s", r, out.String())
 	}
 	// 20 watchers over 10 groups: every update reaches two watchers.
-	if r.WatchUpdates == 0 || r.WatchDelivered != 2*r.WatchUpdates || r.WatchLagged != 0 || r.WatchP99 <= 0 {
+	if r.WatchUpdates == 0 || r.WatchDelivered != 2*r.WatchUpdates || r.WatchExpected != r.WatchDelivered || r.WatchLagged != 0 || r.WatchP99 <= 0 {
 		t.Fatalf("watch figures: %d updates, %d delivered, %d lagged\n%s", r.WatchUpdates, r.WatchDelivered, r.WatchLagged, out.String())
 	}
 	if r.IngestAlone <= 0 || r.IngestWithSlow <= 0 || r.SlowDropped <= 0 {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -63,6 +62,7 @@ type Server struct {
 	health *health.Server
 	met    *metrics
 	ids    []string // declared twin ids, sorted
+	index  *index
 
 	ready    atomic.Bool
 	watchers atomic.Int32
@@ -84,10 +84,8 @@ func New(rt *actors.Runtime, opts Options) *Server {
 	}
 	s := &Server{rt: rt, opts: opts, log: opts.Logger, auth: opts.Auth, health: health.NewServer(), stop: make(chan struct{})}
 	s.met = newMetrics(opts.Registerer)
-	for _, t := range rt.Twins().Twins {
-		s.ids = append(s.ids, t.ID)
-	}
-	sort.Strings(s.ids)
+	s.index = newIndex(rt.Twins())
+	s.ids = s.index.all
 	s.SetServing(false)
 	return s
 }

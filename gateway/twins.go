@@ -17,7 +17,7 @@ import (
 
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
-	"github.com/plantwin/plantwin/query"
+	"github.com/plantwin/plantwin/gateway/query"
 	"github.com/plantwin/plantwin/twins"
 )
 
@@ -139,11 +139,80 @@ func (s *Server) matchState(sel *selector, st *twins.State, active bool) bool {
 	return ok
 }
 
+// index maps the declared fields of twins to their ids (sorted), so that a
+// selector starts from the smallest matching list instead of every twin.
+type index struct {
+	all      []string
+	byModel  map[string][]string
+	byParent map[string][]string
+	byLabel  map[string]map[string][]string
+}
+
+func newIndex(cfg *twins.Config) *index {
+	ix := &index{byModel: map[string][]string{}, byParent: map[string][]string{}, byLabel: map[string]map[string][]string{}}
+	for _, t := range cfg.Twins {
+		ix.all = append(ix.all, t.ID)
+	}
+	sort.Strings(ix.all)
+	for _, id := range ix.all {
+		t, _ := cfg.Twin(id)
+		ix.byModel[t.ModelName] = append(ix.byModel[t.ModelName], id)
+		if t.Parent != "" {
+			ix.byParent[t.Parent] = append(ix.byParent[t.Parent], id)
+		}
+		for k, v := range t.Labels {
+			if ix.byLabel[k] == nil {
+				ix.byLabel[k] = map[string][]string{}
+			}
+			ix.byLabel[k][v] = append(ix.byLabel[k][v], id)
+		}
+	}
+	return ix
+}
+
+// narrow returns the shortest id list that holds every twin with these
+// equalities (model, parent, labels; "" constrains nothing).
+func (ix *index) narrow(best []string, model, parent string, labels map[string]string) []string {
+	try := func(l []string) {
+		if len(l) < len(best) {
+			best = l
+		}
+	}
+	if model != "" {
+		try(ix.byModel[model])
+	}
+	if parent != "" {
+		try(ix.byParent[parent])
+	}
+	for k, v := range labels {
+		try(ix.byLabel[k][v])
+	}
+	return best
+}
+
 // candidates returns the ids (sorted) whose spec matches.
 func (s *Server) candidates(sel *selector) []string {
 	cfg := s.rt.Twins()
+	base := s.index.narrow(s.index.all, sel.model, sel.parent, sel.labels)
+	if sel.filter != nil {
+		h := sel.filter.Hints()
+		base = s.index.narrow(base, h.Model, h.Parent, h.Labels)
+		if h.ID != "" {
+			if _, ok := cfg.Twin(h.ID); !ok {
+				return nil
+			}
+			base = []string{h.ID}
+		}
+	}
+	if sel.ids != nil && len(sel.ids) < len(base) {
+		base = make([]string, 0, len(sel.ids))
+		for id := range sel.ids {
+			base = append(base, id)
+		}
+		sort.Strings(base)
+	}
 	var out []string
-	for _, id := range s.ids {
+	for _, id := range base {
 		if spec, _ := cfg.Twin(id); sel.matchSpec(spec) {
 			out = append(out, id)
 		}

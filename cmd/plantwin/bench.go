@@ -68,7 +68,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 
 func newBenchAPICmd() *cobra.Command {
 	o := bench.DefaultAPIOptions()
-	var clients string
+	var clients, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Measure the gRPC API: GetTwin, ListTwins, Watch delivery, a stalled watcher",
@@ -92,6 +92,17 @@ full-speed ingest without and with a watcher that never reads.`,
 				return usage(fmt.Errorf("want --twins >= --group-size > 0, --watchers > 0, --watch-rate >= 100"))
 			}
 			tuneGC()
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			_, err := bench.RunAPI(cmd.Context(), o, cmd.OutOrStdout())
 			return err
 		},
@@ -108,5 +119,6 @@ full-speed ingest without and with a watcher that never reads.`,
 	f.IntVar(&o.InFlight, "in-flight", o.InFlight, "ingest batches in flight at full speed")
 	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
 	f.DurationVar(&o.Progress, "progress", o.Progress, "progress interval")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
 }

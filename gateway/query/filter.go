@@ -88,6 +88,16 @@ type Filter struct {
 	expr   string
 	prg    cel.Program
 	static bool
+	hints  Hints
+}
+
+// Hints are equalities every match must satisfy, read from the top-level
+// conjunction of the expression (`model == "pump" && labels.line == "L2"
+// && ...`). Callers may use them to narrow candidates with an index before
+// evaluating the filter; empty fields constrain nothing.
+type Hints struct {
+	ID, Model, Parent string
+	Labels            map[string]string
 }
 
 // Compile parses and type-checks expr. Empty expr is invalid (callers skip
@@ -120,7 +130,84 @@ func Compile(expr string) (*Filter, error) {
 		// while optimizing, such as a bad regular expression.
 		return nil, &Error{Expr: expr, Msg: err.Error()}
 	}
-	return &Filter{expr: expr, prg: prg, static: isStatic(ast)}, nil
+	return &Filter{expr: expr, prg: prg, static: isStatic(ast), hints: hintsOf(ast.NativeRep().Expr())}, nil
+}
+
+// Hints returns the equalities every match satisfies.
+func (f *Filter) Hints() Hints { return f.hints }
+
+// hintsOf collects `VAR == "lit"` and `labels.K == "lit"` (either side,
+// or labels["K"]) from the top-level && chain of e.
+func hintsOf(e celast.Expr) Hints {
+	var h Hints
+	var walk func(e celast.Expr)
+	walk = func(e celast.Expr) {
+		if e.Kind() != celast.CallKind {
+			return
+		}
+		call := e.AsCall()
+		switch call.FunctionName() {
+		case "_&&_":
+			for _, a := range call.Args() {
+				walk(a)
+			}
+		case "_==_":
+			args := call.Args()
+			if len(args) != 2 {
+				return
+			}
+			for i := range 2 {
+				lit, ok := stringLiteral(args[1-i])
+				if !ok {
+					continue
+				}
+				h.set(args[i], lit)
+			}
+		}
+	}
+	walk(e)
+	return h
+}
+
+func stringLiteral(e celast.Expr) (string, bool) {
+	if e.Kind() != celast.LiteralKind {
+		return "", false
+	}
+	s, ok := e.AsLiteral().(types.String)
+	return string(s), ok
+}
+
+func (h *Hints) set(target celast.Expr, lit string) {
+	switch target.Kind() {
+	case celast.IdentKind:
+		switch target.AsIdent() {
+		case varID:
+			h.ID = lit
+		case varModel:
+			h.Model = lit
+		case varParent:
+			h.Parent = lit
+		}
+	case celast.SelectKind:
+		sel := target.AsSelect()
+		if !sel.IsTestOnly() && sel.Operand().Kind() == celast.IdentKind && sel.Operand().AsIdent() == varLabels {
+			h.label(sel.FieldName(), lit)
+		}
+	case celast.CallKind:
+		call := target.AsCall()
+		if call.FunctionName() == "_[_]" && len(call.Args()) == 2 && call.Args()[0].Kind() == celast.IdentKind && call.Args()[0].AsIdent() == varLabels {
+			if k, ok := stringLiteral(call.Args()[1]); ok {
+				h.label(k, lit)
+			}
+		}
+	}
+}
+
+func (h *Hints) label(k, v string) {
+	if h.Labels == nil {
+		h.Labels = map[string]string{}
+	}
+	h.Labels[k] = v
 }
 
 // withinCostLimit reports whether the checked ast provably stays within

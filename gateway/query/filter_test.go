@@ -619,3 +619,29 @@ func FuzzCompile(f *testing.F) {
 		}
 	})
 }
+
+func TestHints(t *testing.T) {
+	tests := []struct {
+		expr string
+		want Hints
+	}{
+		{`labels.line == "L2"`, Hints{Labels: map[string]string{"line": "L2"}}},
+		{`"pump" == model && parent == "line-1" && reported.flow.value > 3`, Hints{Model: "pump", Parent: "line-1"}},
+		{`labels["area"] == "north" && (id == "a" || id == "b")`, Hints{Labels: map[string]string{"area": "north"}}},
+		{`id == "pump-1" && labels.line == "L1" && labels.zone == "z"`, Hints{ID: "pump-1", Labels: map[string]string{"line": "L1", "zone": "z"}}},
+		{`labels.line == "L2" || model == "pump"`, Hints{}},
+		{`!(model == "pump")`, Hints{}},
+		{`reported.flow.value > 80`, Hints{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.expr, func(t *testing.T) {
+			f, err := Compile(tc.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, f.Hints()); diff != "" {
+				t.Errorf("hints (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// grpcurlVersion is the grpcurl the documentation examples are run with
+// (the Makefile installs the same into .bin).
+const grpcurlVersion = "v1.9.4"
+
+// findGrpcurl returns a grpcurl executable: from PATH, from the
+// repository's .bin, or installed there from the Go module proxy.
+func findGrpcurl(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("grpcurl"); err == nil {
+		return p
+	}
+	bin, err := filepath.Abs("../../.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(bin, "grpcurl")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	t.Logf("installing grpcurl %s into %s", grpcurlVersion, bin)
+	cmd := exec.Command("go", "install", "github.com/fullstorydev/grpcurl/cmd/grpcurl@"+grpcurlVersion)
+	cmd.Env = append(os.Environ(), "GOBIN="+bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("install grpcurl (needed to run the docs' grpcurl examples): %v\n%s", err, out)
+	}
+	return p
+}
+
+// shExamples returns the lines of the ```sh blocks of a Markdown file.
+func shExamples(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var lines []string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		switch {
+		case strings.HasPrefix(l, "```sh"):
+			in = true
+		case strings.HasPrefix(l, "```"):
+			in = false
+		case in && strings.TrimSpace(l) != "" && !strings.HasPrefix(strings.TrimSpace(l), "#"):
+			lines = append(lines, l)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// TestAPIDocExamples runs every example of docs/api.md's sh blocks, as
+// written, against a demo node like `make run` starts.
+func TestAPIDocExamples(t *testing.T) {
+	examples := shExamples(t, "../../docs/api.md")
+	if len(examples) < 10 {
+		t.Fatalf("only %d examples found in docs/api.md", len(examples))
+	}
+	grpcurl := findGrpcurl(t)
+	n := startNode(t, "--demo", "--data", t.TempDir(), "--demo-period", "200ms")
+	waitFor(t, 30*time.Second, "demo twins reporting", func() bool {
+		out, err := runCLI(t, "twins", "history", "pump-L1-01", "flow", "--since", "1m", "--server", n.addr)
+		return err == nil && !strings.Contains(out, "\n0 values")
+	})
+	time.Sleep(time.Second) // a few history points for the examples
+	path := filepath.Dir(binary) + string(os.PathListSeparator) + filepath.Dir(grpcurl) + string(os.PathListSeparator) + os.Getenv("PATH")
+	for _, ex := range examples {
+		t.Run(ex, func(t *testing.T) {
+			line := strings.ReplaceAll(ex, "127.0.0.1:7070", n.addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "sh", "-c", line)
+			cmd.Env = append(os.Environ(), "PATH="+path, "PLANTWIN_SERVER="+n.addr, "PLANTWIN_TOKEN=")
+			out, err := cmd.CombinedOutput()
+			if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+				t.Fatalf("%s: %v\n%s", line, err, out)
+			}
+			if strings.HasPrefix(ex, "plantwin twins list") && !strings.Contains(string(out), " twins\n") {
+				t.Fatalf("%s: no twin count\n%s", line, out)
+			}
+		})
+	}
+	n.stop()
+}

@@ -53,11 +53,14 @@ so nothing is missed or repeated. Ctrl-C (or --for) ends it.`,
 			if o.heartbeat > 0 {
 				req.HeartbeatInterval = durationpb.New(o.heartbeat)
 			}
-			ctx := cmd.Context()
+			// --for cancels the stream from this side rather than giving
+			// it a deadline: a deadline also reaches the server, whose
+			// DEADLINE_EXCEEDED could arrive before the local timer fires.
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
 			if o.forDur > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, o.forDur)
-				defer cancel()
+				t := time.AfterFunc(o.forDur, cancel)
+				defer t.Stop()
 			}
 			return watch(ctx, &o, req, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

@@ -121,11 +121,18 @@ func TestSubscribeDeliversChangesInOrder(t *testing.T) {
 
 	// ReadChanges replays the journal after a version.
 	var versions []int64
-	if err := n.rt.ReadChanges("pump-0003", 2, func(v int64, _ twins.Event) error { versions = append(versions, v); return nil }); err != nil {
+	if err := n.rt.ReadChanges("pump-0003", 2, 5, func(v int64, _ twins.Event) error { versions = append(versions, v); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(versions) != 3 || versions[0] != 3 || versions[2] != 5 {
 		t.Fatalf("versions after 2 = %v, want [3 4 5]", versions)
+	}
+	versions = nil
+	if err := n.rt.ReadChanges("pump-0003", 2, 4, func(v int64, _ twins.Event) error { versions = append(versions, v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(versions) != 2 || versions[1] != 4 {
+		t.Fatalf("versions in (2,4] = %v, want [3 4]", versions)
 	}
 }
 
@@ -134,11 +141,11 @@ func TestReadChangesAfterTrimmedJournal(t *testing.T) {
 	for i := range 10 {
 		apply(t, n.rt, "pump-0004", &pb.Sample{Property: "flow", Value: dbl(float64(i))})
 	}
-	err := n.rt.ReadChanges("pump-0004", 0, func(int64, twins.Event) error { return nil })
+	err := n.rt.ReadChanges("pump-0004", 0, 10, func(int64, twins.Event) error { return nil })
 	if !errors.Is(err, ErrJournalTrimmed) {
 		t.Fatalf("err = %v, want ErrJournalTrimmed", err)
 	}
-	if err := n.rt.ReadChanges("pump-0004", 10, func(int64, twins.Event) error { t.Fatal("no change expected"); return nil }); err != nil {
+	if err := n.rt.ReadChanges("pump-0004", 10, 10, func(int64, twins.Event) error { t.Fatal("no change expected"); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }

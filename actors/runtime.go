@@ -380,17 +380,27 @@ func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, err
 // for: they were folded into a snapshot.
 var ErrJournalTrimmed = errors.New("actors: journal no longer holds these versions")
 
-// ReadChanges calls fn for each journaled event of twin id after version
-// after, in order, up to the newest durable version. It fails with
-// ErrJournalTrimmed (before calling fn) when the oldest event kept is
-// newer than after+1.
-func (r *Runtime) ReadChanges(id string, after int64, fn func(version int64, ev twins.Event) error) error {
+// errStopRead ends a journal read early.
+var errStopRead = errors.New("stop")
+
+// ReadChanges calls fn for each journaled event of twin id with a version
+// in (after, upto], in order. Pass as upto a version the twin has
+// acknowledged (State's Version): the journal may already hold events
+// whose commit is not yet synced. It fails with ErrJournalTrimmed (before
+// calling fn) when the oldest event kept is newer than after+1.
+func (r *Runtime) ReadChanges(id string, after, upto int64, fn func(version int64, ev twins.Event) error) error {
 	spec, ok := r.twins.Twin(id)
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTwin, id)
 	}
 	first := true
+	if upto <= after {
+		return nil
+	}
 	err := r.store.ReadJournal(id, after+1, func(version int64, _ uint64, data []byte) error {
+		if version > upto {
+			return errStopRead
+		}
 		if first && version != after+1 {
 			return fmt.Errorf("%w: twin %s: asked for versions after %d, oldest kept is %d", ErrJournalTrimmed, id, after, version)
 		}
@@ -404,6 +414,12 @@ func (r *Runtime) ReadChanges(id string, after int64, fn func(version int64, ev 
 		}
 		return fn(version, ev)
 	})
+	if errors.Is(err, errStopRead) {
+		err = nil
+		if first { // the first version past after is beyond upto: nothing to send
+			return nil
+		}
+	}
 	if err != nil || !first {
 		return err
 	}

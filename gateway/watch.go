@@ -121,8 +121,17 @@ func (w *watcher) initial(req *pb.WatchTwinsRequest) error {
 		if !ok {
 			from = req.GetFromVersion()
 		}
-		if from > 0 {
-			err := w.replay(id, from)
+		// The state read waits for the twin's commit in flight, so its
+		// version is acknowledged: a replay stops there and later changes
+		// arrive on the subscription, taken before this read.
+		st, active, err := w.s.rt.State(ctx, id)
+		if err != nil {
+			return toStatus(err)
+		}
+		// A client ahead of the twin (a store restored from an older
+		// backup) gets the state: its view is not this twin's history.
+		if from > 0 && from <= st.Version {
+			err := w.replay(id, from, st.Version)
 			if err == nil {
 				continue
 			}
@@ -131,10 +140,6 @@ func (w *watcher) initial(req *pb.WatchTwinsRequest) error {
 			}
 			// The journal no longer reaches back that far: send the state.
 		}
-		st, active, err := w.s.rt.State(ctx, id)
-		if err != nil {
-			return toStatus(err)
-		}
 		if err := w.state(st, active); err != nil {
 			return err
 		}
@@ -142,13 +147,13 @@ func (w *watcher) initial(req *pb.WatchTwinsRequest) error {
 	return w.synced()
 }
 
-// replay sends the journaled changes of twin id after version from; the
-// twin counts as matching (a resuming client had it).
-func (w *watcher) replay(id string, from int64) error {
-	w.last[id] = from
+// replay sends the journaled changes of twin id in (from, upto]; the twin
+// counts as matching (a resuming client had it).
+func (w *watcher) replay(id string, from, upto int64) error {
+	w.last[id] = max(from, w.last[id])
 	w.in[id] = true
 	spec, _ := w.s.rt.Twins().Twin(id)
-	return w.s.rt.ReadChanges(id, from, func(v int64, ev twins.Event) error {
+	return w.s.rt.ReadChanges(id, from, upto, func(v int64, ev twins.Event) error {
 		w.last[id] = v
 		return w.stream.Send(&pb.WatchTwinsResponse{Event: &pb.WatchTwinsResponse_Change{Change: actors.ChangeToProto(spec, v, ev)}})
 	})

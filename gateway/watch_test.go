@@ -256,3 +256,37 @@ func TestWatchFilterEntersAndLeaves(t *testing.T) {
 		t.Fatalf("got %v %v, want a heartbeat", m, err)
 	}
 }
+
+// TestWatchResumeAheadOfTwinGetsState: a client that claims a version the
+// twin never reached (say, the store was restored from an older backup)
+// is sent the twin's state instead of silently skipping changes.
+func TestWatchResumeAheadOfTwinGetsState(t *testing.T) {
+	e := start(t)
+	e.apply(t, "pump-a03", 1)
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	stream, err := e.tc.WatchTwins(wctx, &pb.WatchTwinsRequest{Ids: []string{"pump-a03"}, FromVersion: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.GetState().GetVersion() != 1 {
+		t.Fatalf("got %v, want STATE at version 1", m)
+	}
+	e.apply(t, "pump-a03", 2)
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := m.GetChange(); c != nil {
+			if c.Version != 2 {
+				t.Fatalf("change at version %d, want 2", c.Version)
+			}
+			return
+		}
+	}
+}

@@ -256,7 +256,7 @@ func (l labelsMap) Size() ref.Val { return types.Int(len(l.m)) }
 
 // full returns the labels as CEL's own map, for the rarely used operations.
 func (l labelsMap) full() traits.Mapper {
-	return types.NewStringStringMap(types.DefaultTypeAdapter, l.m).(traits.Mapper)
+	return types.NewStringStringMap(types.DefaultTypeAdapter, l.m)
 }
 
 // Iterator implements [traits.Iterable].

@@ -205,12 +205,8 @@ func await(ctx context.Context, submit func(done func(*pb.TelemetryApplied, erro
 
 // SubmitConnectivity is the asynchronous form of SetConnectivity.
 func (r *Runtime) SubmitConnectivity(twinID string, c pb.Connectivity, done func(*pb.TelemetryApplied, error)) {
-	if r.closing.Load() {
-		done(nil, ErrClosed)
-		return
-	}
-	if _, ok := r.twins.Twin(twinID); !ok {
-		done(nil, fmt.Errorf("%w: %q", ErrUnknownTwin, twinID))
+	if err := r.admit(twinID); err != nil {
+		done(nil, err)
 		return
 	}
 	msg := &pb.SetConnectivity{TwinId: twinID, Connectivity: c}
@@ -224,17 +220,24 @@ func (r *Runtime) SubmitConnectivity(twinID string, c pb.Connectivity, done func
 // or ErrInvalidValue when the twin refused the update.
 func (r *Runtime) SetDesired(ctx context.Context, twinID string, values map[string]*pb.Value, expectedVersion int64, actor string) (*pb.TelemetryApplied, error) {
 	return await(ctx, func(done func(*pb.TelemetryApplied, error)) {
-		if r.closing.Load() {
-			done(nil, ErrClosed)
-			return
-		}
-		if _, ok := r.twins.Twin(twinID); !ok {
-			done(nil, fmt.Errorf("%w: %q", ErrUnknownTwin, twinID))
+		if err := r.admit(twinID); err != nil {
+			done(nil, err)
 			return
 		}
 		msg := &pb.SetDesired{TwinId: twinID, Values: values, ExpectedVersion: expectedVersion, Actor: actor}
 		r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, done)
 	})
+}
+
+// admit checks that a write to twinID may be sent at all.
+func (r *Runtime) admit(twinID string) error {
+	if r.closing.Load() {
+		return ErrClosed
+	}
+	if _, ok := r.twins.Twin(twinID); !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTwin, twinID)
+	}
+	return nil
 }
 
 // Reasons a twin gives for refusing a write (TelemetryApplied.reason).

@@ -58,13 +58,11 @@ func backup(ctx context.Context, o *clientOptions, to string, out io.Writer) err
 		return fmt.Errorf("--to: %w", err)
 	}
 	server := o.server
-	conn, err := o.dial()
+	conn, ctx, done, err := o.connect(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ctx, cancel := o.context(ctx)
-	defer cancel()
+	defer done()
 	stream, err := pb.NewAdminServiceClient(conn).Backup(ctx, &pb.BackupRequest{})
 	if err != nil {
 		return fmt.Errorf("backup from %s: %w", server, err)

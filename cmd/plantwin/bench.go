@@ -34,20 +34,14 @@ twin with 10 properties. Progress is printed every --progress.`,
 				}
 				o.Sizes = append(o.Sizes, n)
 			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			o.MemProfile = memProfile
 			o.GOGC = tuneGC()
-			_, _, err := bench.Run(cmd.Context(), o, cmd.OutOrStdout())
+			_, _, err = bench.Run(cmd.Context(), o, cmd.OutOrStdout())
 			return err
 		},
 	}
@@ -92,18 +86,12 @@ full-speed ingest without and with a watcher that never reads.`,
 				return usage(fmt.Errorf("want --twins >= --group-size > 0, --watchers > 0, --watch-rate >= 100"))
 			}
 			tuneGC()
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
 			}
-			_, err := bench.RunAPI(cmd.Context(), o, cmd.OutOrStdout())
+			defer stop()
+			_, err = bench.RunAPI(cmd.Context(), o, cmd.OutOrStdout())
 			return err
 		},
 	}
@@ -121,4 +109,21 @@ full-speed ingest without and with a watcher that never reads.`,
 	f.DurationVar(&o.Progress, "progress", o.Progress, "progress interval")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
+}
+
+// startCPUProfile writes a CPU profile to path ("" : none) until the
+// returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

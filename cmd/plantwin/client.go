@@ -103,6 +103,17 @@ func (o *clientOptions) context(parent context.Context) (context.Context, contex
 	return context.WithTimeout(parent, o.timeout)
 }
 
+// connect dials --server and returns the connection, a context bounded by
+// --timeout, and the function that releases both.
+func (o *clientOptions) connect(parent context.Context) (*grpc.ClientConn, context.Context, func(), error) {
+	conn, err := o.dial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := o.context(parent)
+	return conn, ctx, func() { cancel(); conn.Close() }, nil
+}
+
 // jsonOpts prints every field, zero values included; int64 as strings.
 var jsonOpts = protojson.MarshalOptions{EmitUnpopulated: true}
 

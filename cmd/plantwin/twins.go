@@ -96,13 +96,11 @@ func newTwinsListCmd() *cobra.Command {
 			if limit > 0 && limit < 1000 {
 				req.PageSize = int32(limit)
 			}
-			conn, err := o.dial()
+			conn, ctx, done, err := o.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			ctx, cancel := o.context(cmd.Context())
-			defer cancel()
+			defer done()
 			c := pb.NewTwinServiceClient(conn)
 			var all []*pb.Twin
 			for {
@@ -149,13 +147,11 @@ func newTwinsGetCmd() *cobra.Command {
 			if err := o.validate(); err != nil {
 				return err
 			}
-			conn, err := o.dial()
+			conn, ctx, done, err := o.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			ctx, cancel := o.context(cmd.Context())
-			defer cancel()
+			defer done()
 			t, err := pb.NewTwinServiceClient(conn).GetTwin(ctx, &pb.GetTwinRequest{Id: args[0]})
 			if err != nil {
 				return callError("get twin "+args[0], o.server, err)
@@ -200,13 +196,11 @@ refused (ABORTED) if the twin has changed since that version.`,
 				}
 				assign[k] = v
 			}
-			conn, err := o.dial()
+			conn, ctx, done, err := o.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			ctx, cancel := o.context(cmd.Context())
-			defer cancel()
+			defer done()
 			tc := pb.NewTwinServiceClient(conn)
 			t, err := tc.GetTwin(ctx, &pb.GetTwinRequest{Id: args[0]})
 			if err != nil {
@@ -331,13 +325,11 @@ func newTwinsHistoryCmd() *cobra.Command {
 				req.Step = durationpb.New(step)
 				req.PageSize = 0
 			}
-			conn, err := o.dial()
+			conn, ctx, done, err := o.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			ctx, cancel := o.context(cmd.Context())
-			defer cancel()
+			defer done()
 			c := pb.NewTwinServiceClient(conn)
 			all := &pb.GetHistoryResponse{}
 			for {

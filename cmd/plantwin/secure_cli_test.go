@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,6 +168,26 @@ func TestSecureNodeAndCLI(t *testing.T) {
 	}
 	if kinds["state"] != 2 || kinds["synced"] != 1 || kinds["change"] < 2 {
 		t.Fatalf("watch events %v\n%s", kinds, out)
+	}
+
+	// A token created while the node runs works after SIGHUP.
+	out, err = runCLI(t, "token", "create", "--role", "viewer", "--name", "late", "--file", tokens)
+	if err != nil {
+		t.Fatalf("token create: %v\n%s", err, out)
+	}
+	late := lastLine(out)
+	if out, err := cli(late, "twins", "get", "line-1"); exitCode(err) != 1 || !strings.Contains(out, "Unauthenticated") {
+		t.Fatalf("new token before reload: exit %d\n%s", exitCode(err), out)
+	}
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the new token accepted after SIGHUP", func() bool {
+		_, err := cli(late, "twins", "get", "line-1")
+		return err == nil
+	})
+	if out, err := cli(viewer, "twins", "get", "line-1"); err != nil {
+		t.Fatalf("old token after reload: %v\n%s", err, out)
 	}
 	n.stop()
 }

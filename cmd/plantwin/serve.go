@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -85,7 +87,7 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve gRPC over TLS with this PEM certificate (needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.clientCA, "client-ca", "", "accept client certificates signed by this PEM CA (mutual TLS); the role is the certificate's OU (viewer, operator or admin)")
-	f.StringVar(&o.tokens, "tokens", "", "require bearer tokens from this file (made by 'plantwin token create') on every plantwin.v1 call and reflection; health stays open")
+	f.StringVar(&o.tokens, "tokens", "", "require bearer tokens from this file (made by 'plantwin token create') on every plantwin.v1 call and reflection; health stays open; SIGHUP reloads it")
 	f.DurationVar(&o.demoPeriod, "demo-period", time.Second, "period of the demo generator")
 	f.StringVar(&o.demoAckLog, "demo-ack-log", "", "append a line per acknowledged demo batch to this file (for crash tests)")
 	return cmd
@@ -142,6 +144,23 @@ func checkListen(o serveOptions) error {
 		return nil
 	}
 	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
+}
+
+// reloadTokens re-reads the token file into the authorizer.
+func reloadTokens(file string, authz *auth.Authorizer, log *slog.Logger) {
+	if file == "" {
+		log.Warn("SIGHUP ignored: no --tokens file to reload")
+		return
+	}
+	toks, err := auth.LoadTokens(file)
+	if err == nil {
+		err = authz.SetTokens(toks)
+	}
+	if err != nil {
+		log.Error("token reload failed; the previous tokens stay in force", "file", file, "err", err)
+		return
+	}
+	log.Info("tokens reloaded", "file", file, "tokens", toks.Len())
 }
 
 // apiSecurity builds the TLS config and the authorizer from the flags.
@@ -309,7 +328,21 @@ func serve(ctx context.Context, o serveOptions) error {
 	api.SetServing(true)
 	log.Info("serving", "grpc_addr", lis.Addr().String(), "tls", tlsCfg != nil, "auth", authz.Enabled(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc, "try", "plantwin twins list --server "+lis.Addr().String())
 
-	<-ctx.Done()
+	// SIGHUP reloads the token file: new tokens work and removed ones stop
+	// working without a restart. A bad file is logged and the old tokens
+	// stay in force.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-hup:
+			reloadTokens(o.tokens, authz, log)
+		}
+	}
 	log.Info("shutting down")
 	api.Shutdown()
 	if gen != nil {

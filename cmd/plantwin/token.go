@@ -24,8 +24,8 @@ func newTokenCreateCmd() *cobra.Command {
 		Long: `Create a random bearer token with a role (viewer, operator or admin), add its
 SHA-256 hash to FILE (created with mode 0600 if missing) and print the token
 alone on the last line of the output. The token is shown only this once;
-plantwin keeps only the hash. Serve with 'plantwin serve --tokens FILE'
-(restart the node to pick up new tokens).
+plantwin keeps only the hash. Serve with 'plantwin serve --tokens FILE';
+a running node picks up new and removed tokens on SIGHUP.
 
 Roles: viewer reads, watches and queries history; operator also sets
 desired values (and, later, runs commands and acknowledges alarms); admin

@@ -3,10 +3,14 @@ package auth
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -33,7 +37,8 @@ type Config struct {
 	// such as "/grpc.health.v1.Health/". Empty prefixes are ignored: they
 	// would open every method.
 	Open []string
-	// Logger receives a warning for every denied call; nil discards.
+	// Logger receives a warning for every denied call (at most 20 a
+	// second; the next one says how many were suppressed); nil discards.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil: metrics are not registered.
 	Registerer prometheus.Registerer
@@ -43,8 +48,9 @@ type Config struct {
 // ClientCerts, auth is off: every call gets Identity{Name: "anonymous",
 // Role: RoleAdmin}. An Authorizer is safe for concurrent use.
 type Authorizer struct {
-	tokens  *Tokens
+	tokens  atomic.Pointer[Tokens] // nil: tokens not accepted; swapped by SetTokens
 	certs   bool
+	logs    denialLogLimiter
 	policy  map[string]Role
 	open    []string
 	log     *slog.Logger
@@ -58,12 +64,12 @@ func New(cfg Config) *Authorizer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Authorizer{
-		tokens:  cfg.Tokens,
 		certs:   cfg.ClientCerts,
 		policy:  maps.Clone(cfg.Policy),
 		log:     log,
 		metrics: newMetrics(cfg.Registerer, log),
 	}
+	a.tokens.Store(cfg.Tokens)
 	for _, p := range cfg.Open {
 		if p != "" {
 			a.open = append(a.open, p)
@@ -80,7 +86,19 @@ func New(cfg Config) *Authorizer {
 
 // Enabled reports whether calls are authenticated: Tokens or ClientCerts
 // was set.
-func (a *Authorizer) Enabled() bool { return a.tokens != nil || a.certs }
+func (a *Authorizer) Enabled() bool { return a.tokens.Load() != nil || a.certs }
+
+// SetTokens replaces the accepted tokens (for a reload of the token file);
+// calls already authorized keep their identity. It refuses to turn token
+// authentication on or off: t must be non-nil, and the Authorizer must
+// have been created with tokens.
+func (a *Authorizer) SetTokens(t *Tokens) error {
+	if t == nil || a.tokens.Load() == nil {
+		return errors.New("auth: set tokens: token authentication was not configured at start, or no tokens given")
+	}
+	a.tokens.Store(t)
+	return nil
+}
 
 // Authorize authenticates the call in ctx and checks the policy for
 // fullMethod. The caller is identified by metadata "authorization: Bearer
@@ -130,8 +148,9 @@ type authError struct {
 
 func (a *Authorizer) authenticate(ctx context.Context) (Identity, *authError) {
 	md, _ := metadata.FromIncomingContext(ctx)
+	tokens := a.tokens.Load()
 	if vals := md.Get("authorization"); len(vals) > 0 {
-		if a.tokens == nil {
+		if tokens == nil {
 			return Identity{}, &authError{msg: "bearer tokens are not accepted"}
 		}
 		if len(vals) > 1 {
@@ -141,7 +160,7 @@ func (a *Authorizer) authenticate(ctx context.Context) (Identity, *authError) {
 		if !ok {
 			return Identity{}, &authError{msg: `malformed authorization header (want "Bearer TOKEN")`}
 		}
-		id, ok := a.tokens.Verify(token)
+		id, ok := tokens.Verify(token)
 		if !ok {
 			return Identity{}, &authError{msg: "invalid token"}
 		}
@@ -161,9 +180,9 @@ func (a *Authorizer) authenticate(ctx context.Context) (Identity, *authError) {
 	}
 	var want string
 	switch {
-	case a.tokens != nil && a.certs:
+	case tokens != nil && a.certs:
 		want = "a bearer token or a client certificate"
-	case a.tokens != nil:
+	case tokens != nil:
 		want = `"authorization: Bearer TOKEN"`
 	default:
 		want = "a client certificate"
@@ -215,8 +234,42 @@ func (a *Authorizer) deny(ctx context.Context, method, reason, caller string, co
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 	}
-	a.log.LogAttrs(ctx, slog.LevelWarn, "call denied", attrs...)
+	if ok, suppressed := a.logs.allow(time.Now()); ok {
+		if suppressed > 0 {
+			attrs = append(attrs, slog.Int64("suppressed_since_last", suppressed))
+		}
+		a.log.LogAttrs(ctx, slog.LevelWarn, "call denied", attrs...)
+	}
 	return status.Error(code, msg)
+}
+
+// denialLogLimiter lets through at most denialLogBurst denial logs per
+// second, so a client hammering the API with a bad token cannot flood the
+// log (every denial is still counted in the metric); the next line logged
+// says how many were suppressed.
+type denialLogLimiter struct {
+	mu         sync.Mutex
+	second     int64
+	n          int
+	suppressed int64
+}
+
+const denialLogBurst = 20
+
+func (l *denialLogLimiter) allow(now time.Time) (bool, int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sec := now.Unix(); sec != l.second {
+		l.second, l.n = sec, 0
+	}
+	if l.n >= denialLogBurst {
+		l.suppressed++
+		return false, 0
+	}
+	l.n++
+	s := l.suppressed
+	l.suppressed = 0
+	return true, s
 }
 
 // UnaryInterceptor returns an interceptor that authorizes each unary call

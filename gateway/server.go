@@ -94,8 +94,8 @@ func New(rt *actors.Runtime, opts Options) *Server {
 // every call; pass them to grpc.NewServer.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.auth.UnaryInterceptor()),
-		grpc.ChainStreamInterceptor(s.auth.StreamInterceptor()),
+		grpc.ChainUnaryInterceptor(s.met.unary, s.auth.UnaryInterceptor()),
+		grpc.ChainStreamInterceptor(s.met.stream, s.auth.StreamInterceptor()),
 	}
 }
 

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 )
 
 // logField returns attribute key of the first JSON log line with message msg.
@@ -43,8 +46,15 @@ func TestMetricsEndpoint(t *testing.T) {
 		m := scrape()
 		return strings.Contains(m, "plantwin_twins_active 124") && strings.Contains(m, "plantwin_twin_activations_total 124")
 	})
+	if _, err := n.client().GetTwin(context.Background(), &pb.GetTwinRequest{Id: "pump-L1-01"}); err != nil {
+		t.Fatal(err)
+	}
 	body := scrape()
 	for _, want := range []string{
+		`plantwin_gateway_requests_total{code="OK",method="/plantwin.v1.TwinService/GetTwin"} 1`,
+		`plantwin_gateway_request_duration_seconds_count{method="/plantwin.v1.TwinService/GetTwin"} 1`,
+		"plantwin_gateway_watch_streams 0",
+		"plantwin_feed_dropped_changes_total 0",
 		"plantwin_ingest_samples_total",
 		`plantwin_ingest_rejected_total{reason="out_of_range"}`,
 		`plantwin_ingest_rejected_total{reason="unknown_twin"}`,

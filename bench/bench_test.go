@@ -56,6 +56,7 @@ func TestRunAPISmall(t *testing.T) {
 		WatchDuration: time.Second,
 		SlowDuration:  500 * time.Millisecond,
 		InFlight:      500,
+		WatchBuffer:   16, // the stalled watcher must lag even under -race
 		Dir:           t.TempDir(),
 		Progress:      500 * time.Millisecond,
 	}

@@ -67,6 +67,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTwinKey$$' -fuzztime=$(FUZZTIME) ./persistence
 	$(GO) test -run='^$$' -fuzz='^FuzzHistoryKey$$' -fuzztime=$(FUZZTIME) ./persistence
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeJournal$$' -fuzztime=$(FUZZTIME) ./actors
+	$(GO) test -run='^$$' -fuzz='^FuzzParseTokens$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./gateway/auth
+	$(GO) test -run='^$$' -fuzz='^FuzzCompile$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./gateway/query
 
 ## bench: the system benchmarks: durable ingest at 10k and 100k twins beside raw protoactor and
 ## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling.

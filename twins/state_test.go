@@ -716,3 +716,22 @@ twins:
 		})
 	}
 }
+
+func TestExpandTemplate(t *testing.T) {
+	got, err := ExpandTemplate("turbine-{008..011}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Expansion{{"turbine-008", "008"}, {"turbine-009", "009"}, {"turbine-010", "010"}, {"turbine-011", "011"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if got, err := ExpandTemplate("plc-1"); err != nil || len(got) != 1 || got[0] != (Expansion{ID: "plc-1"}) {
+		t.Fatalf("plain id: %v %v", got, err)
+	}
+	for _, bad := range []string{"x-{5..1}", "x-{1..2}-{3..4}", "", "x-{a..b}"} {
+		if _, err := ExpandTemplate(bad); err == nil {
+			t.Errorf("ExpandTemplate(%q) accepted", bad)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package twins
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -438,4 +439,31 @@ func isLower(ch byte) bool { return ch >= 'a' && ch <= 'z' }
 func isDigit(ch byte) bool { return ch >= '0' && ch <= '9' }
 func isAlnum(ch byte) bool {
 	return isLower(ch) || isDigit(ch) || (ch >= 'A' && ch <= 'Z')
+}
+
+// Expansion is one id of an expanded template: the id and the number that
+// replaced the {A..B} range (with A's zero padding), or "" for a plain id.
+type Expansion struct {
+	ID string
+	N  string
+}
+
+// ExpandTemplate expands an id template such as "pump-{001..500}" the way
+// the twins list does (one {A..B} range at most, zero padding from A, at
+// most MaxTwins ids). Other sections of the configuration (bindings) use
+// it so that a template means the same everywhere; N is what "{n}"
+// stands for in their other fields.
+func ExpandTemplate(pattern string) ([]Expansion, error) {
+	t, msg := parseTemplate(pattern, MaxTwins)
+	if msg != "" {
+		return nil, errors.New(msg)
+	}
+	out := make([]Expansion, t.count())
+	for k := range out {
+		out[k] = Expansion{ID: t.id(k)}
+		if t.isRange {
+			out[k].N = t.num(k)
+		}
+	}
+	return out, nil
 }

@@ -69,6 +69,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeJournal$$' -fuzztime=$(FUZZTIME) ./actors
 	$(GO) test -run='^$$' -fuzz='^FuzzParseTokens$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./gateway/auth
 	$(GO) test -run='^$$' -fuzz='^FuzzCompile$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./gateway/query
+	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/modbus
 
 ## bench: the system benchmarks: durable ingest at 10k and 100k twins beside raw protoactor and
 ## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling.

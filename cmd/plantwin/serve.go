@@ -23,6 +23,8 @@ import (
 
 	"github.com/plantwin/plantwin/actors"
 	plcluster "github.com/plantwin/plantwin/cluster"
+	"github.com/plantwin/plantwin/edge"
+	edgemodbus "github.com/plantwin/plantwin/edge/modbus"
 	"github.com/plantwin/plantwin/gateway"
 	"github.com/plantwin/plantwin/gateway/auth"
 	"github.com/plantwin/plantwin/persistence"
@@ -144,6 +146,44 @@ func checkListen(o serveOptions) error {
 		return nil
 	}
 	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
+}
+
+// connector is a running edge connector.
+type connector interface{ Stop() }
+
+// startConnectors starts the edge connectors the configuration file
+// declares (none for --demo).
+func startConnectors(o serveOptions, plant *twins.Config, rt *actors.Runtime, log *slog.Logger) ([]connector, error) {
+	if o.config == "" {
+		return nil, nil
+	}
+	ecfg, err := edge.LoadConfig(o.config, plant)
+	if err != nil {
+		return nil, err
+	}
+	var out []connector
+	stopAll := func() {
+		for _, c := range out {
+			c.Stop()
+		}
+	}
+	for _, cc := range ecfg.Connectors {
+		switch cc.Protocol {
+		case edge.ProtocolModbus:
+			c, err := edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), edge.NewSink(rt), log.With("component", "edge"))
+			if err != nil {
+				stopAll()
+				return nil, err
+			}
+			c.Start()
+			log.Info("connector started", "connector", cc.Name, "protocol", "modbus", "endpoint", cc.Endpoint, "plan", c.String())
+			out = append(out, c)
+		default:
+			stopAll()
+			return nil, fmt.Errorf("%s:%d: connector %s: protocol %s is not built yet (only modbus is)", o.config, cc.Line, cc.Name, cc.Protocol)
+		}
+	}
+	return out, nil
 }
 
 // reloadTokens re-reads the token file into the authorizer.
@@ -311,6 +351,17 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
+	conns, err := startConnectors(o, cfg, rt, log)
+	if err != nil {
+		gs.Stop()
+		return err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Stop()
+		}
+	}()
+
 	var gen *simulations.Generator
 	if o.demo {
 		gen = simulations.NewGenerator(rt, rt.Clock(), cfg, o.demoPeriod, 1, log.With("component", "demo"))
@@ -349,6 +400,9 @@ wait:
 		gen.Stop()
 		sent, failed := gen.Stats()
 		log.Info("demo generator stopped", "batches_acknowledged", sent, "batches_failed", failed)
+	}
+	for _, c := range conns {
+		c.Stop() // intake stops before the runtime closes
 	}
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()

@@ -1,0 +1,459 @@
+package modbus
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/edge"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// maxTimeouts is how many requests in a row may time out before the
+// connection counts as lost.
+const maxTimeouts = 3
+
+// Connector polls one Modbus TCP device and feeds the twins bound to it.
+// It owns its client on one goroutine: connect, poll the groups on their
+// intervals, and on a lost connection mark the twins offline, back off and
+// reconnect.
+type Connector struct {
+	cfg    *edge.ConnectorConfig
+	mcfg   edge.ModbusConnector
+	sink   *edge.Sink
+	log    *slog.Logger
+	points []*point
+	groups []*group
+	twins  []string // every bound twin, for connectivity
+
+	stopC chan struct{}
+	done  chan struct{}
+
+	mu struct {
+		sync.Mutex
+		status edge.Status
+	}
+}
+
+type point struct {
+	twinID   string
+	property string
+	p        Point
+	deadband float64
+	change   bool
+	last     twins.Value // last value published
+	lastOK   bool
+}
+
+type group struct {
+	name     string
+	interval time.Duration
+	reqs     []Request
+	pts      []*point // the points of this group, in Plan's input order
+	next     time.Time
+}
+
+// New builds a connector from its configuration and bindings. It checks
+// every point (types, orders, sizes) and plans the reads of each poll
+// group.
+func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, logger *slog.Logger) (*Connector, error) {
+	if cfg.Modbus == nil {
+		return nil, fmt.Errorf("modbus: connector %s: no modbus section", cfg.Name)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Connector{cfg: cfg, mcfg: *cfg.Modbus, sink: sink, log: logger.With("connector", cfg.Name), stopC: make(chan struct{}), done: make(chan struct{})}
+	if c.mcfg.Timeout <= 0 {
+		c.mcfg.Timeout = time.Second
+	}
+	groups := map[string]*group{}
+	for _, pg := range c.mcfg.PollGroups {
+		g := &group{name: pg.Name, interval: pg.Interval}
+		groups[pg.Name] = g
+		c.groups = append(c.groups, g)
+	}
+	if len(c.groups) == 0 {
+		g := &group{name: "default", interval: time.Second}
+		groups[g.name] = g
+		c.groups = append(c.groups, g)
+	}
+	seen := map[string]bool{}
+	for _, b := range bindings {
+		if !seen[b.TwinID] {
+			seen[b.TwinID] = true
+			c.twins = append(c.twins, b.TwinID)
+		}
+		for _, pbind := range b.Points {
+			pt, err := pointOf(c.mcfg.UnitID, pbind)
+			if err != nil {
+				return nil, fmt.Errorf("modbus: connector %s: twin %s property %s: %w", cfg.Name, b.TwinID, pbind.Property, err)
+			}
+			g := c.groups[0]
+			if pbind.PollGroup != "" {
+				var ok bool
+				if g, ok = groups[pbind.PollGroup]; !ok {
+					return nil, fmt.Errorf("modbus: connector %s: twin %s property %s: unknown poll group %q", cfg.Name, b.TwinID, pbind.Property, pbind.PollGroup)
+				}
+			}
+			p := &point{twinID: b.TwinID, property: pbind.Property, p: pt, deadband: pbind.Deadband, change: pbind.ChangeOnly}
+			c.points = append(c.points, p)
+			g.pts = append(g.pts, p)
+		}
+	}
+	lim := DefaultLimits()
+	if c.mcfg.MaxRegisters > 0 {
+		lim.MaxRegisters = c.mcfg.MaxRegisters
+	}
+	if c.mcfg.MaxBits > 0 {
+		lim.MaxBits = c.mcfg.MaxBits
+	}
+	lim.MaxGap = c.mcfg.MaxGap
+	for _, g := range c.groups {
+		pts := make([]Point, len(g.pts))
+		for i, p := range g.pts {
+			pts[i] = p.p
+		}
+		reqs, err := Plan(pts, lim)
+		if err != nil {
+			return nil, fmt.Errorf("modbus: connector %s: poll group %s: %w", cfg.Name, g.name, err)
+		}
+		g.reqs = reqs
+	}
+	c.mu.status = edge.Status{Name: cfg.Name, Protocol: "modbus", Endpoint: cfg.Endpoint, State: edge.StateStopped, Since: time.Now()}
+	return c, nil
+}
+
+// pointOf converts a binding to a Point.
+func pointOf(defaultUnit uint8, b edge.PointBinding) (Point, error) {
+	t, err := ParseTable(b.Table)
+	if err != nil {
+		return Point{}, err
+	}
+	typ, err := ParseType(b.Type)
+	if err != nil {
+		return Point{}, err
+	}
+	bo, err := ParseByteOrder(b.ByteOrder)
+	if err != nil {
+		return Point{}, err
+	}
+	wo, err := ParseWordOrder(b.WordOrder)
+	if err != nil {
+		return Point{}, err
+	}
+	unit := defaultUnit
+	if b.UnitID > 247 {
+		return Point{}, fmt.Errorf("unit id %d out of 0..247", b.UnitID)
+	}
+	if b.UnitID >= 0 {
+		unit = uint8(b.UnitID)
+	}
+	if b.Address < 0 || b.Address > math.MaxUint16 {
+		return Point{}, fmt.Errorf("address %d out of 0..65535", b.Address)
+	}
+	if b.Length < 0 || b.Length > 125 {
+		return Point{}, fmt.Errorf("length %d out of 0..125 registers", b.Length)
+	}
+	p := Point{UnitID: unit, Table: t, Address: uint16(b.Address), Type: typ, ByteOrder: bo, WordOrder: wo, Length: uint16(b.Length), Scale: b.Scale, Offset: b.Offset}
+	return p, p.Validate()
+}
+
+// Requests returns how many read requests one poll of every group makes.
+func (c *Connector) Requests() int {
+	n := 0
+	for _, g := range c.groups {
+		n += len(g.reqs)
+	}
+	return n
+}
+
+// Start runs the connector until Stop.
+func (c *Connector) Start() { go c.run() }
+
+// Stop stops polling, closes the connection and waits. Idempotent.
+func (c *Connector) Stop() {
+	select {
+	case <-c.stopC:
+	default:
+		close(c.stopC)
+	}
+	<-c.done
+}
+
+// Status returns the connector's status.
+func (c *Connector) Status() edge.Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.mu.status
+	st.Sink = c.sink.Stats()
+	return st
+}
+
+func (c *Connector) setState(s edge.State) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.status.State != s {
+		c.mu.status.State, c.mu.status.Since = s, time.Now()
+	}
+}
+
+func (c *Connector) noteError(err error, read bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.status.LastError, c.mu.status.LastErrorTime = err.Error(), time.Now()
+	if read {
+		c.mu.status.ReadErrors++
+	}
+}
+
+func (c *Connector) stopped() bool {
+	select {
+	case <-c.stopC:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Connector) run() {
+	defer close(c.done)
+	defer c.setState(edge.StateStopped)
+	delays := edge.NewDelays(c.cfg.Reconnect, uint64(time.Now().UnixNano()))
+	connectedOnce := false
+	for !c.stopped() {
+		c.setState(edge.StateConnecting)
+		client, err := c.connect()
+		if err == nil {
+			delays.Reset()
+			if connectedOnce {
+				c.mu.Lock()
+				c.mu.status.Reconnects++
+				c.mu.Unlock()
+			}
+			connectedOnce = true
+			c.setState(edge.StateConnected)
+			c.log.Info("modbus connected", "endpoint", c.cfg.Endpoint)
+			c.sink.SetOnline(c.twins, true)
+			err = c.poll(client)
+			client.Close()
+			if err == nil { // stopped
+				return
+			}
+		}
+		c.noteError(err, false)
+		c.sink.SetOnline(c.twins, false)
+		c.setState(edge.StateDisconnected)
+		d := delays.Next()
+		c.log.Warn("modbus device unreachable", "endpoint", c.cfg.Endpoint, "retry_in", d, "err", err)
+		if !c.sleep(d) {
+			return
+		}
+	}
+}
+
+// sleep waits d or until Stop; false means stopped.
+func (c *Connector) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.stopC:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (c *Connector) connect() (*mb.ModbusClient, error) {
+	client, err := mb.NewClient(&mb.ClientConfiguration{
+		URL:     c.cfg.Endpoint,
+		Timeout: c.mcfg.Timeout,
+		Logger:  log.New(io.Discard, "", 0), // the library logs to stdout otherwise
+	})
+	if err != nil {
+		return nil, fmt.Errorf("modbus: %s: %w", c.cfg.Endpoint, err)
+	}
+	if err := client.Open(); err != nil {
+		return nil, fmt.Errorf("modbus: connect %s: %w", c.cfg.Endpoint, err)
+	}
+	return client, nil
+}
+
+// poll reads each group when it is due until Stop (nil) or a lost
+// connection (the error).
+func (c *Connector) poll(client *mb.ModbusClient) error {
+	now := time.Now()
+	for _, g := range c.groups {
+		g.next = now
+	}
+	timeouts := 0
+	for {
+		g := c.groups[0]
+		for _, o := range c.groups[1:] {
+			if o.next.Before(g.next) {
+				g = o
+			}
+		}
+		if wait := time.Until(g.next); wait > 0 && !c.sleep(wait) {
+			return nil
+		}
+		if c.stopped() {
+			return nil
+		}
+		if err := c.pollGroup(client, g, time.Now(), &timeouts); err != nil {
+			return err
+		}
+		// Fixed rate; a poll that overran skips the missed slots.
+		g.next = g.next.Add(g.interval)
+		if n := time.Now(); g.next.Before(n) {
+			g.next = n.Add(g.interval - n.Sub(g.next)%g.interval)
+		}
+	}
+}
+
+// pollGroup runs one group's requests and publishes the samples, one
+// batch per twin.
+func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, timeouts *int) error {
+	batches := map[string][]*pb.Sample{}
+	ts := at.UnixNano()
+	for _, req := range g.reqs {
+		regs, bits, err := c.read(client, req)
+		if err != nil {
+			if !isDeviceAnswer(err) {
+				if !errors.Is(err, mb.ErrRequestTimedOut) {
+					return err // connection lost
+				}
+				*timeouts++
+				if *timeouts >= maxTimeouts {
+					return fmt.Errorf("modbus: %d requests in a row timed out: %w", *timeouts, err)
+				}
+			}
+			c.noteError(fmt.Errorf("modbus: read %s %d..%d of unit %d: %w", req.Table, req.Address, int(req.Address)+int(req.Quantity)-1, req.UnitID, err), true)
+			// The device answered with an exception (or timed out): the
+			// points keep their last value, with bad quality.
+			for _, i := range req.Points {
+				p := g.pts[i]
+				if p.lastOK {
+					batches[p.twinID] = append(batches[p.twinID], sample(p.property, p.last, ts, pb.Quality_QUALITY_BAD))
+				}
+			}
+			continue
+		}
+		*timeouts = 0
+		for _, i := range req.Points {
+			p := g.pts[i]
+			r, b, err := Slice(req, p.p, regs, bits)
+			var v twins.Value
+			if err == nil {
+				v, err = Decode(p.p, r, b)
+			}
+			if err != nil {
+				c.noteError(fmt.Errorf("modbus: twin %s property %s: %w", p.twinID, p.property, err), true)
+				continue
+			}
+			if !p.publish(v) {
+				continue
+			}
+			batches[p.twinID] = append(batches[p.twinID], sample(p.property, v, ts, pb.Quality_QUALITY_GOOD))
+		}
+	}
+	for id, s := range batches {
+		c.sink.Publish(id, s)
+	}
+	return nil
+}
+
+// publish applies change-only and deadband and remembers v.
+func (p *point) publish(v twins.Value) bool {
+	if p.lastOK {
+		if p.change && v.Equal(p.last) {
+			return false
+		}
+		if p.deadband > 0 && isNumber(v) && isNumber(p.last) && math.Abs(number(v)-number(p.last)) <= p.deadband {
+			return false
+		}
+	}
+	p.last, p.lastOK = v, true
+	return true
+}
+
+func isNumber(v twins.Value) bool { return v.Type() == twins.TypeInt || v.Type() == twins.TypeDouble }
+
+func number(v twins.Value) float64 {
+	if v.Type() == twins.TypeInt {
+		return float64(v.AsInt())
+	}
+	return v.AsDouble()
+}
+
+func sample(property string, v twins.Value, ts int64, q pb.Quality) *pb.Sample {
+	return &pb.Sample{Property: property, Value: valueProto(v), SourceTimeUnixNano: ts, Quality: q}
+}
+
+func valueProto(v twins.Value) *pb.Value {
+	switch v.Type() {
+	case twins.TypeBool:
+		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: v.AsBool()}}
+	case twins.TypeInt:
+		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: v.AsInt()}}
+	case twins.TypeDouble:
+		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: v.AsDouble()}}
+	case twins.TypeString:
+		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: v.AsString()}}
+	}
+	return nil
+}
+
+func (c *Connector) read(client *mb.ModbusClient, req Request) ([]uint16, []bool, error) {
+	if err := client.SetUnitId(req.UnitID); err != nil {
+		return nil, nil, err
+	}
+	switch req.Table {
+	case Coils:
+		bits, err := client.ReadCoils(req.Address, req.Quantity)
+		return nil, bits, err
+	case DiscreteInputs:
+		bits, err := client.ReadDiscreteInputs(req.Address, req.Quantity)
+		return nil, bits, err
+	case HoldingRegisters:
+		regs, err := client.ReadRegisters(req.Address, req.Quantity, mb.HOLDING_REGISTER)
+		return regs, nil, err
+	case InputRegisters:
+		regs, err := client.ReadRegisters(req.Address, req.Quantity, mb.INPUT_REGISTER)
+		return regs, nil, err
+	}
+	return nil, nil, fmt.Errorf("modbus: unknown table %d", req.Table)
+}
+
+// isDeviceAnswer reports whether err is a Modbus exception the device
+// answered with (the connection is fine).
+func isDeviceAnswer(err error) bool {
+	var e mb.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e {
+	case mb.ErrIllegalFunction, mb.ErrIllegalDataAddress, mb.ErrIllegalDataValue, mb.ErrServerDeviceFailure,
+		mb.ErrAcknowledge, mb.ErrServerDeviceBusy, mb.ErrMemoryParityError, mb.ErrGWPathUnavailable, mb.ErrGWTargetFailedToRespond:
+		return true
+	}
+	return false
+}
+
+// String describes the connector for logs.
+func (c *Connector) String() string {
+	var names []string
+	for _, g := range c.groups {
+		names = append(names, fmt.Sprintf("%s every %v: %d requests", g.name, g.interval, len(g.reqs)))
+	}
+	return fmt.Sprintf("modbus connector %s (%s): %d points, %s", c.cfg.Name, c.cfg.Endpoint, len(c.points), strings.Join(names, "; "))
+}

@@ -1,0 +1,187 @@
+package modbus
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	mb "github.com/simonvetter/modbus"
+
+	"github.com/plantwin/plantwin/actors"
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/edge"
+	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/simulations"
+	"github.com/plantwin/plantwin/twins"
+)
+
+const plantYAML = `
+models:
+  - name: pump
+    properties:
+      - {name: flow, type: double, min: 0, max: 500}
+      - {name: temperature, type: double}
+      - {name: running, type: bool}
+      - {name: starts, type: int}
+twins:
+  - id: pump-{1..3}
+    model: pump
+`
+
+const edgeYAML = `
+connectors:
+  - name: plc-1
+    protocol: modbus
+    endpoint: tcp://%s
+    reconnect: {initial: 50ms, max: 200ms}
+    modbus:
+      unit_id: 1
+      timeout: 300ms
+      poll_groups: [{name: fast, interval: 50ms}]
+bindings:
+  - connector: plc-1
+    twin: pump-{1..3}
+    properties:
+      flow:        {table: holding, address: "100 + 10*{n}", type: float32, word_order: low_first}
+      temperature: {table: input, address: "200 + {n}", type: int16, scale: 0.1}
+      running:     {table: coil, address: "{n}", type: bool}
+      starts:      {table: holding, address: "102 + 10*{n}", type: uint32}
+`
+
+type rig struct {
+	rt     *actors.Runtime
+	dev    *simulations.ModbusDevice
+	conn   *Connector
+	sink   *edge.Sink
+	cancel func()
+}
+
+func startRig(t *testing.T) *rig {
+	t.Helper()
+	plant, err := twins.ParseConfig("plant.yaml", []byte(plantYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := simulations.NewModbusDevice("127.0.0.1:0")
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ecfg, err := edge.ParseConfig("plant.yaml", []byte(fmt.Sprintf(edgeYAML, dev.Addr())), plant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := edge.NewSink(rt)
+	cc, _ := ecfg.Connector("plc-1")
+	conn, err := New(cc, ecfg.BindingsOf("plc-1"), sink, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Start()
+	r := &rig{rt: rt, dev: dev, conn: conn, sink: sink}
+	t.Cleanup(func() {
+		conn.Stop()
+		dev.Stop()
+		rt.Close()
+		store.Close()
+	})
+	return r
+}
+
+func (r *rig) twin(t *testing.T, id string) *pb.Twin {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tw, err := r.rt.GetTwin(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tw
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func f32LowFirst(f float32) []uint16 {
+	b := math.Float32bits(f)
+	return []uint16{uint16(b), uint16(b >> 16)}
+}
+
+func TestConnectorFeedsTwinsAndSurvivesDeviceRestart(t *testing.T) {
+	r := startRig(t)
+	for n := 1; n <= 3; n++ {
+		r.dev.SetHolding(1, uint16(100+10*n), f32LowFirst(float32(10*n)+0.5)...)
+		r.dev.SetHolding(1, uint16(102+10*n), 0, uint16(n)) // uint32 n, high word first
+		r.dev.SetInput(1, uint16(200+n), uint16(int16(-15*n)))
+		r.dev.SetCoil(1, uint16(n), n%2 == 1)
+	}
+	// Coalesced: holding 110-113, 120-123, 130-133 (flow and starts of
+	// each pump side by side), input 201-203, coils 1-3.
+	if got := r.conn.Requests(); got != 5 {
+		t.Fatalf("%d read requests per poll, want 5 (%v)", got, r.conn)
+	}
+	waitFor(t, "pump-3 values", func() bool {
+		tw := r.twin(t, "pump-3")
+		return tw.Reported["flow"].GetValue().GetDoubleValue() == 30.5 && tw.Connectivity == pb.Connectivity_CONNECTIVITY_ONLINE
+	})
+	tw := r.twin(t, "pump-2")
+	if tw.Reported["flow"].GetValue().GetDoubleValue() != 20.5 || tw.Reported["starts"].GetValue().GetIntValue() != 2 ||
+		math.Abs(tw.Reported["temperature"].GetValue().GetDoubleValue()-(-3.0)) > 1e-9 || tw.Reported["running"].GetValue().GetBoolValue() {
+		t.Fatalf("pump-2 = %v", tw.Reported)
+	}
+
+	// The PLC drops off: twins go offline with the time, the connector
+	// keeps trying.
+	r.dev.Stop()
+	waitFor(t, "pump-1 offline", func() bool {
+		return r.twin(t, "pump-1").Connectivity == pb.Connectivity_CONNECTIVITY_OFFLINE
+	})
+	if st := r.conn.Status(); st.State == edge.StateConnected || st.LastError == "" {
+		t.Fatalf("status while the device is down: %+v", st)
+	}
+	// It comes back with new values: online again, values resume.
+	r.dev.SetHolding(1, 110, f32LowFirst(99)...)
+	if err := r.dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pump-1 back online with the new value", func() bool {
+		tw := r.twin(t, "pump-1")
+		return tw.Connectivity == pb.Connectivity_CONNECTIVITY_ONLINE && tw.Reported["flow"].GetValue().GetDoubleValue() == 99
+	})
+	if st := r.conn.Status(); st.Reconnects < 1 || st.State != edge.StateConnected {
+		t.Fatalf("status after the device came back: %+v", st)
+	}
+
+	// A Modbus exception marks the affected values bad; the connection stays.
+	r.dev.FailRegister(110, mb.ErrServerDeviceFailure)
+	waitFor(t, "pump-1 flow of bad quality", func() bool {
+		return r.twin(t, "pump-1").Reported["flow"].GetQuality() == pb.Quality_QUALITY_BAD
+	})
+	if st := r.conn.Status(); st.State != edge.StateConnected || st.ReadErrors == 0 {
+		t.Fatalf("status during exceptions: %+v", st)
+	}
+	r.dev.FailRegister(110, nil)
+	waitFor(t, "pump-1 flow good again", func() bool {
+		return r.twin(t, "pump-1").Reported["flow"].GetQuality() == pb.Quality_QUALITY_GOOD
+	})
+	if s := r.sink.Stats(); s.Accepted == 0 || s.FailedBatches != 0 {
+		t.Fatalf("sink stats %+v", s)
+	}
+}

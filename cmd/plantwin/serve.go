@@ -151,37 +151,39 @@ func checkListen(o serveOptions) error {
 // connector is a running edge connector.
 type connector interface{ Stop() }
 
-// startConnectors starts the edge connectors the configuration file
-// declares (none for --demo).
-func startConnectors(o serveOptions, plant *twins.Config, rt *actors.Runtime, log *slog.Logger) ([]connector, error) {
+// loadEdge parses the connectors and bindings of the configuration file
+// (none for --demo) and refuses protocols this build lacks, before
+// anything starts.
+func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 	if o.config == "" {
-		return nil, nil
+		return &edge.Config{}, nil
 	}
 	ecfg, err := edge.LoadConfig(o.config, plant)
 	if err != nil {
 		return nil, err
 	}
-	var out []connector
-	stopAll := func() {
-		for _, c := range out {
-			c.Stop()
-		}
-	}
 	for _, cc := range ecfg.Connectors {
-		switch cc.Protocol {
-		case edge.ProtocolModbus:
-			c, err := edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), edge.NewSink(rt), log.With("component", "edge"))
-			if err != nil {
-				stopAll()
-				return nil, err
-			}
-			c.Start()
-			log.Info("connector started", "connector", cc.Name, "protocol", "modbus", "endpoint", cc.Endpoint, "plan", c.String())
-			out = append(out, c)
-		default:
-			stopAll()
+		if cc.Protocol != edge.ProtocolModbus {
 			return nil, fmt.Errorf("%s:%d: connector %s: protocol %s is not built yet (only modbus is)", o.config, cc.Line, cc.Name, cc.Protocol)
 		}
+	}
+	return ecfg, nil
+}
+
+// startConnectors starts the edge connectors.
+func startConnectors(ecfg *edge.Config, rt *actors.Runtime, log *slog.Logger) ([]connector, error) {
+	var out []connector
+	for _, cc := range ecfg.Connectors {
+		c, err := edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), edge.NewSink(rt), log.With("component", "edge"))
+		if err != nil {
+			for _, o := range out {
+				o.Stop()
+			}
+			return nil, err
+		}
+		c.Start()
+		log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "plan", c.String())
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -269,6 +271,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	ecfg, err := loadEdge(o, cfg)
+	if err != nil {
+		return err
+	}
 	// Take the listen addresses before anything heavy starts, so a busy
 	// port fails fast.
 	lis, err := net.Listen("tcp", o.listen)
@@ -351,7 +357,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
-	conns, err := startConnectors(o, cfg, rt, log)
+	conns, err := startConnectors(ecfg, rt, log)
 	if err != nil {
 		gs.Stop()
 		return err

@@ -35,8 +35,11 @@ type Connector struct {
 	groups []*group
 	twins  []string // every bound twin, for connectivity
 
-	stopC chan struct{}
-	done  chan struct{}
+	stopC  chan struct{}
+	done   chan struct{}
+	writes chan *writeReq // served between polls by the connector's goroutine
+
+	writeTargets map[string]target // twin\x00p|c\x00name → where to write
 
 	mu struct {
 		sync.Mutex
@@ -72,7 +75,7 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, l
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Connector{cfg: cfg, mcfg: *cfg.Modbus, sink: sink, log: logger.With("connector", cfg.Name), stopC: make(chan struct{}), done: make(chan struct{})}
+	c := &Connector{cfg: cfg, mcfg: *cfg.Modbus, sink: sink, log: logger.With("connector", cfg.Name), stopC: make(chan struct{}), done: make(chan struct{}), writes: make(chan *writeReq, 64)}
 	if c.mcfg.Timeout <= 0 {
 		c.mcfg.Timeout = time.Second
 	}
@@ -109,6 +112,9 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, l
 			c.points = append(c.points, p)
 			g.pts = append(g.pts, p)
 		}
+	}
+	if err := c.indexWrites(bindings); err != nil {
+		return nil, err
 	}
 	lim := DefaultLimits()
 	if c.mcfg.MaxRegisters > 0 {
@@ -255,21 +261,26 @@ func (c *Connector) run() {
 		c.setState(edge.StateDisconnected)
 		d := delays.Next()
 		c.log.Warn("modbus device unreachable", "endpoint", c.cfg.Endpoint, "retry_in", d, "err", err)
-		if !c.sleep(d) {
+		if !c.sleep(d, nil) {
 			return
 		}
 	}
 }
 
-// sleep waits d or until Stop; false means stopped.
-func (c *Connector) sleep(d time.Duration) bool {
+// sleep waits d or until Stop (false), serving writes meanwhile on
+// client (nil: they fail with ErrNotConnected).
+func (c *Connector) sleep(d time.Duration, client *mb.ModbusClient) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
-	select {
-	case <-c.stopC:
-		return false
-	case <-t.C:
-		return true
+	for {
+		select {
+		case <-c.stopC:
+			return false
+		case <-t.C:
+			return true
+		case w := <-c.writes:
+			_ = c.serveWrite(client, w) // the caller gets the error
+		}
 	}
 }
 
@@ -288,6 +299,19 @@ func (c *Connector) connect() (*mb.ModbusClient, error) {
 	return client, nil
 }
 
+// drainWrites serves the writes already queued (a busy poll loop never
+// sleeps, so writes must not wait for a sleep).
+func (c *Connector) drainWrites(client *mb.ModbusClient) {
+	for {
+		select {
+		case w := <-c.writes:
+			_ = c.serveWrite(client, w) // the caller gets the error
+		default:
+			return
+		}
+	}
+}
+
 // poll reads each group when it is due until Stop (nil) or a lost
 // connection (the error).
 func (c *Connector) poll(client *mb.ModbusClient) error {
@@ -303,12 +327,13 @@ func (c *Connector) poll(client *mb.ModbusClient) error {
 				g = o
 			}
 		}
-		if wait := time.Until(g.next); wait > 0 && !c.sleep(wait) {
+		if wait := time.Until(g.next); wait > 0 && !c.sleep(wait, client) {
 			return nil
 		}
 		if c.stopped() {
 			return nil
 		}
+		c.drainWrites(client)
 		if err := c.pollGroup(client, g, time.Now(), &timeouts); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package modbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -183,5 +184,118 @@ func TestConnectorFeedsTwinsAndSurvivesDeviceRestart(t *testing.T) {
 	})
 	if s := r.sink.Stats(); s.Accepted == 0 || s.FailedBatches != 0 {
 		t.Fatalf("sink stats %+v", s)
+	}
+}
+
+const writesYAML = `
+connectors:
+  - name: plc-1
+    protocol: modbus
+    endpoint: tcp://%s
+    reconnect: {initial: 50ms, max: 200ms}
+    modbus:
+      timeout: 300ms
+      poll_groups: [{name: fast, interval: 50ms}]
+bindings:
+  - connector: plc-1
+    twin: pump-{1..3}
+    properties:
+      flow: {table: holding, address: "100 + 10*{n}", type: float32}
+    writes:
+      setpoint: {table: holding, address: "300 + 2*{n}", type: float32}
+    commands:
+      stop:  {table: coil, address: "400 + {n}", value: "true"}
+      speed: {table: holding, address: "500 + {n}", type: uint16}
+`
+
+const writesPlant = `
+models:
+  - name: pump
+    properties:
+      - {name: flow, type: double}
+      - {name: setpoint, type: double, writable: true}
+    commands:
+      - name: stop
+      - name: speed
+        parameters: [{name: rpm, type: int, required: true}]
+twins:
+  - id: pump-{1..3}
+    model: pump
+`
+
+func TestConnectorWritesAndCommands(t *testing.T) {
+	plant, err := twins.ParseConfig("plant.yaml", []byte(writesPlant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := simulations.NewModbusDevice("127.0.0.1:0")
+	if err := dev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Stop()
+	ecfg, err := edge.ParseConfig("plant.yaml", []byte(fmt.Sprintf(writesYAML, dev.Addr())), plant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	cc, _ := ecfg.Connector("plc-1")
+	conn, err := New(cc, ecfg.BindingsOf("plc-1"), edge.NewSink(rt), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Start()
+	defer conn.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	waitFor(t, "connected", func() bool { return conn.Status().State == edge.StateConnected })
+
+	if err := conn.Write(ctx, "pump-2", "setpoint", twins.Double(42.5)); err != nil {
+		t.Fatal(err)
+	}
+	b := math.Float32bits(42.5)
+	if hi, lo := dev.Holding(1, 304), dev.Holding(1, 305); hi != uint16(b>>16) || lo != uint16(b) {
+		t.Fatalf("setpoint registers = %#04x %#04x, want %#04x %#04x", hi, lo, uint16(b>>16), uint16(b))
+	}
+	if err := conn.Command(ctx, "pump-3", "stop", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !dev.Coil(1, 403) {
+		t.Fatal("stop did not set coil 403")
+	}
+	if err := conn.Command(ctx, "pump-1", "speed", []twins.Value{twins.Int(1450)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := dev.Holding(1, 501); got != 1450 {
+		t.Fatalf("speed register = %d, want 1450", got)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		call func() error
+	}{
+		{"unbound property", ErrNotBound, func() error { return conn.Write(ctx, "pump-1", "flow", twins.Double(1)) }},
+		{"unbound command", ErrNotBound, func() error { return conn.Command(ctx, "pump-1", "start", nil) }},
+	} {
+		if err := tc.call(); !errors.Is(err, tc.err) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
+		}
+	}
+	if err := conn.Command(ctx, "pump-1", "speed", []twins.Value{twins.Int(70000)}); err == nil {
+		t.Error("a speed out of uint16 range was written")
+	}
+	// While the device is down, writes fail at once with ErrNotConnected.
+	dev.Stop()
+	waitFor(t, "disconnected", func() bool { return conn.Status().State != edge.StateConnected })
+	if err := conn.Write(ctx, "pump-1", "setpoint", twins.Double(1)); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("write while down: %v, want ErrNotConnected", err)
 	}
 }

@@ -171,10 +171,11 @@ func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 }
 
 // startConnectors starts the edge connectors.
-func startConnectors(ecfg *edge.Config, rt *actors.Runtime, log *slog.Logger) ([]connector, error) {
+func startConnectors(ecfg *edge.Config, rt *actors.Runtime, reg prometheus.Registerer, log *slog.Logger) ([]connector, error) {
 	var out []connector
+	met := edge.NewMetrics(reg)
 	for _, cc := range ecfg.Connectors {
-		c, err := edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), edge.NewSink(rt), log.With("component", "edge"))
+		c, err := edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), edge.NewSink(rt), met, log.With("component", "edge"))
 		if err != nil {
 			for _, o := range out {
 				o.Stop()
@@ -357,7 +358,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
-	conns, err := startConnectors(ecfg, rt, log)
+	conns, err := startConnectors(ecfg, rt, reg, log)
 	if err != nil {
 		gs.Stop()
 		return err

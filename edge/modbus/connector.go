@@ -39,6 +39,9 @@ type Connector struct {
 	done   chan struct{}
 	writes chan *writeReq // served between polls by the connector's goroutine
 
+	met      *edge.ConnectorMetrics
+	badInput edge.Throttle // decode errors and exceptions: logged at most every 10s
+
 	writeTargets map[string]target // twin\x00p|c\x00name → where to write
 
 	mu struct {
@@ -68,7 +71,8 @@ type group struct {
 // New builds a connector from its configuration and bindings. It checks
 // every point (types, orders, sizes) and plans the reads of each poll
 // group.
-func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, logger *slog.Logger) (*Connector, error) {
+// met may be nil (instruments not registered).
+func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, met *edge.Metrics, logger *slog.Logger) (*Connector, error) {
 	if cfg.Modbus == nil {
 		return nil, fmt.Errorf("modbus: connector %s: no modbus section", cfg.Name)
 	}
@@ -79,6 +83,8 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, l
 	if c.mcfg.Timeout <= 0 {
 		c.mcfg.Timeout = time.Second
 	}
+	c.met = met.For(cfg.Name)
+	c.badInput.Interval = 10 * time.Second
 	groups := map[string]*group{}
 	for _, pg := range c.mcfg.PollGroups {
 		g := &group{name: pg.Name, interval: pg.Interval}
@@ -245,13 +251,16 @@ func (c *Connector) run() {
 				c.mu.Lock()
 				c.mu.status.Reconnects++
 				c.mu.Unlock()
+				c.met.Reconnects.Inc()
 			}
+			c.met.Connected.Set(1)
 			connectedOnce = true
 			c.setState(edge.StateConnected)
 			c.log.Info("modbus connected", "endpoint", c.cfg.Endpoint)
 			c.sink.SetOnline(c.twins, true)
 			err = c.poll(client)
 			client.Close()
+			c.met.Connected.Set(0)
 			if err == nil { // stopped
 				return
 			}
@@ -334,9 +343,11 @@ func (c *Connector) poll(client *mb.ModbusClient) error {
 			return nil
 		}
 		c.drainWrites(client)
-		if err := c.pollGroup(client, g, time.Now(), &timeouts); err != nil {
+		start := time.Now()
+		if err := c.pollGroup(client, g, start, &timeouts); err != nil {
 			return err
 		}
+		c.met.ReadTime.Observe(time.Since(start).Seconds())
 		// Fixed rate; a poll that overran skips the missed slots.
 		g.next = g.next.Add(g.interval)
 		if n := time.Now(); g.next.Before(n) {
@@ -358,11 +369,17 @@ func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, t
 					return err // connection lost
 				}
 				*timeouts++
+				c.met.Timeouts.Inc()
 				if *timeouts >= maxTimeouts {
 					return fmt.Errorf("modbus: %d requests in a row timed out: %w", *timeouts, err)
 				}
 			}
-			c.noteError(fmt.Errorf("modbus: read %s %d..%d of unit %d: %w", req.Table, req.Address, int(req.Address)+int(req.Quantity)-1, req.UnitID, err), true)
+			if isDeviceAnswer(err) {
+				c.met.Exceptions.Inc()
+			}
+			rerr := fmt.Errorf("modbus: read %s %d..%d of unit %d: %w", req.Table, req.Address, int(req.Address)+int(req.Quantity)-1, req.UnitID, err)
+			c.noteError(rerr, true)
+			c.badInput.Warn(c.log, "modbus read failed; values marked bad", "err", rerr)
 			// The device answered with an exception (or timed out): the
 			// points keep their last value, with bad quality.
 			for _, i := range req.Points {
@@ -382,7 +399,10 @@ func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, t
 				v, err = Decode(p.p, r, b)
 			}
 			if err != nil {
-				c.noteError(fmt.Errorf("modbus: twin %s property %s: %w", p.twinID, p.property, err), true)
+				derr := fmt.Errorf("modbus: twin %s property %s: %w", p.twinID, p.property, err)
+				c.met.Decode.Inc()
+				c.noteError(derr, true)
+				c.badInput.Warn(c.log, "modbus value rejected", "err", derr)
 				continue
 			}
 			if !p.publish(v) {
@@ -392,6 +412,7 @@ func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, t
 		}
 	}
 	for id, s := range batches {
+		c.met.Samples.Add(float64(len(s)))
 		c.sink.Publish(id, s)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	mb "github.com/simonvetter/modbus"
 
 	"github.com/plantwin/plantwin/actors"
@@ -52,6 +53,7 @@ bindings:
 `
 
 type rig struct {
+	reg    *prometheus.Registry
 	rt     *actors.Runtime
 	dev    *simulations.ModbusDevice
 	conn   *Connector
@@ -83,12 +85,13 @@ func startRig(t *testing.T) *rig {
 	}
 	sink := edge.NewSink(rt)
 	cc, _ := ecfg.Connector("plc-1")
-	conn, err := New(cc, ecfg.BindingsOf("plc-1"), sink, nil)
+	reg := prometheus.NewRegistry()
+	conn, err := New(cc, ecfg.BindingsOf("plc-1"), sink, edge.NewMetrics(reg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn.Start()
-	r := &rig{rt: rt, dev: dev, conn: conn, sink: sink}
+	r := &rig{reg: reg, rt: rt, dev: dev, conn: conn, sink: sink}
 	t.Cleanup(func() {
 		conn.Stop()
 		dev.Stop()
@@ -185,6 +188,45 @@ func TestConnectorFeedsTwinsAndSurvivesDeviceRestart(t *testing.T) {
 	if s := r.sink.Stats(); s.Accepted == 0 || s.FailedBatches != 0 {
 		t.Fatalf("sink stats %+v", s)
 	}
+	for _, want := range []struct {
+		name, kind string
+		min        float64
+	}{
+		{"plantwin_edge_reconnects_total", "", 1},
+		{"plantwin_edge_read_errors_total", "exception", 1},
+		{"plantwin_edge_samples_total", "", 10},
+		{"plantwin_edge_connected", "", 1},
+	} {
+		if got := metricValue(t, r.reg, want.name, want.kind); got < want.min {
+			t.Errorf("%s{kind=%q} = %v, want at least %v", want.name, want.kind, got, want.min)
+		}
+	}
+}
+
+// metricValue sums the samples of a metric for connector plc-1 (and kind).
+func metricValue(t *testing.T, reg *prometheus.Registry, name, kind string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["connector"] != "plc-1" || (kind != "" && labels["kind"] != kind) {
+				continue
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
 
 const writesYAML = `
@@ -248,7 +290,7 @@ func TestConnectorWritesAndCommands(t *testing.T) {
 	}
 	defer rt.Close()
 	cc, _ := ecfg.Connector("plc-1")
-	conn, err := New(cc, ecfg.BindingsOf("plc-1"), edge.NewSink(rt), nil)
+	conn, err := New(cc, ecfg.BindingsOf("plc-1"), edge.NewSink(rt), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,7 @@ fuzz:
 bench: build
 	$(PLANTWIN) bench $(BENCH_ARGS)
 	$(PLANTWIN) bench api $(BENCH_API_ARGS)
+	$(PLANTWIN) bench modbus
 
 ## bench-api: only the gRPC API benchmark.
 bench-api: build

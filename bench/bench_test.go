@@ -81,3 +81,15 @@ func TestRunAPISmall(t *testing.T) {
 		t.Fatalf("slow watcher figures %+v\n%s", r, out.String())
 	}
 }
+
+// TestRunModbusSmall runs the Modbus benchmark at a tiny size.
+func TestRunModbusSmall(t *testing.T) {
+	var out bytes.Buffer
+	r, err := RunModbus(context.Background(), ModbusOptions{Twins: 20, Interval: 20 * time.Millisecond, Duration: time.Second, Dir: t.TempDir()}, &out)
+	if err != nil {
+		t.Fatalf("RunModbus: %v\n%s", err, out.String())
+	}
+	if r.Requests != 4 || r.RawRequestsPerSec <= 0 || r.RequestsPerSec <= 0 || r.ValuesPerSec <= 0 || r.Polls < 10 {
+		t.Fatalf("implausible %+v\n%s", r, out.String())
+	}
+}

@@ -45,7 +45,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 			return err
 		},
 	}
-	cmd.AddCommand(newBenchAPICmd())
+	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd())
 	f := cmd.Flags()
 	f.StringVar(&sizes, "twins", "10000,100000", "active twin counts to measure, comma separated")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "how long ingest is sustained per size")
@@ -126,4 +126,28 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func newBenchModbusCmd() *cobra.Command {
+	o := bench.DefaultModbusOptions()
+	cmd := &cobra.Command{
+		Use:   "modbus",
+		Short: "Measure Modbus TCP polling into twins beside a bare client's rate",
+		Long: `Serve a simulated Modbus TCP device on loopback with --twins x 10 float32
+values, read it back to back with a bare simonvetter/modbus client (the raw
+ceiling), then poll it with the connector every --interval into durable
+twins, and print requests/s, registers/s and values/s of both.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC()
+			_, err := bench.RunModbus(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Twins, "twins", o.Twins, "twins on the device, 10 float32 values each (at most 3276)")
+	f.DurationVar(&o.Interval, "interval", o.Interval, "poll interval")
+	f.DurationVar(&o.Duration, "duration", o.Duration, "duration of each measurement")
+	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
+	return cmd
 }

@@ -28,12 +28,20 @@ type Sink struct {
 
 	mu     sync.Mutex
 	online map[string]bool // twin → last connectivity sent
+	rate   [rateSlots]rateSlot // samples per wall-clock second, a ring
 
 	samples  atomic.Int64 // samples submitted
 	accepted atomic.Int64 // samples durably applied
 	rejected atomic.Int64 // samples the twins refused (model validation)
 	failed   atomic.Int64 // batches that failed as a whole (overloaded, unavailable)
 	inFlight atomic.Int64
+}
+
+const rateSlots = 11 // 10 full seconds plus the current one
+
+type rateSlot struct {
+	sec int64
+	n   int64
 }
 
 // NewSink returns a sink into rt.
@@ -51,6 +59,14 @@ func (s *Sink) Publish(twinID string, samples []*pb.Sample) {
 		return
 	}
 	s.samples.Add(int64(len(samples)))
+	sec := time.Now().Unix()
+	s.mu.Lock()
+	slot := &s.rate[sec%rateSlots]
+	if slot.sec != sec {
+		*slot = rateSlot{sec: sec}
+	}
+	slot.n += int64(len(samples))
+	s.mu.Unlock()
 	s.inFlight.Add(1)
 	s.rt.Submit(&pb.ApplyTelemetry{TwinId: twinID, Samples: samples}, func(rep *pb.TelemetryApplied, err error) {
 		s.inFlight.Add(-1)
@@ -85,11 +101,23 @@ func (s *Sink) SetOnline(twinIDs []string, online bool) {
 // SinkStats are a sink's counters.
 type SinkStats struct {
 	Samples, Accepted, Rejected, FailedBatches, InFlight int64
+	// PerSecond is the samples rate over the last 10 full seconds.
+	PerSecond float64
 }
 
 // Stats returns the counters.
 func (s *Sink) Stats() SinkStats {
-	return SinkStats{Samples: s.samples.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(), FailedBatches: s.failed.Load(), InFlight: s.inFlight.Load()}
+	st := SinkStats{Samples: s.samples.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(), FailedBatches: s.failed.Load(), InFlight: s.inFlight.Load()}
+	now := time.Now().Unix()
+	s.mu.Lock()
+	for _, r := range s.rate {
+		if r.sec < now && r.sec >= now-10 {
+			st.PerSecond += float64(r.n)
+		}
+	}
+	s.mu.Unlock()
+	st.PerSecond /= 10
+	return st
 }
 
 // State is a connector's connection state.

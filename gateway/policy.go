@@ -15,15 +15,16 @@ import (
 // Methods missing here need the admin role.
 func Policy() map[string]auth.Role {
 	return map[string]auth.Role{
-		pb.TwinService_GetTwin_FullMethodName:       auth.RoleViewer,
-		pb.TwinService_ListTwins_FullMethodName:     auth.RoleViewer,
-		pb.TwinService_WatchTwins_FullMethodName:    auth.RoleViewer,
-		pb.TwinService_GetHistory_FullMethodName:    auth.RoleViewer,
-		pb.TwinService_UpdateDesired_FullMethodName: auth.RoleOperator,
-		pb.ModelService_ListModels_FullMethodName:   auth.RoleViewer,
-		pb.ModelService_GetModel_FullMethodName:     auth.RoleViewer,
-		pb.NodeService_GetNode_FullMethodName:       auth.RoleViewer,
-		pb.AdminService_Backup_FullMethodName:       auth.RoleAdmin,
+		pb.TwinService_GetTwin_FullMethodName:        auth.RoleViewer,
+		pb.TwinService_ListTwins_FullMethodName:      auth.RoleViewer,
+		pb.TwinService_WatchTwins_FullMethodName:     auth.RoleViewer,
+		pb.TwinService_GetHistory_FullMethodName:     auth.RoleViewer,
+		pb.TwinService_UpdateDesired_FullMethodName:  auth.RoleOperator,
+		pb.ModelService_ListModels_FullMethodName:    auth.RoleViewer,
+		pb.ModelService_GetModel_FullMethodName:      auth.RoleViewer,
+		pb.NodeService_GetNode_FullMethodName:        auth.RoleViewer,
+		pb.EdgeService_ListConnectors_FullMethodName: auth.RoleViewer,
+		pb.AdminService_Backup_FullMethodName:        auth.RoleAdmin,
 
 		reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      auth.RoleNone,
 		reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: auth.RoleNone,

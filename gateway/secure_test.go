@@ -146,6 +146,10 @@ var calls = []struct {
 		_, err := pb.NewNodeServiceClient(c).GetNode(ctx, &pb.GetNodeRequest{})
 		return err
 	}},
+	{"ListConnectors", auth.RoleViewer, func(ctx context.Context, c *grpc.ClientConn) error {
+		_, err := pb.NewEdgeServiceClient(c).ListConnectors(ctx, &pb.ListConnectorsRequest{})
+		return err
+	}},
 	{"UpdateDesired", auth.RoleOperator, func(ctx context.Context, c *grpc.ClientConn) error {
 		_, err := pb.NewTwinServiceClient(c).UpdateDesired(ctx, &pb.UpdateDesiredRequest{TwinId: "pump-a01", Values: map[string]*pb.Value{"setpoint": {Kind: &pb.Value_DoubleValue{DoubleValue: 5}}}})
 		return err

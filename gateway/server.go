@@ -18,6 +18,7 @@ import (
 
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/edge"
 	"github.com/plantwin/plantwin/gateway/auth"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	Version string
 	// TLS says whether the gRPC server uses TLS (for GetNode).
 	TLS bool
+	// Connectors returns the status of the node's edge connectors (nil:
+	// none).
+	Connectors func() []edge.Status
 	// WatchBuffer is how many changes a watch stream may fall behind
 	// before it lags and resyncs. Default 4096.
 	WatchBuffer int
@@ -54,6 +58,7 @@ type Server struct {
 	pb.UnimplementedModelServiceServer
 	pb.UnimplementedNodeServiceServer
 	pb.UnimplementedAdminServiceServer
+	pb.UnimplementedEdgeServiceServer
 
 	rt     *actors.Runtime
 	opts   Options
@@ -105,6 +110,7 @@ func (s *Server) Register(g *grpc.Server) {
 	pb.RegisterModelServiceServer(g, s)
 	pb.RegisterNodeServiceServer(g, s)
 	pb.RegisterAdminServiceServer(g, s)
+	pb.RegisterEdgeServiceServer(g, s)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 }
@@ -116,6 +122,7 @@ var services = []string{
 	pb.ModelService_ServiceDesc.ServiceName,
 	pb.NodeService_ServiceDesc.ServiceName,
 	pb.AdminService_ServiceDesc.ServiceName,
+	pb.EdgeService_ServiceDesc.ServiceName,
 }
 
 // SetServing flips health to SERVING (true) or NOT_SERVING.

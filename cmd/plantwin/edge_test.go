@@ -94,6 +94,15 @@ func TestServeWithModbusConnector(t *testing.T) {
 		tw := get("pump-1")
 		return tw != nil && flow(tw) == 42 && tw["connectivity"] == "CONNECTIVITY_ONLINE"
 	})
+	out, err := runCLI(t, "edge", "status", "--server", n.addr)
+	if err != nil || !strings.Contains(out, "plc-1") || !strings.Contains(out, "connected") || !strings.Contains(out, "1 connectors") {
+		t.Fatalf("edge status: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "edge", "status", "-o", "json", "--server", n.addr)
+	var sts []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &sts) != nil || len(sts) != 1 || sts[0]["reconnects"] != "1" || sts[0]["state"] != "connected" {
+		t.Fatalf("edge status -o json: %v\n%s", err, out)
+	}
 	if !strings.Contains(n.logs.String(), `"connector started"`) || !strings.Contains(n.logs.String(), "modbus device unreachable") {
 		t.Errorf("logs lack the connector's start or its lost device:\n%s", n.logs.String())
 	}

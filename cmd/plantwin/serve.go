@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -149,7 +150,10 @@ func checkListen(o serveOptions) error {
 }
 
 // connector is a running edge connector.
-type connector interface{ Stop() }
+type connector interface {
+	Stop()
+	Status() edge.Status
+}
 
 // loadEdge parses the connectors and bindings of the configuration file
 // (none for --demo) and refuses protocols this build lacks, before
@@ -329,7 +333,17 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer rt.Close()
 
+	var running atomic.Pointer[[]connector] // set once the connectors start
 	api := gateway.New(rt, gateway.Options{
+		Connectors: func() []edge.Status {
+			var out []edge.Status
+			if cs := running.Load(); cs != nil {
+				for _, c := range *cs {
+					out = append(out, c.Status())
+				}
+			}
+			return out
+		},
 		Logger:     log.With("component", "gateway"),
 		Registerer: reg,
 		Auth:       authz,
@@ -363,6 +377,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		gs.Stop()
 		return err
 	}
+	running.Store(&conns)
 	defer func() {
 		for _, c := range conns {
 			c.Stop()

@@ -27,7 +27,7 @@ type Sink struct {
 	rt Runtime
 
 	mu     sync.Mutex
-	online map[string]bool // twin → last connectivity sent
+	online map[string]bool     // twin → last connectivity sent
 	rate   [rateSlots]rateSlot // samples per wall-clock second, a ring
 
 	samples  atomic.Int64 // samples submitted

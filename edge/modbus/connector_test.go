@@ -53,12 +53,11 @@ bindings:
 `
 
 type rig struct {
-	reg    *prometheus.Registry
-	rt     *actors.Runtime
-	dev    *simulations.ModbusDevice
-	conn   *Connector
-	sink   *edge.Sink
-	cancel func()
+	reg  *prometheus.Registry
+	rt   *actors.Runtime
+	dev  *simulations.ModbusDevice
+	conn *Connector
+	sink *edge.Sink
 }
 
 func startRig(t *testing.T) *rig {

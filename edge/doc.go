@@ -10,7 +10,9 @@
 // asynchronous), marks its twins offline when the device drops off and
 // online when it is back, and reconnects by itself.
 //
-// Not built yet: the store-and-forward outbox (a batch the runtime cannot
-// take is counted as failed and dropped), writes and commands to devices,
-// status through the API and `plantwin edge status`.
+// A Sink with an outbox (NewSinkWithOutbox over persistence.Outbox) keeps
+// the batches the runtime cannot take, durably and in order, and drains
+// them when it can; Status feeds the EdgeService API and `plantwin edge
+// status`. Not built yet: OPC UA and MQTT, and the twins' side of writes
+// and commands (the Modbus connector can write, nothing calls it yet).
 package edge

@@ -1,10 +1,15 @@
 package edge
 
 import (
+	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 )
 
@@ -19,12 +24,40 @@ type Runtime interface {
 	SubmitConnectivity(twinID string, c pb.Connectivity, done func(*pb.TelemetryApplied, error))
 }
 
+// OutboxStore keeps batches the runtime could not take, durably and in
+// order; *persistence.Outbox satisfies it.
+type OutboxStore interface {
+	Append(data []byte) (seq uint64, dropped int, err error)
+	Peek(max int, fn func(seq uint64, data []byte) error) error
+	Ack(seq uint64) error
+	Len() int
+}
+
 // Sink hands one connector's samples to the runtime: one batch per twin
 // per read cycle, connectivity changes only when they change, and counts
 // of what was accepted, rejected and failed. It never blocks the
 // connector. Safe for concurrent use.
+//
+// With an outbox, a batch the runtime cannot take (overloaded, twin
+// unavailable, node shutting down) is appended to it, and so is every
+// batch after it until the outbox has drained: a drainer goroutine
+// resubmits the outbox in order, oldest first, acknowledging what the
+// twins applied, with backoff while they still cannot. Inside the
+// outbox's bound nothing is lost, and the outbox survives a restart.
+// Order is kept from the first refused batch on; a batch that fails late
+// (a timeout) while newer ones of the same twin were applied is applied
+// after them: the twin keeps the newest value by source time and the late
+// one lands in history.
 type Sink struct {
-	rt Runtime
+	rt  Runtime
+	box OutboxStore // nil: failed batches are counted and dropped
+	log *slog.Logger
+
+	backlog atomic.Bool // the outbox (or the spill queue) holds batches
+	spill   chan *pb.ApplyTelemetry
+	stopC   chan struct{}
+	done    chan struct{}
+	lost    atomic.Int64 // batches lost: spill queue full, outbox refused, encode failure
 
 	mu     sync.Mutex
 	online map[string]bool     // twin → last connectivity sent
@@ -44,21 +77,185 @@ type rateSlot struct {
 	n   int64
 }
 
-// NewSink returns a sink into rt.
+// NewSink returns a sink into rt without an outbox.
 func NewSink(rt Runtime) *Sink {
 	return &Sink{rt: rt, online: map[string]bool{}}
 }
 
-// Publish submits the samples of one twin as one batch.
-//
-// A batch that fails as a whole (the node is overloaded or the twin
-// unavailable) is counted and dropped: the store-and-forward outbox that
-// keeps such samples is not built yet.
+// spillQueue bounds the batches waiting to be appended to the outbox;
+// past it they are lost and counted.
+const spillQueue = 16384
+
+// NewSinkWithOutbox returns a sink into rt that keeps what the runtime
+// cannot take in box, and starts its drainer; Close stops it. An outbox
+// left non-empty by a previous run is drained first.
+func NewSinkWithOutbox(rt Runtime, box OutboxStore, log *slog.Logger) *Sink {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Sink{rt: rt, box: box, log: log, online: map[string]bool{}, spill: make(chan *pb.ApplyTelemetry, spillQueue),
+		stopC: make(chan struct{}), done: make(chan struct{})}
+	s.backlog.Store(box.Len() > 0)
+	go s.drain()
+	return s
+}
+
+// Close stops the drainer (what is in the outbox stays there). Idempotent.
+func (s *Sink) Close() {
+	if s.stopC == nil {
+		return
+	}
+	select {
+	case <-s.stopC:
+	default:
+		close(s.stopC)
+	}
+	<-s.done
+}
+
+// retryable reports whether a failed batch may succeed later.
+func retryable(err error) bool {
+	return errors.Is(err, actors.ErrOverloaded) || errors.Is(err, actors.ErrUnavailable) ||
+		errors.Is(err, actors.ErrTimeout) || errors.Is(err, actors.ErrClosed)
+}
+
+// toOutbox queues b for the outbox without blocking.
+func (s *Sink) toOutbox(b *pb.ApplyTelemetry) {
+	s.backlog.Store(true)
+	select {
+	case s.spill <- b:
+	default:
+		s.lost.Add(1)
+	}
+}
+
+// drain owns the outbox: it appends spilled batches and resubmits the
+// outbox in order.
+func (s *Sink) drain() {
+	defer close(s.done)
+	delays := NewDelays(Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.2}, 1)
+	for {
+		// Append everything spilled so far, in order.
+		for appended := true; appended; {
+			select {
+			case b := <-s.spill:
+				s.append(b)
+			default:
+				appended = false
+			}
+		}
+		if s.box.Len() == 0 {
+			s.backlog.Store(false)
+			// A batch may have been spilled between the drain above and
+			// the store: take it before sleeping.
+			select {
+			case b := <-s.spill:
+				s.append(b)
+				continue
+			case <-s.stopC:
+				return
+			}
+		}
+		ok := s.resubmit()
+		if ok {
+			delays.Reset()
+			continue
+		}
+		t := time.NewTimer(delays.Next())
+		select {
+		case <-s.stopC:
+			t.Stop()
+			return
+		case b := <-s.spill:
+			t.Stop()
+			s.append(b)
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Sink) append(b *pb.ApplyTelemetry) {
+	b.CorrelationId = 0
+	data, err := proto.Marshal(b)
+	if err == nil {
+		var dropped int
+		_, dropped, err = s.box.Append(data)
+		s.lost.Add(int64(dropped))
+	}
+	if err != nil {
+		s.lost.Add(1)
+		s.log.Warn("outbox append failed; batch lost", "twin", b.TwinId, "err", err)
+	}
+}
+
+// resubmit submits up to 256 of the oldest outbox entries, in order, and
+// acknowledges the run of them the twins applied; false if the runtime
+// still cannot take them.
+func (s *Sink) resubmit() bool {
+	type entry struct {
+		seq uint64
+		b   *pb.ApplyTelemetry
+	}
+	var batch []entry
+	err := s.box.Peek(256, func(seq uint64, data []byte) error {
+		b := &pb.ApplyTelemetry{}
+		if err := proto.Unmarshal(data, b); err != nil {
+			s.lost.Add(1) // undecodable: skip it
+			batch = append(batch, entry{seq: seq})
+			return nil
+		}
+		batch = append(batch, entry{seq: seq, b: b})
+		return nil
+	})
+	if err != nil || len(batch) == 0 {
+		return false
+	}
+	results := make([]error, len(batch))
+	var wg sync.WaitGroup
+	for i, e := range batch {
+		if e.b == nil {
+			continue
+		}
+		wg.Add(1)
+		s.inFlight.Add(1)
+		s.rt.Submit(e.b, func(rep *pb.TelemetryApplied, err error) {
+			defer wg.Done()
+			s.inFlight.Add(-1)
+			results[i] = err
+			if err == nil {
+				s.accepted.Add(int64(rep.Accepted))
+				s.rejected.Add(int64(len(rep.Rejected)))
+			}
+		})
+	}
+	wg.Wait()
+	var ackTo uint64
+	for i, e := range batch {
+		if err := results[i]; err != nil && retryable(err) {
+			break
+		} else if err != nil {
+			s.failed.Add(1) // not retryable (an unknown twin): give up on it
+		}
+		ackTo = e.seq
+	}
+	if ackTo > 0 {
+		if err := s.box.Ack(ackTo); err != nil {
+			s.log.Warn("outbox ack failed", "err", err)
+			return false
+		}
+	}
+	return ackTo == batch[len(batch)-1].seq
+}
+
+// Publish submits the samples of one twin as one batch. A batch that
+// fails as a whole (the node is overloaded, the twin unavailable) goes to
+// the outbox; without one it is counted and dropped.
 func (s *Sink) Publish(twinID string, samples []*pb.Sample) {
 	if len(samples) == 0 {
 		return
 	}
 	s.samples.Add(int64(len(samples)))
+	batch := &pb.ApplyTelemetry{TwinId: twinID, Samples: samples}
 	sec := time.Now().Unix()
 	s.mu.Lock()
 	slot := &s.rate[sec%rateSlots]
@@ -67,10 +264,18 @@ func (s *Sink) Publish(twinID string, samples []*pb.Sample) {
 	}
 	slot.n += int64(len(samples))
 	s.mu.Unlock()
+	if s.box != nil && s.backlog.Load() {
+		s.toOutbox(batch) // behind older batches, to keep order
+		return
+	}
 	s.inFlight.Add(1)
-	s.rt.Submit(&pb.ApplyTelemetry{TwinId: twinID, Samples: samples}, func(rep *pb.TelemetryApplied, err error) {
+	s.rt.Submit(batch, func(rep *pb.TelemetryApplied, err error) {
 		s.inFlight.Add(-1)
 		if err != nil {
+			if s.box != nil && retryable(err) {
+				s.toOutbox(batch)
+				return
+			}
 			s.failed.Add(1)
 			return
 		}
@@ -101,13 +306,19 @@ func (s *Sink) SetOnline(twinIDs []string, online bool) {
 // SinkStats are a sink's counters.
 type SinkStats struct {
 	Samples, Accepted, Rejected, FailedBatches, InFlight int64
+	// Backlog is the outbox's entries; Lost the batches lost to its bound
+	// or to errors.
+	Backlog, Lost int64
 	// PerSecond is the samples rate over the last 10 full seconds.
 	PerSecond float64
 }
 
 // Stats returns the counters.
 func (s *Sink) Stats() SinkStats {
-	st := SinkStats{Samples: s.samples.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(), FailedBatches: s.failed.Load(), InFlight: s.inFlight.Load()}
+	st := SinkStats{Samples: s.samples.Load(), Accepted: s.accepted.Load(), Rejected: s.rejected.Load(), FailedBatches: s.failed.Load(), InFlight: s.inFlight.Load(), Lost: s.lost.Load()}
+	if s.box != nil {
+		st.Backlog = int64(s.box.Len())
+	}
 	now := time.Now().Unix()
 	s.mu.Lock()
 	for _, r := range s.rate {

@@ -46,6 +46,7 @@
 //	0x05   0x05 hour-bucket twin property source-time ver   1 | point bytes                        committer
 //	0x06   reserved: compressed per-property history blocks
 //	0x07   0x07 hour-bucket                                 1 | points written (uvarint)           committer
+//	0x08   0x08 connector sequence                          1 | batch bytes                        Outbox (edge store-and-forward)
 //
 // Journal and snapshot keys are (twin, version) so a replica can ship and
 // compare them; the head answers "latest version and epoch of twin X" with

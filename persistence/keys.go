@@ -28,6 +28,10 @@ const (
 	PrefixHistoryBlock byte = 0x06
 	// PrefixHistoryStats holds one point counter per history hour bucket.
 	PrefixHistoryStats byte = 0x07
+	// PrefixOutbox holds the store-and-forward outboxes of edge connectors: one
+	// key per (connector, sequence), plus one floor key per connector at
+	// sequence 0.
+	PrefixOutbox byte = 0x08
 )
 
 // HistoryBucket is the width of one history time bucket. Retention deletes

@@ -174,23 +174,46 @@ func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 	return ecfg, nil
 }
 
-// startConnectors starts the edge connectors.
-func startConnectors(ecfg *edge.Config, rt *actors.Runtime, reg prometheus.Registerer, log *slog.Logger) ([]connector, error) {
+// startConnectors starts the edge connectors, each with its sink and its
+// outbox in the node's store.
+func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.Store, reg prometheus.Registerer, log *slog.Logger) ([]connector, error) {
 	var out []connector
 	met := edge.NewMetrics(reg)
 	for _, cc := range ecfg.Connectors {
-		c, err := edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), edge.NewSink(rt), met, log.With("component", "edge"))
-		if err != nil {
-			for _, o := range out {
-				o.Stop()
-			}
-			return nil, err
+		policy := persistence.OutboxDropOldest
+		if cc.Outbox.Policy == edge.OutboxRefuseNewest {
+			policy = persistence.OutboxRefuseNewest
 		}
-		c.Start()
-		log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "plan", c.String())
-		out = append(out, c)
+		box, err := store.Outbox(cc.Name, cc.Outbox.MaxBytes, policy)
+		if err == nil {
+			elog := log.With("component", "edge", "connector", cc.Name)
+			sink := edge.NewSinkWithOutbox(rt, box, elog)
+			var c *edgemodbus.Connector
+			if c, err = edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), sink, met, log.With("component", "edge")); err == nil {
+				c.Start()
+				log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "outbox_backlog", box.Len(), "plan", c.String())
+				out = append(out, &sinkedConnector{Connector: c, sink: sink})
+				continue
+			}
+			sink.Close()
+		}
+		for _, o := range out {
+			o.Stop()
+		}
+		return nil, err
 	}
 	return out, nil
+}
+
+// sinkedConnector stops its sink's outbox drainer after the connector.
+type sinkedConnector struct {
+	*edgemodbus.Connector
+	sink *edge.Sink
+}
+
+func (c *sinkedConnector) Stop() {
+	c.Connector.Stop()
+	c.sink.Close()
 }
 
 // reloadTokens re-reads the token file into the authorizer.
@@ -372,7 +395,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
-	conns, err := startConnectors(ecfg, rt, reg, log)
+	conns, err := startConnectors(ecfg, rt, store, reg, log)
 	if err != nil {
 		gs.Stop()
 		return err

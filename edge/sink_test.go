@@ -1,0 +1,152 @@
+package edge
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/plantwin/plantwin/actors"
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/persistence"
+)
+
+// flakyRuntime refuses batches with ErrOverloaded while down is set (at
+// once, as actors.Runtime does past its in-flight limit) and records what
+// it applied, in order.
+type flakyRuntime struct {
+	down    atomic.Bool
+	mu      sync.Mutex
+	applied []string // "twin:value"
+}
+
+func (f *flakyRuntime) Submit(b *pb.ApplyTelemetry, done func(*pb.TelemetryApplied, error)) {
+	if f.down.Load() {
+		done(nil, actors.ErrOverloaded)
+		return
+	}
+	f.mu.Lock()
+	f.applied = append(f.applied, fmt.Sprintf("%s:%v", b.TwinId, b.Samples[0].GetValue().GetIntValue()))
+	f.mu.Unlock()
+	go done(&pb.TelemetryApplied{Accepted: int32(len(b.Samples))}, nil)
+}
+
+func (f *flakyRuntime) SubmitConnectivity(string, pb.Connectivity, func(*pb.TelemetryApplied, error)) {}
+
+func (f *flakyRuntime) snapshot() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.applied...)
+}
+
+func intSample(v int64) []*pb.Sample {
+	return []*pb.Sample{{Property: "p", Value: &pb.Value{Kind: &pb.Value_IntValue{IntValue: v}}}}
+}
+
+func openOutbox(t *testing.T, dir string) (*persistence.Store, *persistence.Outbox) {
+	t.Helper()
+	store, err := persistence.Open(persistence.DefaultConfig(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := store.Outbox("plc-1", 1<<20, persistence.OutboxDropOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, box
+}
+
+// TestOutboxKeepsEverythingInOrder: while the runtime refuses batches they
+// go to the outbox, and so do the batches after them; once it accepts
+// again the outbox drains in order and nothing is lost.
+func TestOutboxKeepsEverythingInOrder(t *testing.T) {
+	dir := t.TempDir()
+	store, box := openOutbox(t, dir)
+	defer store.Close()
+	rt := &flakyRuntime{}
+	s := NewSinkWithOutbox(rt, box, nil)
+	defer s.Close()
+
+	var want []string
+	publish := func(i int) {
+		id := fmt.Sprintf("twin-%d", i%3)
+		s.Publish(id, intSample(int64(i)))
+		want = append(want, fmt.Sprintf("%s:%d", id, i))
+	}
+	for i := range 10 {
+		publish(i)
+	}
+	waitApplied(t, rt, 10)
+	rt.down.Store(true)
+	for i := 10; i < 200; i++ {
+		publish(i)
+	}
+	time.Sleep(300 * time.Millisecond) // the drainer retries and fails meanwhile
+	if st := s.Stats(); st.Backlog == 0 {
+		t.Fatalf("nothing in the outbox while the runtime refuses: %+v", st)
+	}
+	rt.down.Store(false)
+	for i := 200; i < 220; i++ {
+		publish(i)
+	}
+	waitApplied(t, rt, 220)
+	got := rt.snapshot()
+	if len(got) != len(want) {
+		t.Fatalf("%d applied, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("applied[%d] = %s, want %s (order lost)", i, got[i], want[i])
+		}
+	}
+	if st := s.Stats(); st.Lost != 0 || st.Backlog != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestOutboxSurvivesRestart: batches in the outbox when the process stops
+// are drained by the next sink over the same store.
+func TestOutboxSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	store, box := openOutbox(t, dir)
+	rt := &flakyRuntime{}
+	rt.down.Store(true)
+	s := NewSinkWithOutbox(rt, box, nil)
+	for i := range 50 {
+		s.Publish("twin-1", intSample(int64(i)))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for box.Len() < 50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox holds %d of 50", box.Len())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Close()
+	store.Close()
+
+	store, box = openOutbox(t, dir)
+	defer store.Close()
+	rt2 := &flakyRuntime{}
+	s2 := NewSinkWithOutbox(rt2, box, nil)
+	defer s2.Close()
+	waitApplied(t, rt2, 50)
+	got := rt2.snapshot()
+	for i, g := range got {
+		if g != fmt.Sprintf("twin-1:%d", i) {
+			t.Fatalf("after restart applied[%d] = %s", i, g)
+		}
+	}
+}
+
+func waitApplied(t *testing.T, rt *flakyRuntime, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for len(rt.snapshot()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d applied, want %d", len(rt.snapshot()), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -32,7 +32,8 @@ func (f *flakyRuntime) Submit(b *pb.ApplyTelemetry, done func(*pb.TelemetryAppli
 	go done(&pb.TelemetryApplied{Accepted: int32(len(b.Samples))}, nil)
 }
 
-func (f *flakyRuntime) SubmitConnectivity(string, pb.Connectivity, func(*pb.TelemetryApplied, error)) {}
+func (f *flakyRuntime) SubmitConnectivity(string, pb.Connectivity, func(*pb.TelemetryApplied, error)) {
+}
 
 func (f *flakyRuntime) snapshot() []string {
 	f.mu.Lock()

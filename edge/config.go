@@ -97,6 +97,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/plantwin/plantwin/internal/suggest"
+	"github.com/plantwin/plantwin/internal/yamlnode"
+
 	"github.com/plantwin/plantwin/twins"
 )
 
@@ -476,19 +479,6 @@ func (p *parser) visit(n *yaml.Node) bool {
 	return true
 }
 
-// deref follows aliases.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	n = deref(n)
-	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
 // entry is a key of a mapping with its value.
 type entry struct {
 	key, val *yaml.Node
@@ -499,30 +489,30 @@ type entry struct {
 // not nil, explains a key that is not known here but belongs elsewhere
 // ("" for a plain unknown key).
 func (p *parser) fields(n *yaml.Node, path string, known []string, misplaced func(key string) string) (map[string]entry, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if !p.visit(n) {
 		return nil, false
 	}
 	if n == nil || n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping, got %s", kindName(n))
+		p.errorf(n, path, "want a mapping, got %s", yamlnode.Kind(n))
 		return nil, false
 	}
 	fs := make(map[string]entry, len(n.Content)/2)
 	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		k, v := yamlnode.Deref(n.Content[i]), yamlnode.Deref(n.Content[i+1])
 		if k == nil || k.Kind != yaml.ScalarNode {
 			p.errorf(n.Content[i], path, "keys must be strings")
 			continue
 		}
 		name := k.Value
 		if first, dup := seen[name]; dup {
-			p.errorf(k, join(path, name), "duplicate key %q (first at line %d)", name, first.Line)
+			p.errorf(k, yamlnode.Join(path, name), "duplicate key %q (first at line %d)", name, first.Line)
 			continue
 		}
 		seen[name] = k
 		if name == "<<" {
-			p.errorf(k, join(path, name), "merge keys (<<) are not supported")
+			p.errorf(k, yamlnode.Join(path, name), "merge keys (<<) are not supported")
 			continue
 		}
 		if !slices.Contains(known, name) {
@@ -531,12 +521,12 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, misplaced fun
 				msg = misplaced(name)
 			}
 			if msg == "" {
-				msg = fmt.Sprintf("unknown field %q%s", name, suggest(name, known))
+				msg = fmt.Sprintf("unknown field %q%s", name, suggest.Closest(name, known))
 			}
-			p.errorf(k, join(path, name), "%s", msg)
+			p.errorf(k, yamlnode.Join(path, name), "%s", msg)
 			continue
 		}
-		if !isNull(v) {
+		if !yamlnode.IsNull(v) {
 			fs[name] = entry{key: k, val: v}
 		}
 	}
@@ -552,29 +542,29 @@ type mapItem struct {
 // items returns the entries of a mapping in order (nil for null), checking
 // that keys are unique strings.
 func (p *parser) items(n *yaml.Node, path string) []mapItem {
-	n = deref(n)
-	if isNull(n) || !p.visit(n) {
+	n = yamlnode.Deref(n)
+	if yamlnode.IsNull(n) || !p.visit(n) {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping, got %s", kindName(n))
+		p.errorf(n, path, "want a mapping, got %s", yamlnode.Kind(n))
 		return nil
 	}
 	out := make([]mapItem, 0, len(n.Content)/2)
 	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := deref(n.Content[i])
+		k := yamlnode.Deref(n.Content[i])
 		if k == nil || k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
-			p.errorf(n.Content[i], path, "keys must be names, got %s", kindName(k))
+			p.errorf(n.Content[i], path, "keys must be names, got %s", yamlnode.Kind(k))
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			p.errorf(k, join(path, k.Value), "duplicate key %q (first at line %d)", k.Value, first.Line)
+			p.errorf(k, yamlnode.Join(path, k.Value), "duplicate key %q (first at line %d)", k.Value, first.Line)
 			continue
 		}
 		seen[k.Value] = k
 		if k.Value == "<<" {
-			p.errorf(k, join(path, k.Value), "merge keys (<<) are not supported")
+			p.errorf(k, yamlnode.Join(path, k.Value), "merge keys (<<) are not supported")
 			continue
 		}
 		out = append(out, mapItem{name: k.Value, key: k, val: n.Content[i+1]})
@@ -584,12 +574,12 @@ func (p *parser) items(n *yaml.Node, path string) []mapItem {
 
 // seq returns the items of a sequence (nil for null).
 func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node {
-	n = deref(n)
-	if isNull(n) || !p.visit(n) {
+	n = yamlnode.Deref(n)
+	if yamlnode.IsNull(n) || !p.visit(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, path, "want a list, got %s", kindName(n))
+		p.errorf(n, path, "want a list, got %s", yamlnode.Kind(n))
 		return nil
 	}
 	return n.Content
@@ -597,12 +587,12 @@ func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node {
 
 // str returns a scalar's text.
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if !p.visit(n) {
 		return "", false
 	}
 	if n == nil || n.Kind != yaml.ScalarNode {
-		p.errorf(n, path, "want a string, got %s", kindName(n))
+		p.errorf(n, path, "want a string, got %s", yamlnode.Kind(n))
 		return "", false
 	}
 	return n.Value, true
@@ -612,17 +602,17 @@ func (p *parser) str(n *yaml.Node, path string) (string, bool) {
 func (p *parser) nonEmpty(n *yaml.Node, path string) (string, bool) {
 	s, ok := p.str(n, path)
 	if ok && s == "" {
-		p.errorf(deref(n), path, "must not be empty")
+		p.errorf(yamlnode.Deref(n), path, "must not be empty")
 		return "", false
 	}
 	return s, ok
 }
 
 func (p *parser) boolean(n *yaml.Node, path string) bool {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	var b bool
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-		p.errorf(n, path, "want true or false, got %s", kindName(n))
+		p.errorf(n, path, "want true or false, got %s", yamlnode.Kind(n))
 		return false
 	}
 	return b
@@ -630,14 +620,14 @@ func (p *parser) boolean(n *yaml.Node, path string) bool {
 
 // number reads a finite number.
 func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
-		p.errorf(n, path, "want a number, got %s", kindName(n))
+		p.errorf(n, path, "want a number, got %s", yamlnode.Kind(n))
 		return 0, false
 	}
 	var f float64
 	if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		p.errorf(n, path, "want a finite number, got %s", kindName(n))
+		p.errorf(n, path, "want a finite number, got %s", yamlnode.Kind(n))
 		return 0, false
 	}
 	return f, true
@@ -645,9 +635,9 @@ func (p *parser) number(n *yaml.Node, path string) (float64, bool) {
 
 // integer reads an integer in lo..hi.
 func (p *parser) integer(n *yaml.Node, path string, lo, hi int64) (int64, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		p.errorf(n, path, "want an integer, got %s", kindName(n))
+		p.errorf(n, path, "want an integer, got %s", yamlnode.Kind(n))
 		return 0, false
 	}
 	var v int64
@@ -668,7 +658,7 @@ func (p *parser) duration(n *yaml.Node, path string, least time.Duration) (time.
 	if !ok {
 		return 0, false
 	}
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	d, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
@@ -696,10 +686,10 @@ func (p *parser) oneOf(n *yaml.Node, path, what string, allowed []string) (strin
 	if slices.Contains(allowed, s) {
 		return s, true
 	}
-	if hint := suggest(s, allowed); hint != "" {
-		p.errorf(deref(n), path, "unknown %s %q%s", what, s, hint)
+	if hint := suggest.Closest(s, allowed); hint != "" {
+		p.errorf(yamlnode.Deref(n), path, "unknown %s %q%s", what, s, hint)
 	} else {
-		p.errorf(deref(n), path, "unknown %s %q (want %s)", what, s, orList(allowed))
+		p.errorf(yamlnode.Deref(n), path, "unknown %s %q (want %s)", what, s, orList(allowed))
 	}
 	return "", false
 }
@@ -712,34 +702,6 @@ func orList(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
-// kindName describes n for messages.
-func kindName(n *yaml.Node) string {
-	if n == nil {
-		return "nothing"
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.ShortTag() == "!!null" {
-			return "null"
-		}
-		return strconv.Quote(n.Value)
-	}
-	return "an unsupported node"
-}
-
-func join(path, field string) string {
-	if path == "" {
-		return field
-	}
-	return path + "." + field
-}
-
-func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-
 // plural returns "1 thing" or "n things".
 func plural(n int, thing string) string {
 	if n == 1 {
@@ -750,47 +712,6 @@ func plural(n int, thing string) string {
 
 // suggest returns ` (did you mean "x"?)` for the candidate closest to s, if
 // any is close enough.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist && d < len(c) {
-			best, bestDist = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the optimal string alignment distance (Levenshtein plus
-// adjacent transpositions) of short strings.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}
 
 // config parses the document's connectors and bindings sections.
 func (p *parser) config(root *yaml.Node) *Config {
@@ -800,19 +721,19 @@ func (p *parser) config(root *yaml.Node) *Config {
 		if len(doc.Content) == 0 {
 			return c
 		}
-		doc = deref(doc.Content[0])
+		doc = yamlnode.Deref(doc.Content[0])
 	}
-	if doc == nil || doc.Kind == 0 || isNull(doc) {
+	if doc == nil || doc.Kind == 0 || yamlnode.IsNull(doc) {
 		return c
 	}
 	if doc.Kind != yaml.MappingNode {
-		p.errorf(doc, "", "want a mapping, got %s", kindName(doc))
+		p.errorf(doc, "", "want a mapping, got %s", yamlnode.Kind(doc))
 		return nil
 	}
 	var sections [2]*yaml.Node // connectors, bindings
 	var lines [2]int
 	for i := 0; i+1 < len(doc.Content); i += 2 {
-		k := deref(doc.Content[i])
+		k := yamlnode.Deref(doc.Content[i])
 		if k == nil || k.Kind != yaml.ScalarNode {
 			continue // reported by the twins package
 		}
@@ -851,78 +772,78 @@ func validName(s string) bool {
 func (p *parser) name(fs map[string]entry, n *yaml.Node, path string) (string, *yaml.Node) {
 	e, ok := fs["name"]
 	if !ok {
-		p.errorf(n, join(path, "name"), "missing required field \"name\"")
+		p.errorf(n, yamlnode.Join(path, "name"), "missing required field \"name\"")
 		return "", nil
 	}
-	s, ok := p.str(e.val, join(path, "name"))
+	s, ok := p.str(e.val, yamlnode.Join(path, "name"))
 	if !ok {
 		return "", nil
 	}
 	if !validName(s) {
-		p.errorf(deref(e.val), join(path, "name"), "invalid name %q (want 1 to 64 letters, digits, ., _ and -)", s)
+		p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "name"), "invalid name %q (want 1 to 64 letters, digits, ., _ and -)", s)
 		return "", nil
 	}
-	return s, deref(e.val)
+	return s, yamlnode.Deref(e.val)
 }
 
 var connectorKeys = []string{"name", "protocol", "endpoint", "node", "reconnect", "outbox", "modbus", "opcua", "mqtt"}
 
 func (p *parser) connectors(c *Config, n *yaml.Node) {
 	for i, item := range p.seq(n, "connectors") {
-		path := index("connectors", i)
+		path := yamlnode.Index("connectors", i)
 		fs, ok := p.fields(item, path, connectorKeys, nil)
 		if !ok {
 			continue
 		}
-		item = deref(item)
+		item = yamlnode.Deref(item)
 		cc := &ConnectorConfig{Line: item.Line, Reconnect: DefaultBackoff(), Outbox: DefaultOutbox()}
 		name, nameNode := p.name(fs, item, path)
 		if name != "" {
 			if first, dup := c.connectors[name]; dup {
-				p.errorf(nameNode, join(path, "name"), "duplicate connector %q (first declared at line %d)", name, first.Line)
+				p.errorf(nameNode, yamlnode.Join(path, "name"), "duplicate connector %q (first declared at line %d)", name, first.Line)
 				name = ""
 			}
 		}
 		cc.Name = name
 		if e, ok := fs["protocol"]; !ok {
-			p.errorf(item, join(path, "protocol"), "missing required field \"protocol\" (want opcua, modbus or mqtt)")
-		} else if s, ok := p.oneOf(e.val, join(path, "protocol"), "protocol", protocolNames[1:]); ok {
+			p.errorf(item, yamlnode.Join(path, "protocol"), "missing required field \"protocol\" (want opcua, modbus or mqtt)")
+		} else if s, ok := p.oneOf(e.val, yamlnode.Join(path, "protocol"), "protocol", protocolNames[1:]); ok {
 			cc.Protocol = Protocol(slices.Index(protocolNames[:], s))
 		}
 		if e, ok := fs["endpoint"]; !ok {
-			p.errorf(item, join(path, "endpoint"), "missing required field \"endpoint\"")
-		} else if s, ok := p.nonEmpty(e.val, join(path, "endpoint")); ok {
+			p.errorf(item, yamlnode.Join(path, "endpoint"), "missing required field \"endpoint\"")
+		} else if s, ok := p.nonEmpty(e.val, yamlnode.Join(path, "endpoint")); ok {
 			cc.Endpoint = s
 			if msg := checkEndpoint(cc.Protocol, s); msg != "" {
-				p.errorf(deref(e.val), join(path, "endpoint"), "%s", msg)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "endpoint"), "%s", msg)
 			}
 		}
 		if e, ok := fs["node"]; ok {
-			if s, ok := p.nonEmpty(e.val, join(path, "node")); ok {
+			if s, ok := p.nonEmpty(e.val, yamlnode.Join(path, "node")); ok {
 				if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 || len(s) > 128 {
-					p.errorf(deref(e.val), join(path, "node"), "invalid node name %q (want up to 128 characters without spaces)", s)
+					p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "node"), "invalid node name %q (want up to 128 characters without spaces)", s)
 				}
 				cc.Node = s
 			}
 		}
 		if e, ok := fs["reconnect"]; ok {
-			cc.Reconnect = p.backoff(e.val, join(path, "reconnect"))
+			cc.Reconnect = p.backoff(e.val, yamlnode.Join(path, "reconnect"))
 		}
 		if e, ok := fs["outbox"]; ok {
-			cc.Outbox = p.outbox(e.val, join(path, "outbox"))
+			cc.Outbox = p.outbox(e.val, yamlnode.Join(path, "outbox"))
 		}
 		for proto := ProtocolOPCUA; proto <= ProtocolMQTT; proto++ {
 			if e, ok := fs[proto.String()]; ok && cc.Protocol != 0 && proto != cc.Protocol {
-				p.errorf(e.key, join(path, proto.String()), "section %q is for %s connectors; this one is %s", proto, proto, cc.Protocol)
+				p.errorf(e.key, yamlnode.Join(path, proto.String()), "section %q is for %s connectors; this one is %s", proto, proto, cc.Protocol)
 			}
 		}
 		switch cc.Protocol {
 		case ProtocolModbus:
-			cc.Modbus = p.modbusConnector(fs["modbus"].val, join(path, "modbus"))
+			cc.Modbus = p.modbusConnector(fs["modbus"].val, yamlnode.Join(path, "modbus"))
 		case ProtocolOPCUA:
-			cc.OPCUA = p.opcuaConnector(fs["opcua"].val, join(path, "opcua"))
+			cc.OPCUA = p.opcuaConnector(fs["opcua"].val, yamlnode.Join(path, "opcua"))
 		case ProtocolMQTT:
-			cc.MQTT = p.mqttConnector(fs["mqtt"].val, item, join(path, "mqtt"), cc)
+			cc.MQTT = p.mqttConnector(fs["mqtt"].val, item, yamlnode.Join(path, "mqtt"), cc)
 		}
 		c.Connectors = append(c.Connectors, cc)
 		if name != "" {
@@ -1014,34 +935,34 @@ func (p *parser) backoff(n *yaml.Node, path string) Backoff {
 	}
 	initial, max := fs["initial"], fs["max"]
 	if initial.val != nil {
-		if d, ok := p.duration(initial.val, join(path, "initial"), positive); ok {
+		if d, ok := p.duration(initial.val, yamlnode.Join(path, "initial"), positive); ok {
 			b.Initial = d
 		}
 	}
 	if max.val != nil {
-		if d, ok := p.duration(max.val, join(path, "max"), positive); ok {
+		if d, ok := p.duration(max.val, yamlnode.Join(path, "max"), positive); ok {
 			b.Max = d
 		}
 	}
 	if b.Max < b.Initial {
 		if max.val != nil {
-			p.errorf(deref(max.val), join(path, "max"), "max %s is below initial %s", b.Max, b.Initial)
+			p.errorf(yamlnode.Deref(max.val), yamlnode.Join(path, "max"), "max %s is below initial %s", b.Max, b.Initial)
 		} else {
-			p.errorf(deref(initial.val), join(path, "initial"), "initial %s is above the default max %s (set max)", b.Initial, b.Max)
+			p.errorf(yamlnode.Deref(initial.val), yamlnode.Join(path, "initial"), "initial %s is above the default max %s (set max)", b.Initial, b.Max)
 		}
 	}
 	if e, ok := fs["multiplier"]; ok {
-		if f, ok := p.number(e.val, join(path, "multiplier")); ok {
+		if f, ok := p.number(e.val, yamlnode.Join(path, "multiplier")); ok {
 			if f < 1 {
-				p.errorf(deref(e.val), join(path, "multiplier"), "must be at least 1, got %s", deref(e.val).Value)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "multiplier"), "must be at least 1, got %s", yamlnode.Deref(e.val).Value)
 			}
 			b.Multiplier = f
 		}
 	}
 	if e, ok := fs["jitter"]; ok {
-		if f, ok := p.number(e.val, join(path, "jitter")); ok {
+		if f, ok := p.number(e.val, yamlnode.Join(path, "jitter")); ok {
 			if f < 0 || f > 1 {
-				p.errorf(deref(e.val), join(path, "jitter"), "must be between 0 and 1, got %s", deref(e.val).Value)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "jitter"), "must be between 0 and 1, got %s", yamlnode.Deref(e.val).Value)
 			}
 			b.Jitter = f
 		}
@@ -1056,12 +977,12 @@ func (p *parser) outbox(n *yaml.Node, path string) Outbox {
 		return o
 	}
 	if e, ok := fs["max_bytes"]; ok {
-		if v, ok := p.size(e.val, join(path, "max_bytes")); ok {
+		if v, ok := p.size(e.val, yamlnode.Join(path, "max_bytes")); ok {
 			o.MaxBytes = v
 		}
 	}
 	if e, ok := fs["policy"]; ok {
-		if s, ok := p.oneOf(e.val, join(path, "policy"), "policy", []string{OutboxDropOldest, OutboxRefuseNewest}); ok {
+		if s, ok := p.oneOf(e.val, yamlnode.Join(path, "policy"), "policy", []string{OutboxDropOldest, OutboxRefuseNewest}); ok {
 			o.Policy = s
 		}
 	}
@@ -1081,7 +1002,7 @@ func (p *parser) size(n *yaml.Node, path string) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	bad := func() (int64, bool) {
 		p.errorf(n, path, "invalid size %q (want a positive number of bytes, or one with a unit such as 512KiB, 64MiB or 1GB)", s)
 		return 0, false
@@ -1113,7 +1034,7 @@ var modbusKeys = []string{"unit_id", "timeout", "poll_groups", "max_registers", 
 
 func (p *parser) modbusConnector(n *yaml.Node, path string) *ModbusConnector {
 	m := DefaultModbusConnector()
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		return &m
 	}
 	fs, ok := p.fields(n, path, modbusKeys, nil)
@@ -1121,32 +1042,32 @@ func (p *parser) modbusConnector(n *yaml.Node, path string) *ModbusConnector {
 		return &m
 	}
 	if e, ok := fs["unit_id"]; ok {
-		if v, ok := p.integer(e.val, join(path, "unit_id"), 0, 247); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "unit_id"), 0, 247); ok {
 			m.UnitID = uint8(v)
 		}
 	}
 	if e, ok := fs["timeout"]; ok {
-		if d, ok := p.duration(e.val, join(path, "timeout"), positive); ok {
+		if d, ok := p.duration(e.val, yamlnode.Join(path, "timeout"), positive); ok {
 			m.Timeout = d
 		}
 	}
 	if e, ok := fs["poll_groups"]; ok {
-		m.PollGroups = p.pollGroups(e.val, join(path, "poll_groups"))
+		m.PollGroups = p.pollGroups(e.val, yamlnode.Join(path, "poll_groups"))
 	}
 	if e, ok := fs["max_registers"]; ok {
-		if v, ok := p.integer(e.val, join(path, "max_registers"), 1, 125); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "max_registers"), 1, 125); ok {
 			m.MaxRegisters = uint16(v)
 		}
 	}
 	if e, ok := fs["max_bits"]; ok {
-		if v, ok := p.integer(e.val, join(path, "max_bits"), 1, 2000); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "max_bits"), 1, 2000); ok {
 			m.MaxBits = uint16(v)
 		}
 	}
 	if e, ok := fs["max_gap"]; ok {
-		if v, ok := p.integer(e.val, join(path, "max_gap"), 0, 65535); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "max_gap"), 0, 65535); ok {
 			if v >= int64(m.MaxRegisters) {
-				p.errorf(deref(e.val), join(path, "max_gap"), "must be below max_registers (%d), got %d", m.MaxRegisters, v)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "max_gap"), "must be below max_registers (%d), got %d", m.MaxRegisters, v)
 			} else {
 				m.MaxGap = uint16(v)
 			}
@@ -1158,29 +1079,29 @@ func (p *parser) modbusConnector(n *yaml.Node, path string) *ModbusConnector {
 func (p *parser) pollGroups(n *yaml.Node, path string) []PollGroup {
 	items := p.seq(n, path)
 	if len(items) == 0 {
-		p.errorf(deref(n), path, "must list at least one poll group (or leave poll_groups out for one group every 1s)")
+		p.errorf(yamlnode.Deref(n), path, "must list at least one poll group (or leave poll_groups out for one group every 1s)")
 		return nil
 	}
 	groups := make([]PollGroup, 0, len(items))
 	first := make(map[string]int)
 	for i, item := range items {
-		ipath := index(path, i)
+		ipath := yamlnode.Index(path, i)
 		fs, ok := p.fields(item, ipath, []string{"name", "interval"}, nil)
 		if !ok {
 			continue
 		}
-		name, nameNode := p.name(fs, deref(item), ipath)
+		name, nameNode := p.name(fs, yamlnode.Deref(item), ipath)
 		if name != "" {
 			if line, dup := first[name]; dup {
-				p.errorf(nameNode, join(ipath, "name"), "duplicate poll group %q (first declared at line %d)", name, line)
+				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate poll group %q (first declared at line %d)", name, line)
 				continue
 			}
 			first[name] = nameNode.Line
 		}
 		g := PollGroup{Name: name}
 		if e, ok := fs["interval"]; !ok {
-			p.errorf(deref(item), join(ipath, "interval"), "missing required field \"interval\"")
-		} else if d, ok := p.duration(e.val, join(ipath, "interval"), 10*time.Millisecond); ok {
+			p.errorf(yamlnode.Deref(item), yamlnode.Join(ipath, "interval"), "missing required field \"interval\"")
+		} else if d, ok := p.duration(e.val, yamlnode.Join(ipath, "interval"), 10*time.Millisecond); ok {
 			g.Interval = d
 		}
 		groups = append(groups, g)
@@ -1195,21 +1116,21 @@ var opcuaKeys = []string{
 
 func (p *parser) opcuaConnector(n *yaml.Node, path string) *OPCUAConnector {
 	o := DefaultOPCUAConnector()
-	if isNull(n) {
+	if yamlnode.IsNull(n) {
 		return &o
 	}
 	fs, ok := p.fields(n, path, opcuaKeys, nil)
 	if !ok {
 		return &o
 	}
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if e, ok := fs["security_policy"]; ok {
-		if s, ok := p.oneOf(e.val, join(path, "security_policy"), "security policy", []string{"None", "Basic256Sha256"}); ok {
+		if s, ok := p.oneOf(e.val, yamlnode.Join(path, "security_policy"), "security policy", []string{"None", "Basic256Sha256"}); ok {
 			o.SecurityPolicy = s
 		}
 	}
 	if e, ok := fs["security_mode"]; ok {
-		if s, ok := p.oneOf(e.val, join(path, "security_mode"), "security mode", []string{"None", "Sign", "SignAndEncrypt"}); ok {
+		if s, ok := p.oneOf(e.val, yamlnode.Join(path, "security_mode"), "security mode", []string{"None", "Sign", "SignAndEncrypt"}); ok {
 			o.SecurityMode = s
 		}
 	}
@@ -1220,20 +1141,20 @@ func (p *parser) opcuaConnector(n *yaml.Node, path string) *OPCUAConnector {
 		if at == nil {
 			at = fs["security_policy"].val
 		}
-		p.errorf(deref(at), join(path, "security_mode"), "security_policy %s needs security_mode Sign or SignAndEncrypt", o.SecurityPolicy)
+		p.errorf(yamlnode.Deref(at), yamlnode.Join(path, "security_mode"), "security_policy %s needs security_mode Sign or SignAndEncrypt", o.SecurityPolicy)
 	case !secure && o.SecurityMode != "None":
-		p.errorf(deref(fs["security_mode"].val), join(path, "security_mode"), "security_mode %s needs a security_policy other than None (Basic256Sha256)", o.SecurityMode)
+		p.errorf(yamlnode.Deref(fs["security_mode"].val), yamlnode.Join(path, "security_mode"), "security_mode %s needs a security_policy other than None (Basic256Sha256)", o.SecurityMode)
 	}
 	for _, k := range []string{"username", "password", "password_env", "cert_file", "key_file"} {
 		if e, ok := fs[k]; ok {
-			s, _ := p.nonEmpty(e.val, join(path, k))
+			s, _ := p.nonEmpty(e.val, yamlnode.Join(path, k))
 			switch k {
 			case "username":
 				o.Username = s
 			case "password":
 				o.Password = s
 			case "password_env":
-				o.PasswordEnv = p.envName(e.val, join(path, k), s)
+				o.PasswordEnv = p.envName(e.val, yamlnode.Join(path, k), s)
 			case "cert_file":
 				o.CertFile = s
 			case "key_file":
@@ -1242,19 +1163,19 @@ func (p *parser) opcuaConnector(n *yaml.Node, path string) *OPCUAConnector {
 		}
 	}
 	if e, ok := fs["auth"]; ok {
-		if s, ok := p.oneOf(e.val, join(path, "auth"), "auth", []string{"anonymous", "username", "certificate"}); ok {
+		if s, ok := p.oneOf(e.val, yamlnode.Join(path, "auth"), "auth", []string{"anonymous", "username", "certificate"}); ok {
 			o.Auth = s
 		}
 	}
 	if o.Auth == "username" {
 		if _, ok := fs["username"]; !ok {
-			p.errorf(n, join(path, "username"), "missing required field \"username\" (auth is username)")
+			p.errorf(n, yamlnode.Join(path, "username"), "missing required field \"username\" (auth is username)")
 		}
 		p.password(fs, n, path, true)
 	} else {
 		for _, k := range []string{"username", "password", "password_env"} {
 			if e, ok := fs[k]; ok {
-				p.errorf(e.key, join(path, k), "only used with auth: username (auth is %s)", o.Auth)
+				p.errorf(e.key, yamlnode.Join(path, k), "only used with auth: username (auth is %s)", o.Auth)
 			}
 		}
 	}
@@ -1269,41 +1190,41 @@ func (p *parser) opcuaConnector(n *yaml.Node, path string) *OPCUAConnector {
 	_, hasKey := fs["key_file"]
 	switch {
 	case hasCert && !hasKey:
-		p.errorf(n, join(path, "key_file"), "missing required field \"key_file\" (cert_file needs its key)")
+		p.errorf(n, yamlnode.Join(path, "key_file"), "missing required field \"key_file\" (cert_file needs its key)")
 	case hasKey && !hasCert:
-		p.errorf(n, join(path, "cert_file"), "missing required field \"cert_file\" (key_file needs its certificate)")
+		p.errorf(n, yamlnode.Join(path, "cert_file"), "missing required field \"cert_file\" (key_file needs its certificate)")
 	case !hasCert && needCert != "":
-		p.errorf(n, join(path, "cert_file"), "missing required fields \"cert_file\" and \"key_file\" (%s)", needCert)
+		p.errorf(n, yamlnode.Join(path, "cert_file"), "missing required fields \"cert_file\" and \"key_file\" (%s)", needCert)
 	}
 	if e, ok := fs["server_cert_sha256"]; ok {
-		spath := join(path, "server_cert_sha256")
+		spath := yamlnode.Join(path, "server_cert_sha256")
 		if s, ok := p.str(e.val, spath); ok {
 			if !secure {
 				p.errorf(e.key, spath, "has no effect with security_policy None (the channel is not secured)")
 			} else if h, ok := fingerprint(s); ok {
 				o.ServerCertSHA256 = h
 			} else {
-				p.errorf(deref(e.val), spath, "invalid SHA-256 fingerprint %q (want 64 hex digits, colons allowed)", s)
+				p.errorf(yamlnode.Deref(e.val), spath, "invalid SHA-256 fingerprint %q (want 64 hex digits, colons allowed)", s)
 			}
 		}
 	} else if secure {
-		p.errorf(n, join(path, "server_cert_sha256"), "missing required field \"server_cert_sha256\" (security_policy %s pins the server certificate)", o.SecurityPolicy)
+		p.errorf(n, yamlnode.Join(path, "server_cert_sha256"), "missing required field \"server_cert_sha256\" (security_policy %s pins the server certificate)", o.SecurityPolicy)
 	}
 	if e, ok := fs["publishing_interval"]; ok {
-		if d, ok := p.duration(e.val, join(path, "publishing_interval"), positive); ok {
+		if d, ok := p.duration(e.val, yamlnode.Join(path, "publishing_interval"), positive); ok {
 			o.PublishingInterval = d
 		}
 	}
 	if e, ok := fs["watchdog"]; ok {
-		if d, ok := p.duration(e.val, join(path, "watchdog"), positive); ok {
+		if d, ok := p.duration(e.val, yamlnode.Join(path, "watchdog"), positive); ok {
 			if d < o.PublishingInterval {
-				p.errorf(deref(e.val), join(path, "watchdog"), "watchdog %s is below publishing_interval %s", d, o.PublishingInterval)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "watchdog"), "watchdog %s is below publishing_interval %s", d, o.PublishingInterval)
 			}
 			o.Watchdog = d
 		}
 	}
 	if e, ok := fs["batch_size"]; ok {
-		if v, ok := p.integer(e.val, join(path, "batch_size"), 1, 100_000); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "batch_size"), 1, 100_000); ok {
 			o.BatchSize = int(v)
 		}
 	}
@@ -1317,9 +1238,9 @@ func (p *parser) password(fs map[string]entry, n *yaml.Node, path string, requir
 	_, hasEnv := fs["password_env"]
 	switch {
 	case hasPW && hasEnv:
-		p.errorf(pw.key, join(path, "password"), "set password or password_env, not both")
+		p.errorf(pw.key, yamlnode.Join(path, "password"), "set password or password_env, not both")
 	case required && !hasPW && !hasEnv:
-		p.errorf(n, join(path, "password"), "missing required field \"password\" or \"password_env\"")
+		p.errorf(n, yamlnode.Join(path, "password"), "missing required field \"password\" or \"password_env\"")
 	}
 }
 
@@ -1331,7 +1252,7 @@ func (p *parser) envName(n *yaml.Node, path, s string) string {
 		return ""
 	}
 	if !envNameRE.MatchString(s) {
-		p.errorf(deref(n), path, "invalid environment variable name %q", s)
+		p.errorf(yamlnode.Deref(n), path, "invalid environment variable name %q", s)
 		return ""
 	}
 	return s
@@ -1361,33 +1282,33 @@ var mqttKeys = []string{
 // missing section.
 func (p *parser) mqttConnector(n, item *yaml.Node, path string, cc *ConnectorConfig) *MQTTConnector {
 	m := DefaultMQTTConnector(cc.Name)
-	if isNull(n) {
-		p.errorf(item, join(path, "topic"), "missing required field \"topic\" (mqtt connectors subscribe to a topic such as plant/{twin}/telemetry)")
+	if yamlnode.IsNull(n) {
+		p.errorf(item, yamlnode.Join(path, "topic"), "missing required field \"topic\" (mqtt connectors subscribe to a topic such as plant/{twin}/telemetry)")
 		return &m
 	}
 	fs, ok := p.fields(n, path, mqttKeys, nil)
 	if !ok {
 		return &m
 	}
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if e, ok := fs["client_id"]; ok {
-		if s, ok := p.nonEmpty(e.val, join(path, "client_id")); ok {
+		if s, ok := p.nonEmpty(e.val, yamlnode.Join(path, "client_id")); ok {
 			if len(s) > 256 || !utf8.ValidString(s) {
-				p.errorf(deref(e.val), join(path, "client_id"), "invalid client id (want up to 256 bytes of UTF-8)")
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "client_id"), "invalid client id (want up to 256 bytes of UTF-8)")
 			}
 			m.ClientID = s
 		}
 	}
 	for _, k := range []string{"username", "password", "password_env", "ca_file", "cert_file", "key_file"} {
 		if e, ok := fs[k]; ok {
-			s, _ := p.nonEmpty(e.val, join(path, k))
+			s, _ := p.nonEmpty(e.val, yamlnode.Join(path, k))
 			switch k {
 			case "username":
 				m.Username = s
 			case "password":
 				m.Password = s
 			case "password_env":
-				m.PasswordEnv = p.envName(e.val, join(path, k), s)
+				m.PasswordEnv = p.envName(e.val, yamlnode.Join(path, k), s)
 			case "ca_file":
 				m.CAFile = s
 			case "cert_file":
@@ -1401,7 +1322,7 @@ func (p *parser) mqttConnector(n, item *yaml.Node, path string, cc *ConnectorCon
 	_, hasUser := fs["username"]
 	for _, k := range []string{"password", "password_env"} {
 		if e, ok := fs[k]; ok && !hasUser {
-			p.errorf(e.key, join(path, k), "a password needs a username")
+			p.errorf(e.key, yamlnode.Join(path, k), "a password needs a username")
 		}
 	}
 	tls := false
@@ -1410,7 +1331,7 @@ func (p *parser) mqttConnector(n, item *yaml.Node, path string, cc *ConnectorCon
 	}
 	for _, k := range []string{"ca_file", "cert_file", "key_file"} {
 		if e, ok := fs[k]; ok && !tls && cc.Endpoint != "" {
-			p.errorf(e.key, join(path, k), "only used with a TLS endpoint (ssl:// or mqtts://)")
+			p.errorf(e.key, yamlnode.Join(path, k), "only used with a TLS endpoint (ssl:// or mqtts://)")
 		}
 	}
 	_, hasCert := fs["cert_file"]
@@ -1420,34 +1341,34 @@ func (p *parser) mqttConnector(n, item *yaml.Node, path string, cc *ConnectorCon
 		if hasKey {
 			missing, other = other, missing
 		}
-		p.errorf(n, join(path, missing), "missing required field %q (%s and %s go together)", missing, other, missing)
+		p.errorf(n, yamlnode.Join(path, missing), "missing required field %q (%s and %s go together)", missing, other, missing)
 	}
 	if e, ok := fs["clean_session"]; ok {
-		m.CleanSession = p.boolean(e.val, join(path, "clean_session"))
+		m.CleanSession = p.boolean(e.val, yamlnode.Join(path, "clean_session"))
 	}
 	if e, ok := fs["qos"]; ok {
-		if v, ok := p.integer(e.val, join(path, "qos"), 0, 1); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "qos"), 0, 1); ok {
 			m.QoS = byte(v)
 		}
 	}
 	if e, ok := fs["topic"]; !ok {
-		p.errorf(n, join(path, "topic"), "missing required field \"topic\" (a subscription such as plant/{twin}/telemetry)")
+		p.errorf(n, yamlnode.Join(path, "topic"), "missing required field \"topic\" (a subscription such as plant/{twin}/telemetry)")
 	} else {
-		m.Topic = p.twinTopic(e.val, join(path, "topic"), true)
+		m.Topic = p.twinTopic(e.val, yamlnode.Join(path, "topic"), true)
 	}
 	if e, ok := fs["timestamp_field"]; ok {
-		if s, ok := p.str(e.val, join(path, "timestamp_field")); ok {
+		if s, ok := p.str(e.val, yamlnode.Join(path, "timestamp_field")); ok {
 			if !validJSONPath(s) {
-				p.errorf(deref(e.val), join(path, "timestamp_field"), "invalid JSON path %q (want dot-separated keys such as ts or meta.time)", s)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "timestamp_field"), "invalid JSON path %q (want dot-separated keys such as ts or meta.time)", s)
 			}
 			m.TimestampField = s
 		}
 	}
 	if e, ok := fs["command_topic"]; ok {
-		m.CommandTopic = p.twinTopic(e.val, join(path, "command_topic"), false)
+		m.CommandTopic = p.twinTopic(e.val, yamlnode.Join(path, "command_topic"), false)
 	}
 	if e, ok := fs["response_topic"]; ok {
-		m.ResponseTopic = p.twinTopic(e.val, join(path, "response_topic"), true)
+		m.ResponseTopic = p.twinTopic(e.val, yamlnode.Join(path, "response_topic"), true)
 	}
 	return &m
 }
@@ -1459,7 +1380,7 @@ func (p *parser) twinTopic(n *yaml.Node, path string, filter bool) string {
 		return ""
 	}
 	if msg := checkTwinTopic(s, filter); msg != "" {
-		p.errorf(deref(n), path, "%s", msg)
+		p.errorf(yamlnode.Deref(n), path, "%s", msg)
 		return ""
 	}
 	return s
@@ -1645,21 +1566,21 @@ func (p *parser) tmplField(fs map[string]entry, spec *yaml.Node, path, key strin
 	e, ok := fs[key]
 	if !ok {
 		if required {
-			p.errorf(spec, join(path, key), "missing required field %q%s", key, hint)
+			p.errorf(spec, yamlnode.Join(path, key), "missing required field %q%s", key, hint)
 		}
 		return tmpl{}
 	}
-	s, ok := p.nonEmpty(e.val, join(path, key))
+	s, ok := p.nonEmpty(e.val, yamlnode.Join(path, key))
 	if !ok {
 		return tmpl{}
 	}
-	t := tmpl{s: s, node: deref(e.val), hasN: strings.Contains(s, "{n}")}
+	t := tmpl{s: s, node: yamlnode.Deref(e.val), hasN: strings.Contains(s, "{n}")}
 	switch {
 	case t.hasN && !allowN:
-		p.errorf(t.node, join(path, key), errNWithoutRange)
+		p.errorf(t.node, yamlnode.Join(path, key), errNWithoutRange)
 	case !t.hasN && check != nil:
 		if msg := check(s); msg != "" {
-			p.errorf(t.node, join(path, key), "%s", msg)
+			p.errorf(t.node, yamlnode.Join(path, key), "%s", msg)
 		}
 	}
 	return t
@@ -1697,31 +1618,31 @@ func isBits(table string) bool { return table == TableCoil || table == TableDisc
 func (p *parser) modbus(fs map[string]entry, spec *yaml.Node, path string, conn *ConnectorConfig, write, allowN bool) modbusSpec {
 	m := modbusSpec{byteOrder: "big", wordOrder: "high_first", unitID: -1}
 	if e, ok := fs["table"]; !ok {
-		p.errorf(spec, join(path, "table"), "missing required field \"table\" (want coil, discrete_input, holding_register or input_register)")
-	} else if s, ok := p.str(e.val, join(path, "table")); ok {
+		p.errorf(spec, yamlnode.Join(path, "table"), "missing required field \"table\" (want coil, discrete_input, holding_register or input_register)")
+	} else if s, ok := p.str(e.val, yamlnode.Join(path, "table")); ok {
 		canon, known := tableNames[s]
 		switch {
-		case !known && suggest(s, tableList) != "":
-			p.errorf(deref(e.val), join(path, "table"), "unknown table %q%s", s, suggest(s, tableList))
+		case !known && suggest.Closest(s, tableList) != "":
+			p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "table"), "unknown table %q%s", s, suggest.Closest(s, tableList))
 		case !known:
-			p.errorf(deref(e.val), join(path, "table"), "unknown table %q (want coil, discrete_input, holding_register or input_register)", s)
+			p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "table"), "unknown table %q (want coil, discrete_input, holding_register or input_register)", s)
 		case write && canon != TableCoil && canon != TableHoldingRegister:
-			p.errorf(deref(e.val), join(path, "table"), "table %s is read-only (writes need coil or holding_register)", canon)
+			p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "table"), "table %s is read-only (writes need coil or holding_register)", canon)
 		}
 		m.table = canon
 	}
 	bits := isBits(m.table)
 	if e, ok := fs["type"]; ok {
-		if s, ok := p.oneOf(e.val, join(path, "type"), "type", modbusTypes); ok {
+		if s, ok := p.oneOf(e.val, yamlnode.Join(path, "type"), "type", modbusTypes); ok {
 			if bits && s != "bool" {
-				p.errorf(deref(e.val), join(path, "type"), "type %s does not fit table %s (coils and discrete inputs hold bool only)", s, m.table)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "type"), "type %s does not fit table %s (coils and discrete inputs hold bool only)", s, m.table)
 			}
 			m.typ = s
 		}
 	} else if bits {
 		m.typ = "bool"
 	} else if m.table != "" {
-		p.errorf(spec, join(path, "type"), "missing required field \"type\" (want %s)", orList(modbusTypes))
+		p.errorf(spec, yamlnode.Join(path, "type"), "missing required field \"type\" (want %s)", orList(modbusTypes))
 	}
 	for _, k := range []string{"byte_order", "word_order"} {
 		e, ok := fs[k]
@@ -1729,28 +1650,28 @@ func (p *parser) modbus(fs map[string]entry, spec *yaml.Node, path string, conn 
 			continue
 		}
 		if bits {
-			p.errorf(e.key, join(path, k), "%s does not apply to table %s", k, m.table)
+			p.errorf(e.key, yamlnode.Join(path, k), "%s does not apply to table %s", k, m.table)
 			continue
 		}
 		if k == "byte_order" {
-			if s, ok := p.oneOf(e.val, join(path, k), "byte order", []string{"big", "little"}); ok {
+			if s, ok := p.oneOf(e.val, yamlnode.Join(path, k), "byte order", []string{"big", "little"}); ok {
 				m.byteOrder = s
 			}
-		} else if s, ok := p.oneOf(e.val, join(path, k), "word order", []string{"high_first", "low_first"}); ok {
+		} else if s, ok := p.oneOf(e.val, yamlnode.Join(path, k), "word order", []string{"high_first", "low_first"}); ok {
 			m.wordOrder = s
 		}
 	}
 	if e, ok := fs["length"]; ok {
 		if m.typ != "" && m.typ != "string" {
-			p.errorf(e.key, join(path, "length"), "length applies to type string only (type is %s)", m.typ)
-		} else if v, ok := p.integer(e.val, join(path, "length"), 1, int64(conn.Modbus.MaxRegisters)); ok {
+			p.errorf(e.key, yamlnode.Join(path, "length"), "length applies to type string only (type is %s)", m.typ)
+		} else if v, ok := p.integer(e.val, yamlnode.Join(path, "length"), 1, int64(conn.Modbus.MaxRegisters)); ok {
 			m.length = int(v)
 		}
 	} else if m.typ == "string" {
-		p.errorf(spec, join(path, "length"), "missing required field \"length\" (the registers the string occupies)")
+		p.errorf(spec, yamlnode.Join(path, "length"), "missing required field \"length\" (the registers the string occupies)")
 	}
 	if e, ok := fs["unit_id"]; ok {
-		if v, ok := p.integer(e.val, join(path, "unit_id"), 0, 247); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "unit_id"), 0, 247); ok {
 			m.unitID = int(v)
 		}
 	}
@@ -1776,13 +1697,13 @@ func (p *parser) modbus(fs map[string]entry, spec *yaml.Node, path string, conn 
 
 // address reads a Modbus address: an integer or an expression.
 func (p *parser) address(fs map[string]entry, spec *yaml.Node, path string, allowN bool) (addrTmpl, bool) {
-	apath := join(path, "address")
+	apath := yamlnode.Join(path, "address")
 	e, ok := fs["address"]
 	if !ok {
 		p.errorf(spec, apath, "missing required field \"address\"")
 		return addrTmpl{}, false
 	}
-	n := deref(e.val)
+	n := yamlnode.Deref(e.val)
 	a := addrTmpl{node: n, path: apath}
 	if !p.visit(n) {
 		return a, false
@@ -1795,7 +1716,7 @@ func (p *parser) address(fs map[string]entry, spec *yaml.Node, path string, allo
 		return a, true
 	}
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		p.errorf(n, apath, "want an address 0..65535 or an expression such as \"100 + 10*{n}\", got %s", kindName(n))
+		p.errorf(n, apath, "want an address 0..65535 or an expression such as \"100 + 10*{n}\", got %s", yamlnode.Kind(n))
 		return a, false
 	}
 	x, hasN, err := parseExpr(n.Value)
@@ -1857,7 +1778,7 @@ type pointTmpl struct {
 // specFields checks the keys of a spec and returns its fields and the
 // node to locate missing fields at; a null spec has no fields.
 func (p *parser) specFields(it mapItem, path string, kind specKind, conn *ConnectorConfig) (map[string]entry, *yaml.Node, bool) {
-	if isNull(it.val) {
+	if yamlnode.IsNull(it.val) {
 		return map[string]entry{}, it.key, true
 	}
 	proto := Protocol(0)
@@ -1865,7 +1786,7 @@ func (p *parser) specFields(it mapItem, path string, kind specKind, conn *Connec
 		proto = conn.Protocol
 	}
 	fs, ok := p.fields(it.val, path, keysFor(kind, proto), misplacedKey(kind, conn))
-	return fs, deref(it.val), ok
+	return fs, yamlnode.Deref(it.val), ok
 }
 
 func (p *parser) point(conn *ConnectorConfig, kind specKind, it mapItem, path string, allowN bool) *pointTmpl {
@@ -1876,26 +1797,26 @@ func (p *parser) point(conn *ConnectorConfig, kind specKind, it mapItem, path st
 		return t
 	}
 	if e, ok := fs["scale"]; ok {
-		if f, ok := p.number(e.val, join(path, "scale")); ok {
+		if f, ok := p.number(e.val, yamlnode.Join(path, "scale")); ok {
 			if f == 0 {
-				p.errorf(deref(e.val), join(path, "scale"), "must not be 0")
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "scale"), "must not be 0")
 			}
 			t.pb.Scale = f
 		}
 	}
 	if e, ok := fs["offset"]; ok {
-		t.pb.Offset, _ = p.number(e.val, join(path, "offset"))
+		t.pb.Offset, _ = p.number(e.val, yamlnode.Join(path, "offset"))
 	}
 	if e, ok := fs["deadband"]; ok {
-		if f, ok := p.number(e.val, join(path, "deadband")); ok {
+		if f, ok := p.number(e.val, yamlnode.Join(path, "deadband")); ok {
 			if f < 0 {
-				p.errorf(deref(e.val), join(path, "deadband"), "must not be negative, got %s", deref(e.val).Value)
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "deadband"), "must not be negative, got %s", yamlnode.Deref(e.val).Value)
 			}
 			t.pb.Deadband = f
 		}
 	}
 	if e, ok := fs["change_only"]; ok {
-		t.pb.ChangeOnly = p.boolean(e.val, join(path, "change_only"))
+		t.pb.ChangeOnly = p.boolean(e.val, yamlnode.Join(path, "change_only"))
 	}
 	switch conn.Protocol {
 	case ProtocolOPCUA:
@@ -1910,20 +1831,20 @@ func (p *parser) point(conn *ConnectorConfig, kind specKind, it mapItem, path st
 		if m.typ == "bool" || m.typ == "string" {
 			for _, k := range []string{"scale", "offset", "deadband"} {
 				if e, ok := fs[k]; ok {
-					p.errorf(e.key, join(path, k), "%s applies to numeric types only (type is %s)", k, m.typ)
+					p.errorf(e.key, yamlnode.Join(path, k), "%s applies to numeric types only (type is %s)", k, m.typ)
 				}
 			}
 		}
 		if kind == kindRead {
 			groups := conn.Modbus.PollGroups
 			if e, ok := fs["poll_group"]; ok {
-				if s, ok := p.str(e.val, join(path, "poll_group")); ok {
+				if s, ok := p.str(e.val, yamlnode.Join(path, "poll_group")); ok {
 					names := make([]string, len(groups))
 					for i, g := range groups {
 						names[i] = g.Name
 					}
 					if !slices.Contains(names, s) {
-						p.errorf(deref(e.val), join(path, "poll_group"), "connector %q has no poll group %q%s", conn.Name, s, suggest(s, names))
+						p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "poll_group"), "connector %q has no poll group %q%s", conn.Name, s, suggest.Closest(s, names))
 					}
 					t.pb.PollGroup = s
 				}
@@ -1953,32 +1874,32 @@ func (p *parser) opcuaRead(fs map[string]entry, spec *yaml.Node, path string, co
 	pb.SamplingInterval = conn.OPCUA.PublishingInterval
 	pb.QueueSize = 1
 	if e, ok := fs["sampling_interval"]; ok {
-		if d, ok := p.duration(e.val, join(path, "sampling_interval"), 0); ok {
+		if d, ok := p.duration(e.val, yamlnode.Join(path, "sampling_interval"), 0); ok {
 			pb.SamplingInterval = d
 		}
 	}
 	if e, ok := fs["queue_size"]; ok {
-		if v, ok := p.integer(e.val, join(path, "queue_size"), 1, 65535); ok {
+		if v, ok := p.integer(e.val, yamlnode.Join(path, "queue_size"), 1, 65535); ok {
 			pb.QueueSize = uint32(v)
 		}
 	}
 	typ, hasType := fs["deadband_type"]
 	val, hasVal := fs["deadband_value"]
 	if hasType {
-		pb.DeadbandType, _ = p.oneOf(typ.val, join(path, "deadband_type"), "deadband type", []string{"absolute", "percent"})
+		pb.DeadbandType, _ = p.oneOf(typ.val, yamlnode.Join(path, "deadband_type"), "deadband type", []string{"absolute", "percent"})
 	}
 	switch {
 	case hasVal && !hasType:
-		p.errorf(val.key, join(path, "deadband_value"), "deadband_value needs deadband_type (absolute or percent)")
+		p.errorf(val.key, yamlnode.Join(path, "deadband_value"), "deadband_value needs deadband_type (absolute or percent)")
 	case hasType && !hasVal:
-		p.errorf(spec, join(path, "deadband_value"), "missing required field \"deadband_value\" (deadband_type is set)")
+		p.errorf(spec, yamlnode.Join(path, "deadband_value"), "missing required field \"deadband_value\" (deadband_type is set)")
 	case hasVal:
-		if f, ok := p.number(val.val, join(path, "deadband_value")); ok {
+		if f, ok := p.number(val.val, yamlnode.Join(path, "deadband_value")); ok {
 			switch {
 			case f < 0:
-				p.errorf(deref(val.val), join(path, "deadband_value"), "must not be negative, got %s", deref(val.val).Value)
+				p.errorf(yamlnode.Deref(val.val), yamlnode.Join(path, "deadband_value"), "must not be negative, got %s", yamlnode.Deref(val.val).Value)
 			case f > 100 && pb.DeadbandType == "percent":
-				p.errorf(deref(val.val), join(path, "deadband_value"), "a percent deadband must be at most 100, got %s", deref(val.val).Value)
+				p.errorf(yamlnode.Deref(val.val), yamlnode.Join(path, "deadband_value"), "a percent deadband must be at most 100, got %s", yamlnode.Deref(val.val).Value)
 			}
 			pb.DeadbandValue = f
 		}
@@ -2013,9 +1934,9 @@ func (p *parser) command(conn *ConnectorConfig, it mapItem, path string, allowN 
 	value, hasValue := fs["value"]
 	var text string
 	if hasValue {
-		n := deref(value.val)
+		n := yamlnode.Deref(value.val)
 		if n.Kind != yaml.ScalarNode {
-			p.errorf(n, join(path, "value"), "want a value, got %s", kindName(n))
+			p.errorf(n, yamlnode.Join(path, "value"), "want a value, got %s", yamlnode.Kind(n))
 			hasValue = false
 		} else {
 			text = n.Value
@@ -2026,7 +1947,7 @@ func (p *parser) command(conn *ConnectorConfig, it mapItem, path string, allowN 
 		t.nodeID = p.tmplField(fs, spec, path, "node_id", true, " (the node to write, or the object whose method to call)", allowN, checkNodeID)
 		t.method = p.tmplField(fs, spec, path, "method_node_id", false, "", allowN, checkNodeID)
 		if t.method.s != "" && hasValue {
-			p.errorf(value.key, join(path, "value"), "value does not apply to method calls (the command's parameters are the method's input arguments)")
+			p.errorf(value.key, yamlnode.Join(path, "value"), "value does not apply to method calls (the command's parameters are the method's input arguments)")
 		}
 		t.needValue = t.method.s == ""
 		t.cb.Value = text
@@ -2038,7 +1959,7 @@ func (p *parser) command(conn *ConnectorConfig, it mapItem, path string, allowN 
 		if hasValue && m.typ != "" {
 			v, msg := modbusValue(m.typ, m.length, text)
 			if msg != "" {
-				p.errorf(deref(value.val), join(path, "value"), "%s", msg)
+				p.errorf(yamlnode.Deref(value.val), yamlnode.Join(path, "value"), "%s", msg)
 			}
 			t.cb.Value = v
 		}
@@ -2046,10 +1967,10 @@ func (p *parser) command(conn *ConnectorConfig, it mapItem, path string, allowN 
 		t.topic = p.tmplField(fs, spec, path, "topic", false, "", allowN, nil)
 		if t.topic.s != "" {
 			if msg := checkTopic(t.topic.s, false); msg != "" {
-				p.errorf(t.topic.node, join(path, "topic"), "%s", msg)
+				p.errorf(t.topic.node, yamlnode.Join(path, "topic"), "%s", msg)
 			}
 		} else if _, given := fs["topic"]; !given && conn.MQTT.CommandTopic == "" {
-			p.errorf(spec, join(path, "topic"), "missing required field \"topic\" (connector %q has no command_topic)", conn.Name)
+			p.errorf(spec, yamlnode.Join(path, "topic"), "missing required field \"topic\" (connector %q has no command_topic)", conn.Name)
 		}
 	}
 	t.ok = p.count == before
@@ -2136,7 +2057,7 @@ type boundTwin struct {
 func (p *parser) bindings(c *Config, n *yaml.Node) {
 	st := &bindState{c: c, byKey: make(map[[2]string]int), reads: make(map[string][]firstUse)}
 	for i, item := range p.seq(n, "bindings") {
-		p.binding(st, item, index("bindings", i))
+		p.binding(st, item, yamlnode.Index("bindings", i))
 	}
 	for _, b := range c.Bindings {
 		c.byConn[b.Connector] = append(c.byConn[b.Connector], b)
@@ -2148,17 +2069,17 @@ func (p *parser) binding(st *bindState, item *yaml.Node, path string) {
 	if !ok {
 		return
 	}
-	item = deref(item)
+	item = yamlnode.Deref(item)
 	var conn *ConnectorConfig
 	if e, ok := fs["connector"]; !ok {
-		p.errorf(item, join(path, "connector"), "missing required field \"connector\"")
-	} else if s, ok := p.str(e.val, join(path, "connector")); ok {
+		p.errorf(item, yamlnode.Join(path, "connector"), "missing required field \"connector\"")
+	} else if s, ok := p.str(e.val, yamlnode.Join(path, "connector")); ok {
 		if conn, ok = st.c.connectors[s]; !ok {
 			names := make([]string, 0, len(st.c.Connectors))
 			for _, cc := range st.c.Connectors {
 				names = append(names, cc.Name)
 			}
-			p.errorf(deref(e.val), join(path, "connector"), "unknown connector %q%s", s, suggest(s, names))
+			p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "connector"), "unknown connector %q%s", s, suggest.Closest(s, names))
 		}
 	}
 
@@ -2169,19 +2090,19 @@ func (p *parser) binding(st *bindState, item *yaml.Node, path string) {
 	var twinNode *yaml.Node
 	twinOK := false
 	if e, ok := fs["twin"]; !ok {
-		p.errorf(item, join(path, "twin"), "missing required field \"twin\"")
-	} else if s, ok := p.str(e.val, join(path, "twin")); ok {
-		twinNode = deref(e.val)
-		bound, models, twinOK = p.bindTwins(s, twinNode, join(path, "twin"))
+		p.errorf(item, yamlnode.Join(path, "twin"), "missing required field \"twin\"")
+	} else if s, ok := p.str(e.val, yamlnode.Join(path, "twin")); ok {
+		twinNode = yamlnode.Deref(e.val)
+		bound, models, twinOK = p.bindTwins(s, twinNode, yamlnode.Join(path, "twin"))
 		if twinOK {
 			allowN = bound[0].x.N != ""
 		}
 	}
 
 	// The specs.
-	readItems := p.items(fs["properties"].val, join(path, "properties"))
-	writeItems := p.items(fs["writes"].val, join(path, "writes"))
-	cmdItems := p.items(fs["commands"].val, join(path, "commands"))
+	readItems := p.items(fs["properties"].val, yamlnode.Join(path, "properties"))
+	writeItems := p.items(fs["writes"].val, yamlnode.Join(path, "writes"))
+	cmdItems := p.items(fs["commands"].val, yamlnode.Join(path, "commands"))
 	_, hasReads := fs["properties"]
 	_, hasWrites := fs["writes"]
 	_, hasCmds := fs["commands"]
@@ -2190,15 +2111,15 @@ func (p *parser) binding(st *bindState, item *yaml.Node, path string) {
 	}
 	reads := make([]*pointTmpl, len(readItems))
 	for i, it := range readItems {
-		reads[i] = p.point(conn, kindRead, it, join(join(path, "properties"), it.name), allowN)
+		reads[i] = p.point(conn, kindRead, it, yamlnode.Join(yamlnode.Join(path, "properties"), it.name), allowN)
 	}
 	writes := make([]*pointTmpl, len(writeItems))
 	for i, it := range writeItems {
-		writes[i] = p.point(conn, kindWrite, it, join(join(path, "writes"), it.name), allowN)
+		writes[i] = p.point(conn, kindWrite, it, yamlnode.Join(yamlnode.Join(path, "writes"), it.name), allowN)
 	}
 	cmds := make([]*commandTmpl, len(cmdItems))
 	for i, it := range cmdItems {
-		cmds[i] = p.command(conn, it, join(join(path, "commands"), it.name), allowN)
+		cmds[i] = p.command(conn, it, yamlnode.Join(yamlnode.Join(path, "commands"), it.name), allowN)
 	}
 	p.checkModels(models, reads, writes, cmds)
 	if conn == nil || conn.Protocol == 0 || !twinOK {
@@ -2211,7 +2132,7 @@ func (p *parser) binding(st *bindState, item *yaml.Node, path string) {
 	for _, tw := range bound {
 		id := tw.x.ID
 		if conn.Protocol == ProtocolMQTT && strings.Contains(id, "/") {
-			late.add(twinNode, join(path, "twin"), "slash", fmt.Sprintf("twin id %q contains \"/\" and cannot fill the {twin} level of MQTT topics", id))
+			late.add(twinNode, yamlnode.Join(path, "twin"), "slash", fmt.Sprintf("twin id %q contains \"/\" and cannot fill the {twin} level of MQTT topics", id))
 			continue
 		}
 		b, lines := st.binding(conn.Name, tw.x, item.Line, len(reads), len(writes), len(cmds))
@@ -2368,9 +2289,9 @@ func (p *parser) checkModels(models []*twins.Model, reads, writes []*pointTmpl, 
 				for i := range m.Commands {
 					names[i] = m.Commands[i].Name
 				}
-				p.errorf(t.key, t.path, "model %q has no command %q%s", m.Name, t.name, suggest(t.name, names))
+				p.errorf(t.key, t.path, "model %q has no command %q%s", m.Name, t.name, suggest.Closest(t.name, names))
 			} else if t.ok && t.needValue && t.cb.Value == "" && len(cmd.Parameters) == 0 {
-				p.errorf(t.spec, join(t.path, "value"), "missing required field \"value\" (command %q of model %q has no parameter to send)", t.name, m.Name)
+				p.errorf(t.spec, yamlnode.Join(t.path, "value"), "missing required field \"value\" (command %q of model %q has no parameter to send)", t.name, m.Name)
 				ok = false
 			}
 			t.models[mi] = ok
@@ -2386,7 +2307,7 @@ func (p *parser) property(m *twins.Model, t *pointTmpl) (*twins.Property, bool) 
 		for i := range m.Properties {
 			names[i] = m.Properties[i].Name
 		}
-		p.errorf(t.key, t.path, "model %q has no property %q%s", m.Name, t.name, suggest(t.name, names))
+		p.errorf(t.key, t.path, "model %q has no property %q%s", m.Name, t.name, suggest.Closest(t.name, names))
 	}
 	return pr, ok
 }
@@ -2423,7 +2344,7 @@ func (p *parser) expandPoint(conn *ConnectorConfig, t *pointTmpl, tw boundTwin, 
 		pb.NodeID = t.nodeID.expand(tw.x.N)
 		if t.nodeID.hasN {
 			if msg := checkNodeID(pb.NodeID); msg != "" {
-				late.add(t.nodeID.node, join(t.path, "node_id"), "", msg)
+				late.add(t.nodeID.node, yamlnode.Join(t.path, "node_id"), "", msg)
 				return pb, false
 			}
 		}
@@ -2438,7 +2359,7 @@ func (p *parser) expandPoint(conn *ConnectorConfig, t *pointTmpl, tw boundTwin, 
 		pb.Field = t.field.expand(tw.x.N)
 		if t.field.hasN {
 			if msg := checkField(pb.Field); msg != "" {
-				late.add(t.field.node, join(t.path, "field"), "", msg)
+				late.add(t.field.node, yamlnode.Join(t.path, "field"), "", msg)
 				return pb, false
 			}
 		}
@@ -2460,7 +2381,7 @@ func (p *parser) expandCommand(conn *ConnectorConfig, t *commandTmpl, tw boundTw
 		}{{t.nodeID, cb.NodeID, "node_id"}, {t.method, cb.MethodNodeID, "method_node_id"}} {
 			if f.t.hasN {
 				if msg := checkNodeID(f.id); msg != "" {
-					late.add(f.t.node, join(t.path, f.name), "", msg)
+					late.add(f.t.node, yamlnode.Join(t.path, f.name), "", msg)
 					return cb, false
 				}
 			}

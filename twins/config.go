@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/plantwin/plantwin/internal/suggest"
+	"github.com/plantwin/plantwin/internal/yamlnode"
 )
 
 // ReservedSections are top-level configuration keys that ParseConfig accepts
@@ -184,18 +187,6 @@ func (p *parser) visit(n *yaml.Node) bool {
 	return true
 }
 
-// deref follows aliases.
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
 // entry is a key of a mapping with its value.
 type entry struct {
 	key, val *yaml.Node
@@ -205,39 +196,39 @@ type entry struct {
 // accepted by ignore) and unique, and returns the entries by key. Null
 // values are left out.
 func (p *parser) fields(n *yaml.Node, path string, known []string, ignore []string) (map[string]entry, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if !p.visit(n) {
 		return nil, false
 	}
 	if n == nil || n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping, got %s", kindName(n))
+		p.errorf(n, path, "want a mapping, got %s", yamlnode.Kind(n))
 		return nil, false
 	}
 	fs := make(map[string]entry, len(n.Content)/2)
 	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		k, v := yamlnode.Deref(n.Content[i]), yamlnode.Deref(n.Content[i+1])
 		if k == nil || k.Kind != yaml.ScalarNode {
 			p.errorf(n.Content[i], path, "keys must be strings")
 			continue
 		}
 		name := k.Value
 		if first, dup := seen[name]; dup {
-			p.errorf(k, join(path, name), "duplicate key %q (first at line %d)", name, first.Line)
+			p.errorf(k, yamlnode.Join(path, name), "duplicate key %q (first at line %d)", name, first.Line)
 			continue
 		}
 		seen[name] = k
 		switch {
 		case name == "<<":
-			p.errorf(k, join(path, name), "merge keys (<<) are not supported")
+			p.errorf(k, yamlnode.Join(path, name), "merge keys (<<) are not supported")
 			continue
 		case slices.Contains(ignore, name):
 			continue
 		case !slices.Contains(known, name):
-			p.errorf(k, join(path, name), "unknown field %q%s", name, suggest(name, known))
+			p.errorf(k, yamlnode.Join(path, name), "unknown field %q%s", name, suggest.Closest(name, known))
 			continue
 		}
-		if !isNull(v) {
+		if !yamlnode.IsNull(v) {
 			fs[name] = entry{key: k, val: v}
 		}
 	}
@@ -246,12 +237,12 @@ func (p *parser) fields(n *yaml.Node, path string, known []string, ignore []stri
 
 // seq returns the items of a sequence (nil for null).
 func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node {
-	n = deref(n)
-	if isNull(n) || !p.visit(n) {
+	n = yamlnode.Deref(n)
+	if yamlnode.IsNull(n) || !p.visit(n) {
 		return nil
 	}
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, path, "want a list, got %s", kindName(n))
+		p.errorf(n, path, "want a list, got %s", yamlnode.Kind(n))
 		return nil
 	}
 	return n.Content
@@ -259,71 +250,43 @@ func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node {
 
 // str returns a scalar's text.
 func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if !p.visit(n) {
 		return "", false
 	}
 	if n == nil || n.Kind != yaml.ScalarNode {
-		p.errorf(n, path, "want a string, got %s", kindName(n))
+		p.errorf(n, path, "want a string, got %s", yamlnode.Kind(n))
 		return "", false
 	}
 	return n.Value, true
 }
 
 func (p *parser) boolean(n *yaml.Node, path string) bool {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		p.errorf(n, path, "want true or false, got %s", kindName(n))
+		p.errorf(n, path, "want true or false, got %s", yamlnode.Kind(n))
 		return false
 	}
 	var b bool
 	if err := n.Decode(&b); err != nil {
-		p.errorf(n, path, "want true or false, got %s", kindName(n))
+		p.errorf(n, path, "want true or false, got %s", yamlnode.Kind(n))
 	}
 	return b
 }
 
 func (p *parser) number(n *yaml.Node, path string) (*float64, bool) {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") {
-		p.errorf(n, path, "want a number, got %s", kindName(n))
+		p.errorf(n, path, "want a number, got %s", yamlnode.Kind(n))
 		return nil, false
 	}
 	var f float64
 	if err := n.Decode(&f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		p.errorf(n, path, "want a finite number, got %s", kindName(n))
+		p.errorf(n, path, "want a finite number, got %s", yamlnode.Kind(n))
 		return nil, false
 	}
 	return &f, true
 }
-
-// kindName describes n for messages.
-func kindName(n *yaml.Node) string {
-	if n == nil {
-		return "nothing"
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.ShortTag() == "!!null" {
-			return "null"
-		}
-		return strconv.Quote(n.Value)
-	}
-	return "an unsupported node"
-}
-
-func join(path, field string) string {
-	if path == "" {
-		return field
-	}
-	return path + "." + field
-}
-
-func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 
 // config parses the whole document.
 func (p *parser) config(root *yaml.Node) *Config {
@@ -332,10 +295,10 @@ func (p *parser) config(root *yaml.Node) *Config {
 		if len(doc.Content) == 0 {
 			doc = nil
 		} else {
-			doc = deref(doc.Content[0])
+			doc = yamlnode.Deref(doc.Content[0])
 		}
 	}
-	if doc == nil || doc.Kind == 0 || isNull(doc) {
+	if doc == nil || doc.Kind == 0 || yamlnode.IsNull(doc) {
 		p.errorf(nil, "", "empty configuration: want a mapping with models and twins")
 		return nil
 	}
@@ -398,15 +361,15 @@ func (p *parser) ingest(n *yaml.Node) IngestPolicy {
 func (p *parser) name(fs map[string]entry, n *yaml.Node, path string) (string, *yaml.Node) {
 	e, ok := fs["name"]
 	if !ok {
-		p.errorf(n, join(path, "name"), "missing required field \"name\"")
+		p.errorf(n, yamlnode.Join(path, "name"), "missing required field \"name\"")
 		return "", nil
 	}
-	s, ok := p.str(e.val, join(path, "name"))
+	s, ok := p.str(e.val, yamlnode.Join(path, "name"))
 	if !ok {
 		return "", nil
 	}
 	if !validName(s) {
-		p.errorf(e.val, join(path, "name"), "invalid name %q (want lowercase letters, digits and _, starting with a letter)", s)
+		p.errorf(e.val, yamlnode.Join(path, "name"), "invalid name %q (want lowercase letters, digits and _, starting with a letter)", s)
 		return "", nil
 	}
 	return s, e.val
@@ -417,7 +380,7 @@ func (p *parser) optString(fs map[string]entry, key, path string) string {
 	if !ok {
 		return ""
 	}
-	s, _ := p.str(e.val, join(path, key))
+	s, _ := p.str(e.val, yamlnode.Join(path, key))
 	return s
 }
 
@@ -425,7 +388,7 @@ func (p *parser) models(c *Config, n *yaml.Node) {
 	c.models = make(map[string]*Model)
 	first := make(map[string]int) // model name -> line
 	for i, item := range p.seq(n, "models") {
-		path := index("models", i)
+		path := yamlnode.Index("models", i)
 		fs, ok := p.fields(item, path, []string{"name", "description", "properties", "commands"}, nil)
 		if !ok {
 			continue
@@ -435,14 +398,14 @@ func (p *parser) models(c *Config, n *yaml.Node) {
 		m.Name = name
 		if name != "" {
 			if line, dup := first[name]; dup {
-				p.errorf(nameNode, join(path, "name"), "duplicate model %q (first declared at line %d)", name, line)
+				p.errorf(nameNode, yamlnode.Join(path, "name"), "duplicate model %q (first declared at line %d)", name, line)
 				name = ""
 			} else {
 				first[name] = nameNode.Line
 			}
 		}
-		m.Properties = p.properties(fs["properties"].val, join(path, "properties"))
-		m.Commands = p.commands(fs["commands"].val, join(path, "commands"))
+		m.Properties = p.properties(fs["properties"].val, yamlnode.Join(path, "properties"))
+		m.Commands = p.commands(fs["commands"].val, yamlnode.Join(path, "commands"))
 		m.buildIndex()
 		c.Models = append(c.Models, m)
 		if name != "" {
@@ -456,7 +419,7 @@ func (p *parser) properties(n *yaml.Node, path string) []Property {
 	props := make([]Property, 0, len(items))
 	first := make(map[string]int)
 	for i, item := range items {
-		ipath := index(path, i)
+		ipath := yamlnode.Index(path, i)
 		fs, ok := p.fields(item, ipath, []string{"name", "description", "unit", "type", "values", "min", "max", "writable"}, nil)
 		if !ok {
 			continue
@@ -466,7 +429,7 @@ func (p *parser) properties(n *yaml.Node, path string) []Property {
 		pr.Name, nameNode = p.name(fs, item, ipath)
 		if pr.Name != "" {
 			if line, dup := first[pr.Name]; dup {
-				p.errorf(nameNode, join(ipath, "name"), "duplicate property %q (first declared at line %d)", pr.Name, line)
+				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate property %q (first declared at line %d)", pr.Name, line)
 				continue
 			}
 			first[pr.Name] = nameNode.Line
@@ -476,7 +439,7 @@ func (p *parser) properties(n *yaml.Node, path string) []Property {
 		r := p.valueRule(fs, item, ipath, "properties")
 		pr.Type, pr.Enum, pr.Min, pr.Max = r.typ, r.enum, r.min, r.max
 		if e, ok := fs["writable"]; ok {
-			pr.Writable = p.boolean(e.val, join(ipath, "writable"))
+			pr.Writable = p.boolean(e.val, yamlnode.Join(ipath, "writable"))
 		}
 		props = append(props, pr)
 	}
@@ -488,22 +451,22 @@ func (p *parser) valueRule(fs map[string]entry, item *yaml.Node, path, what stri
 	var r valueRule
 	e, ok := fs["type"]
 	if !ok {
-		p.errorf(item, join(path, "type"), "missing required field \"type\" (want bool, int, double, string or enum)")
-	} else if s, ok := p.str(e.val, join(path, "type")); ok {
+		p.errorf(item, yamlnode.Join(path, "type"), "missing required field \"type\" (want bool, int, double, string or enum)")
+	} else if s, ok := p.str(e.val, yamlnode.Join(path, "type")); ok {
 		t, err := ParseType(s)
 		if err != nil {
-			p.errorf(e.val, join(path, "type"), "unknown type %q (want bool, int, double, string or enum)", s)
+			p.errorf(e.val, yamlnode.Join(path, "type"), "unknown type %q (want bool, int, double, string or enum)", s)
 		}
 		r.typ = t
 	}
 	if e, ok := fs["values"]; ok {
 		if r.typ != 0 && r.typ != TypeEnum {
-			p.errorf(e.key, join(path, "values"), "values are only allowed for enum %s", what)
+			p.errorf(e.key, yamlnode.Join(path, "values"), "values are only allowed for enum %s", what)
 		} else {
-			r.enum = p.enumValues(e.val, join(path, "values"))
+			r.enum = p.enumValues(e.val, yamlnode.Join(path, "values"))
 		}
 	} else if r.typ == TypeEnum {
-		p.errorf(item, join(path, "values"), "missing required field \"values\" (enum %s list their values)", what)
+		p.errorf(item, yamlnode.Join(path, "values"), "missing required field \"values\" (enum %s list their values)", what)
 	}
 	numeric := r.typ == 0 || r.typ == TypeInt || r.typ == TypeDouble
 	for _, bound := range []string{"min", "max"} {
@@ -512,10 +475,10 @@ func (p *parser) valueRule(fs map[string]entry, item *yaml.Node, path, what stri
 			continue
 		}
 		if !numeric {
-			p.errorf(e.key, join(path, bound), "%s is only allowed for int and double %s", bound, what)
+			p.errorf(e.key, yamlnode.Join(path, bound), "%s is only allowed for int and double %s", bound, what)
 			continue
 		}
-		f, ok := p.number(e.val, join(path, bound))
+		f, ok := p.number(e.val, yamlnode.Join(path, bound))
 		if !ok {
 			continue
 		}
@@ -526,7 +489,7 @@ func (p *parser) valueRule(fs map[string]entry, item *yaml.Node, path, what stri
 		}
 	}
 	if r.min != nil && r.max != nil && *r.min > *r.max {
-		p.errorf(fs["max"].val, join(path, "max"), "max %s is below min %s", fs["max"].val.Value, fs["min"].val.Value)
+		p.errorf(fs["max"].val, yamlnode.Join(path, "max"), "max %s is below min %s", fs["max"].val.Value, fs["min"].val.Value)
 	}
 	return r
 }
@@ -534,7 +497,7 @@ func (p *parser) valueRule(fs map[string]entry, item *yaml.Node, path, what stri
 func (p *parser) enumValues(n *yaml.Node, path string) []string {
 	items := p.seq(n, path)
 	if len(items) == 0 {
-		if n = deref(n); n != nil && n.Kind == yaml.SequenceNode {
+		if n = yamlnode.Deref(n); n != nil && n.Kind == yaml.SequenceNode {
 			p.errorf(n, path, "must list at least one value")
 		}
 		return nil
@@ -542,12 +505,12 @@ func (p *parser) enumValues(n *yaml.Node, path string) []string {
 	vals := make([]string, 0, len(items))
 	first := make(map[string]int)
 	for i, item := range items {
-		ipath := index(path, i)
+		ipath := yamlnode.Index(path, i)
 		s, ok := p.str(item, ipath)
 		if !ok {
 			continue
 		}
-		item = deref(item)
+		item = yamlnode.Deref(item)
 		if s == "" {
 			p.errorf(item, ipath, "enum value must not be empty")
 			continue
@@ -567,7 +530,7 @@ func (p *parser) commands(n *yaml.Node, path string) []Command {
 	cmds := make([]Command, 0, len(items))
 	first := make(map[string]int)
 	for i, item := range items {
-		ipath := index(path, i)
+		ipath := yamlnode.Index(path, i)
 		fs, ok := p.fields(item, ipath, []string{"name", "description", "parameters"}, nil)
 		if !ok {
 			continue
@@ -577,13 +540,13 @@ func (p *parser) commands(n *yaml.Node, path string) []Command {
 		c.Name, nameNode = p.name(fs, item, ipath)
 		if c.Name != "" {
 			if line, dup := first[c.Name]; dup {
-				p.errorf(nameNode, join(ipath, "name"), "duplicate command %q (first declared at line %d)", c.Name, line)
+				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate command %q (first declared at line %d)", c.Name, line)
 				continue
 			}
 			first[c.Name] = nameNode.Line
 		}
 		c.Description = p.optString(fs, "description", ipath)
-		c.Parameters = p.parameters(fs["parameters"].val, join(ipath, "parameters"))
+		c.Parameters = p.parameters(fs["parameters"].val, yamlnode.Join(ipath, "parameters"))
 		cmds = append(cmds, c)
 	}
 	return cmds
@@ -594,7 +557,7 @@ func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
 	params := make([]Parameter, 0, len(items))
 	first := make(map[string]int)
 	for i, item := range items {
-		ipath := index(path, i)
+		ipath := yamlnode.Index(path, i)
 		fs, ok := p.fields(item, ipath, []string{"name", "description", "unit", "type", "values", "min", "max", "required"}, nil)
 		if !ok {
 			continue
@@ -604,7 +567,7 @@ func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
 		pa.Name, nameNode = p.name(fs, item, ipath)
 		if pa.Name != "" {
 			if line, dup := first[pa.Name]; dup {
-				p.errorf(nameNode, join(ipath, "name"), "duplicate parameter %q (first declared at line %d)", pa.Name, line)
+				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate parameter %q (first declared at line %d)", pa.Name, line)
 				continue
 			}
 			first[pa.Name] = nameNode.Line
@@ -614,7 +577,7 @@ func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
 		r := p.valueRule(fs, item, ipath, "parameters")
 		pa.Type, pa.Enum, pa.Min, pa.Max = r.typ, r.enum, r.min, r.max
 		if e, ok := fs["required"]; ok {
-			pa.Required = p.boolean(e.val, join(ipath, "required"))
+			pa.Required = p.boolean(e.val, yamlnode.Join(ipath, "required"))
 		}
 		params = append(params, pa)
 	}
@@ -623,44 +586,3 @@ func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
 
 // suggest returns ` (did you mean "x"?)` for the candidate closest to s, if
 // any is close enough.
-func suggest(s string, candidates []string) string {
-	best, bestDist := "", 3
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist && d < len(c) {
-			best, bestDist = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// editDistance is the optimal string alignment distance (Levenshtein plus
-// adjacent transpositions) of short strings.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt
-	}
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
-}

@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/plantwin/plantwin/internal/suggest"
+	"github.com/plantwin/plantwin/internal/yamlnode"
 )
 
 // twinEntry is one item of the twins list, before and after expansion.
@@ -25,62 +28,62 @@ func (p *parser) twins(c *Config, n *yaml.Node) {
 	entries := make([]twinEntry, 0, len(items))
 	total := 0
 	for i, item := range items {
-		path := index("twins", i)
+		path := yamlnode.Index("twins", i)
 		fs, ok := p.fields(item, path, []string{"id", "model", "parent", "labels"}, nil)
 		if !ok {
 			continue
 		}
-		ent := twinEntry{path: path, node: deref(item), first: len(c.Twins)}
+		ent := twinEntry{path: path, node: yamlnode.Deref(item), first: len(c.Twins)}
 		idE, hasID := fs["id"]
 		if !hasID {
-			p.errorf(item, join(path, "id"), "missing required field \"id\"")
+			p.errorf(item, yamlnode.Join(path, "id"), "missing required field \"id\"")
 		}
 		modelE, hasModel := fs["model"]
 		if !hasModel {
-			p.errorf(item, join(path, "model"), "missing required field \"model\"")
+			p.errorf(item, yamlnode.Join(path, "model"), "missing required field \"model\"")
 		}
 		var model *Model
 		var modelName string
 		if hasModel {
-			if s, ok := p.str(modelE.val, join(path, "model")); ok {
+			if s, ok := p.str(modelE.val, yamlnode.Join(path, "model")); ok {
 				modelName = s
 				var known bool
 				if model, known = c.models[s]; !known {
-					p.errorf(modelE.val, join(path, "model"), "unknown model %q%s", s, suggest(s, modelNames(c)))
+					p.errorf(modelE.val, yamlnode.Join(path, "model"), "unknown model %q%s", s, suggest.Closest(s, modelNames(c)))
 				}
 			}
 		}
 		var parent string
 		hasParent := false
 		if e, ok := fs["parent"]; ok {
-			ent.parentNode = deref(e.val)
-			parent, hasParent = p.str(e.val, join(path, "parent"))
+			ent.parentNode = yamlnode.Deref(e.val)
+			parent, hasParent = p.str(e.val, yamlnode.Join(path, "parent"))
 		}
 		labels, labelsUseN := p.labels(fs, path)
 		if !hasID {
 			continue
 		}
-		id, ok := p.str(idE.val, join(path, "id"))
+		id, ok := p.str(idE.val, yamlnode.Join(path, "id"))
 		if !ok {
 			continue
 		}
-		ent.idNode = deref(idE.val)
+		ent.idNode = yamlnode.Deref(idE.val)
 		tpl, msg := parseTemplate(id, p.maxTwins)
 		if msg != "" {
-			p.errorf(ent.idNode, join(path, "id"), "%s", msg)
+			p.errorf(ent.idNode, yamlnode.Join(path, "id"), "%s", msg)
 			continue
 		}
 		if !tpl.isRange {
 			if labelsUseN {
-				p.errorf(fs["labels"].val, join(path, "labels"), "{n} is only allowed when the id has a {A..B} range")
+				p.errorf(fs["labels"].val, yamlnode.Join(path, "labels"), "{n} is only allowed when the id has a {A..B} range")
 			}
 			if hasParent && strings.Contains(parent, "{n}") {
-				p.errorf(ent.parentNode, join(path, "parent"), "{n} is only allowed when the id has a {A..B} range")
+				p.errorf(ent.parentNode, yamlnode.Join(path, "parent"), "{n} is only allowed when the id has a {A..B} range")
 				hasParent = false
 			}
 		}
 		if total+tpl.count() > p.maxTwins {
-			p.errorf(ent.idNode, join(path, "id"), "too many twins: %d declared so far plus %d here exceeds the limit of %d", total, tpl.count(), p.maxTwins)
+			p.errorf(ent.idNode, yamlnode.Join(path, "id"), "too many twins: %d declared so far plus %d here exceeds the limit of %d", total, tpl.count(), p.maxTwins)
 			continue
 		}
 		total += tpl.count()
@@ -121,21 +124,21 @@ func (p *parser) labels(fs map[string]entry, path string) (labels map[string]str
 	if !ok {
 		return nil, false
 	}
-	path = join(path, "labels")
-	n := deref(e.val)
+	path = yamlnode.Join(path, "labels")
+	n := yamlnode.Deref(e.val)
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, path, "want a mapping, got %s", kindName(n))
+		p.errorf(n, path, "want a mapping, got %s", yamlnode.Kind(n))
 		return nil, false
 	}
 	labels = make(map[string]string, len(n.Content)/2)
 	lines := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := deref(n.Content[i])
+		k := yamlnode.Deref(n.Content[i])
 		key, ok := p.str(k, path)
 		if !ok {
 			continue
 		}
-		kpath := join(path, key)
+		kpath := yamlnode.Join(path, key)
 		if line, dup := lines[key]; dup {
 			p.errorf(k, kpath, "duplicate label %q (first at line %d)", key, line)
 			continue
@@ -145,9 +148,9 @@ func (p *parser) labels(fs map[string]entry, path string) (labels map[string]str
 			p.errorf(k, kpath, "invalid label key %q (want lowercase letters, digits, _, . and -, starting with a letter)", key)
 			continue
 		}
-		v := deref(n.Content[i+1])
+		v := yamlnode.Deref(n.Content[i+1])
 		val := ""
-		if !isNull(v) {
+		if !yamlnode.IsNull(v) {
 			if val, ok = p.str(v, kpath); !ok {
 				continue
 			}
@@ -276,7 +279,7 @@ func (p *parser) indexTwins(c *Config, entries []twinEntry) {
 			if dups > 1 {
 				msg += " and " + strconv.Itoa(dups-1) + " more duplicates"
 			}
-			p.errorf(ent.idNode, join(ent.path, "id"), msg, id, other.idNode.Line)
+			p.errorf(ent.idNode, yamlnode.Join(ent.path, "id"), msg, id, other.idNode.Line)
 		}
 	}
 }
@@ -325,7 +328,7 @@ func (p *parser) checkParents(c *Config, entries []twinEntry) {
 			if missing > 1 {
 				msg += " (and " + strconv.Itoa(missing-1) + " more missing parents)"
 			}
-			p.errorf(ent.parentNode, join(ent.path, "parent"), msg, firstMissing)
+			p.errorf(ent.parentNode, yamlnode.Join(ent.path, "parent"), msg, firstMissing)
 		}
 	}
 	// Each twin has at most one parent: walk up from every twin, marking
@@ -387,11 +390,11 @@ func (p *parser) reportCycle(c *Config, entries []twinEntry, parent []int32, sta
 	}
 	ent := entryOf(entries, int(start))
 	if len(ids) == 1 {
-		p.errorf(ent.parentNode, join(ent.path, "parent"), "twin %q is its own parent", ids[0])
+		p.errorf(ent.parentNode, yamlnode.Join(ent.path, "parent"), "twin %q is its own parent", ids[0])
 		return
 	}
 	ids = append(ids, c.Twins[start].ID)
-	p.errorf(ent.parentNode, join(ent.path, "parent"), "parent cycle: %s", strings.Join(ids, " -> "))
+	p.errorf(ent.parentNode, yamlnode.Join(ent.path, "parent"), "parent cycle: %s", strings.Join(ids, " -> "))
 }
 
 // validName reports whether s matches ^[a-z][a-z0-9_]*$.

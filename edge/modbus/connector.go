@@ -13,6 +13,7 @@ import (
 
 	mb "github.com/simonvetter/modbus"
 
+	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/edge"
 	"github.com/plantwin/plantwin/twins"
@@ -442,21 +443,7 @@ func number(v twins.Value) float64 {
 }
 
 func sample(property string, v twins.Value, ts int64, q pb.Quality) *pb.Sample {
-	return &pb.Sample{Property: property, Value: valueProto(v), SourceTimeUnixNano: ts, Quality: q}
-}
-
-func valueProto(v twins.Value) *pb.Value {
-	switch v.Type() {
-	case twins.TypeBool:
-		return &pb.Value{Kind: &pb.Value_BoolValue{BoolValue: v.AsBool()}}
-	case twins.TypeInt:
-		return &pb.Value{Kind: &pb.Value_IntValue{IntValue: v.AsInt()}}
-	case twins.TypeDouble:
-		return &pb.Value{Kind: &pb.Value_DoubleValue{DoubleValue: v.AsDouble()}}
-	case twins.TypeString:
-		return &pb.Value{Kind: &pb.Value_StringValue{StringValue: v.AsString()}}
-	}
-	return nil
+	return &pb.Sample{Property: property, Value: actors.ValueToProto(v), SourceTimeUnixNano: ts, Quality: q}
 }
 
 func (c *Connector) read(client *mb.ModbusClient, req Request) ([]uint16, []bool, error) {

@@ -71,6 +71,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCompile$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./gateway/query
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/modbus
+	$(GO) test -run='^$$' -fuzz='^FuzzPayload$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/mqtt
 
 ## bench: the system benchmarks: durable ingest at 10k and 100k twins beside raw protoactor and
 ## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling.

@@ -1401,6 +1401,16 @@ func checkTwinTopic(s string, filter bool) string {
 	if !slices.Contains(strings.Split(s, "/"), "{twin}") {
 		return fmt.Sprintf("{twin} must be a whole level of topic %q (as in plant/{twin}/telemetry)", s)
 	}
+	// What the MQTT connector's topic patterns support (edge/mqtt
+	// ParseTopicPattern): no other wildcard, no empty level, 1 KiB.
+	switch {
+	case strings.ContainsAny(s, "+#"):
+		return fmt.Sprintf("topic %q: wildcards (+, #) other than {twin} are not supported", s)
+	case strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.Contains(s, "//"):
+		return fmt.Sprintf("topic %q has an empty level", s)
+	case len(s) > 1024:
+		return fmt.Sprintf("topic is %d bytes long, at most 1024", len(s))
+	}
 	return ""
 }
 

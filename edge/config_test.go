@@ -385,12 +385,12 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{
-			name: "mqtt wildcards in subscriptions",
+			name: "mqtt options",
 			yaml: "connectors:\n  - name: mq\n    protocol: mqtt\n    endpoint: ssl://h:8883\n" +
-				"    mqtt: {topic: \"+/site/{twin}/#\", response_topic: \"r/{twin}/+\", qos: 0, clean_session: true, cert_file: c, key_file: k}\n",
+				"    mqtt: {topic: \"site/{twin}/data\", response_topic: \"r/{twin}\", qos: 0, clean_session: true, cert_file: c, key_file: k}\n",
 			check: func(t *testing.T, c *Config) {
 				m := c.Connectors[0].MQTT
-				if m.Topic != "+/site/{twin}/#" || m.QoS != 0 || !m.CleanSession {
+				if m.Topic != "site/{twin}/data" || m.QoS != 0 || !m.CleanSession {
 					t.Errorf("mqtt = %+v", m)
 				}
 			},
@@ -1063,5 +1063,24 @@ bindings:
 				}
 			}
 		})
+	}
+}
+
+// TestMQTTTopicsTheConnectorCannotServe: wildcards besides {twin}, empty
+// levels and overlong topics are refused when the file is read, not when
+// the connector starts.
+func TestMQTTTopicsTheConnectorCannotServe(t *testing.T) {
+	plant := loadPlant(t)
+	for _, tc := range []struct{ topic, want string }{
+		{"+/site/{twin}/#", "wildcards (+, #) other than {twin} are not supported"},
+		{"/plant/{twin}", "has an empty level"},
+		{"plant//{twin}", "has an empty level"},
+		{"p/{twin}/" + strings.Repeat("x", 1100), "at most 1024"},
+	} {
+		yaml := "connectors:\n  - name: mq\n    protocol: mqtt\n    endpoint: tcp://h:1883\n    mqtt: {topic: \"" + tc.topic + "\"}\n"
+		_, err := ParseConfig("t.yaml", []byte(yaml), plant)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "t.yaml:5:") {
+			t.Errorf("topic %.30q: %v, want %q", tc.topic, err, tc.want)
+		}
 	}
 }

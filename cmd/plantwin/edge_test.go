@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
 	"github.com/plantwin/plantwin/simulations"
 )
 
@@ -110,22 +112,74 @@ func TestServeWithModbusConnector(t *testing.T) {
 }
 
 // TestServeRefusesUnbuiltProtocol: a connector of a protocol this build
-// lacks stops serve with the file and line.
+// lacks (OPC UA) stops serve with the file and line.
 func TestServeRefusesUnbuiltProtocol(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "plant.yaml")
 	conf := strings.Replace(fmt.Sprintf(modbusPlant, "127.0.0.1:1"), `connectors:
   - name: plc-1`, `connectors:
-  - name: mq
-    protocol: mqtt
-    endpoint: tcp://127.0.0.1:1883
-    mqtt: {topic: "plant/{twin}/telemetry"}
+  - name: scada
+    protocol: opcua
+    endpoint: opc.tcp://127.0.0.1:4840
   - name: plc-1`, 1)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := runCLI(t, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	if exitCode(err) != 1 || !strings.Contains(out, "protocol mqtt is not built yet") || !strings.Contains(out, "plant.yaml:") {
-		t.Fatalf("serve with an mqtt connector: exit %d\n%s", exitCode(err), out)
+	if exitCode(err) != 1 || !strings.Contains(out, "protocol opcua is not built yet") || !strings.Contains(out, "plant.yaml:") {
+		t.Fatalf("serve with an opcua connector: exit %d\n%s", exitCode(err), out)
 	}
+}
+
+const mqttPlant = `
+models:
+  - name: meter
+    properties:
+      - {name: flow, type: double}
+twins:
+  - id: meter-{1..2}
+    model: meter
+connectors:
+  - name: broker
+    protocol: mqtt
+    endpoint: tcp://%s
+    mqtt: {topic: "site/{twin}/data", qos: 1}
+bindings:
+  - connector: broker
+    twin: meter-{1..2}
+    properties:
+      flow: {field: values.flow}
+`
+
+// TestServeWithMQTTConnector runs `plantwin serve --config` against a real
+// Mosquitto: a device's JSON reaches the twin.
+func TestServeWithMQTTConnector(t *testing.T) {
+	dir := t.TempDir()
+	broker, err := simulations.StartMosquitto(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Stop()
+	cfg := filepath.Join(dir, "plant.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(mqttPlant, broker.Addr)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, "--config", cfg, "--data", filepath.Join(dir, "data"))
+	waitFor(t, 30*time.Second, "connector connected", func() bool {
+		out, err := runCLI(t, "edge", "status", "--server", n.addr)
+		return err == nil && strings.Contains(out, " connected ")
+	})
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("meter-device"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publisher: %v", tok.Error())
+	}
+	defer pub.Disconnect(100)
+	if tok := pub.Publish("site/meter-2/data", 1, false, `{"values": {"flow": 17.25}}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	waitFor(t, 30*time.Second, "meter-2 flow 17.25", func() bool {
+		out, err := runCLI(t, "twins", "get", "meter-2", "-o", "json", "--server", n.addr)
+		return err == nil && strings.Contains(out, `"doubleValue": 17.25`)
+	})
+	n.stop()
 }

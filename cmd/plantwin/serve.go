@@ -26,6 +26,7 @@ import (
 	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/edge"
 	edgemodbus "github.com/plantwin/plantwin/edge/modbus"
+	edgemqtt "github.com/plantwin/plantwin/edge/mqtt"
 	"github.com/plantwin/plantwin/gateway"
 	"github.com/plantwin/plantwin/gateway/auth"
 	"github.com/plantwin/plantwin/persistence"
@@ -167,8 +168,8 @@ func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 		return nil, err
 	}
 	for _, cc := range ecfg.Connectors {
-		if cc.Protocol != edge.ProtocolModbus {
-			return nil, fmt.Errorf("%s:%d: connector %s: protocol %s is not built yet (only modbus is)", o.config, cc.Line, cc.Name, cc.Protocol)
+		if cc.Protocol != edge.ProtocolModbus && cc.Protocol != edge.ProtocolMQTT {
+			return nil, fmt.Errorf("%s:%d: connector %s: protocol %s is not built yet (modbus and mqtt are)", o.config, cc.Line, cc.Name, cc.Protocol)
 		}
 	}
 	return ecfg, nil
@@ -186,13 +187,12 @@ func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.S
 		}
 		box, err := store.Outbox(cc.Name, cc.Outbox.MaxBytes, policy)
 		if err == nil {
-			elog := log.With("component", "edge", "connector", cc.Name)
-			sink := edge.NewSinkWithOutbox(rt, box, elog)
-			var c *edgemodbus.Connector
-			if c, err = edgemodbus.New(cc, ecfg.BindingsOf(cc.Name), sink, met, log.With("component", "edge")); err == nil {
-				c.Start()
+			elog := log.With("component", "edge")
+			sink := edge.NewSinkWithOutbox(rt, box, elog.With("connector", cc.Name))
+			var c runningConnector
+			if c, err = newConnector(cc, ecfg.BindingsOf(cc.Name), sink, met, elog); err == nil {
 				log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "outbox_backlog", box.Len(), "plan", c.String())
-				out = append(out, &sinkedConnector{Connector: c, sink: sink})
+				out = append(out, &sinkedConnector{runningConnector: c, sink: sink})
 				continue
 			}
 			sink.Close()
@@ -205,14 +205,40 @@ func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.S
 	return out, nil
 }
 
+// runningConnector is a started connector of any protocol.
+type runningConnector interface {
+	connector
+	String() string
+}
+
+// newConnector builds and starts the connector of cc's protocol.
+func newConnector(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, met *edge.Metrics, log *slog.Logger) (runningConnector, error) {
+	switch cc.Protocol {
+	case edge.ProtocolModbus:
+		c, err := edgemodbus.New(cc, bindings, sink, met, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Start()
+		return c, nil
+	case edge.ProtocolMQTT:
+		c, err := edgemqtt.New(cc, bindings, sink, met, log)
+		if err != nil {
+			return nil, err
+		}
+		return c, c.Start()
+	}
+	return nil, fmt.Errorf("connector %s: protocol %s is not built yet", cc.Name, cc.Protocol)
+}
+
 // sinkedConnector stops its sink's outbox drainer after the connector.
 type sinkedConnector struct {
-	*edgemodbus.Connector
+	runningConnector
 	sink *edge.Sink
 }
 
 func (c *sinkedConnector) Stop() {
-	c.Connector.Stop()
+	c.runningConnector.Stop()
 	c.sink.Close()
 }
 

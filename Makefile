@@ -79,6 +79,7 @@ bench: build
 	$(PLANTWIN) bench $(BENCH_ARGS)
 	$(PLANTWIN) bench api $(BENCH_API_ARGS)
 	$(PLANTWIN) bench modbus
+	$(PLANTWIN) bench mqtt
 
 ## bench-api: only the gRPC API benchmark.
 bench-api: build

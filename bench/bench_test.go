@@ -93,3 +93,16 @@ func TestRunModbusSmall(t *testing.T) {
 		t.Fatalf("implausible %+v\n%s", r, out.String())
 	}
 }
+
+// TestRunMQTTSmall runs the MQTT benchmark at a tiny size against a real
+// Mosquitto.
+func TestRunMQTTSmall(t *testing.T) {
+	var out bytes.Buffer
+	r, err := RunMQTT(context.Background(), MQTTOptions{Twins: 20, Rate: 500, Duration: time.Second, Dir: t.TempDir()}, &out)
+	if err != nil {
+		t.Fatalf("RunMQTT: %v\n%s", err, out.String())
+	}
+	if r.Sent <= 0 || r.BrokerOnly <= 0 || r.Twins <= 0 {
+		t.Fatalf("implausible %+v\n%s", r, out.String())
+	}
+}

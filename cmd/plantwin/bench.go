@@ -45,7 +45,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 			return err
 		},
 	}
-	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd())
+	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd(), newBenchMQTTCmd())
 	f := cmd.Flags()
 	f.StringVar(&sizes, "twins", "10000,100000", "active twin counts to measure, comma separated")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "how long ingest is sustained per size")
@@ -149,5 +149,29 @@ twins, and print requests/s, registers/s and values/s of both.`,
 	f.DurationVar(&o.Interval, "interval", o.Interval, "poll interval")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "duration of each measurement")
 	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
+	return cmd
+}
+
+func newBenchMQTTCmd() *cobra.Command {
+	o := bench.DefaultMQTTOptions()
+	cmd := &cobra.Command{
+		Use:   "mqtt",
+		Short: "Measure MQTT messages into twins beside the broker-only rate",
+		Long: `Start a Mosquitto broker on loopback, publish JSON messages for --twins twins
+at --rate with a generator and count what a bare subscriber receives (the
+broker-only rate), then run the same generator into the MQTT connector and
+count the values durably applied to twins.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC()
+			_, err := bench.RunMQTT(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Twins, "twins", o.Twins, "twins (one topic each)")
+	f.IntVar(&o.Rate, "rate", o.Rate, "generator rate, messages per second")
+	f.DurationVar(&o.Duration, "duration", o.Duration, "duration of each measurement")
+	f.StringVar(&o.Dir, "dir", "", "directory for the broker and the store (default: a temporary directory)")
 	return cmd
 }

@@ -47,6 +47,7 @@
 //	      qos: 1                        # 0 or 1
 //	      clean_session: false
 //	      timestamp_field: ts           # JSON path of the source time (RFC 3339 or Unix ms)
+//	      offline_after: 30s            # a device silent this long is offline (default: never)
 //	      command_topic: plant/{twin}/cmd
 //	      response_topic: plant/{twin}/cmd/response
 //
@@ -281,6 +282,10 @@ type MQTTConnector struct {
 	TimestampField            string // optional JSON path of the source time (RFC 3339 string or Unix milliseconds)
 	CommandTopic              string // optional, {twin} once as a whole level, no wildcards
 	ResponseTopic             string // optional subscription, {twin} once as a whole level
+	// OfflineAfter marks a twin's device offline when none of its
+	// messages arrived for this long (0: only a lost broker connection
+	// marks twins offline). At least 1s.
+	OfflineAfter time.Duration
 }
 
 // DefaultMQTTConnector returns the defaults of the mqtt section of the
@@ -1275,7 +1280,7 @@ func fingerprint(s string) (string, bool) {
 
 var mqttKeys = []string{
 	"client_id", "username", "password", "password_env", "ca_file", "cert_file", "key_file",
-	"clean_session", "qos", "topic", "timestamp_field", "command_topic", "response_topic",
+	"clean_session", "qos", "topic", "timestamp_field", "command_topic", "response_topic", "offline_after",
 }
 
 // mqttConnector parses the mqtt section; item is the connector, for a
@@ -1362,6 +1367,11 @@ func (p *parser) mqttConnector(n, item *yaml.Node, path string, cc *ConnectorCon
 				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(path, "timestamp_field"), "invalid JSON path %q (want dot-separated keys such as ts or meta.time)", s)
 			}
 			m.TimestampField = s
+		}
+	}
+	if e, ok := fs["offline_after"]; ok {
+		if d, ok := p.duration(e.val, yamlnode.Join(path, "offline_after"), time.Second); ok {
+			m.OfflineAfter = d
 		}
 	}
 	if e, ok := fs["command_topic"]; ok {

@@ -45,6 +45,8 @@ type Connector struct {
 		status    edge.Status
 		connected bool
 		once      bool
+		lastSeen  map[string]time.Time // twin → its last message (OfflineAfter)
+		silent    map[string]bool      // twins marked offline for silence
 	}
 }
 
@@ -65,6 +67,7 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, m
 		pattern: pat, mappings: map[string]*Mapping{}, msgs: make(chan paho.Message, queueSize),
 		stopC: make(chan struct{}), done: make(chan struct{})}
 	c.badInput.Interval = 10 * time.Second
+	c.mu.lastSeen, c.mu.silent = map[string]time.Time{}, map[string]bool{}
 	for _, b := range bindings {
 		m := c.mappings[b.TwinID]
 		if m == nil {
@@ -152,6 +155,9 @@ func (c *Connector) Start() error {
 	c.client = paho.NewClient(opts)
 	c.setState(edge.StateConnecting, "")
 	go c.work()
+	if c.mq.OfflineAfter > 0 {
+		go c.watchSilence()
+	}
 	c.client.Connect() // with ConnectRetry the token completes only once connected; onConnect reports it
 	return nil
 }
@@ -173,6 +179,13 @@ func (c *Connector) onConnect(cl paho.Client) {
 			c.setState(edge.StateConnected, "")
 			c.met.Connected.Set(1)
 			c.log.Info("mqtt subscribed", "endpoint", c.cfg.Endpoint, "topic", c.pattern.Subscription())
+			c.mu.Lock()
+			now := time.Now()
+			for _, id := range c.twins {
+				c.mu.lastSeen[id] = now // a fresh grace period after (re)connecting
+			}
+			c.mu.silent = map[string]bool{}
+			c.mu.Unlock()
 			c.sink.SetOnline(c.twins, true)
 			return
 		}
@@ -235,9 +248,49 @@ func (c *Connector) decode(topic string, payload []byte) {
 		c.met.Decode.Inc()
 		c.badInput.Warn(c.log, "mqtt field rejected", "topic", topic, "problem", p)
 	}
+	if c.mq.OfflineAfter > 0 {
+		c.mu.Lock()
+		c.mu.lastSeen[twin] = time.Now()
+		wasSilent := c.mu.silent[twin]
+		delete(c.mu.silent, twin)
+		c.mu.Unlock()
+		if wasSilent {
+			c.sink.SetOnline([]string{twin}, true)
+		}
+	}
 	if len(samples) > 0 {
 		c.met.Samples.Add(float64(len(samples)))
 		c.sink.Publish(twin, samples)
+	}
+}
+
+// watchSilence marks twins offline whose device sent nothing for
+// OfflineAfter while the broker connection is up (wall time: it watches
+// real devices).
+func (c *Connector) watchSilence() {
+	t := time.NewTicker(max(c.mq.OfflineAfter/4, 250*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopC:
+			return
+		case now := <-t.C:
+			var gone []string
+			c.mu.Lock()
+			if c.mu.connected {
+				for _, id := range c.twins {
+					if !c.mu.silent[id] && now.Sub(c.mu.lastSeen[id]) >= c.mq.OfflineAfter {
+						c.mu.silent[id] = true
+						gone = append(gone, id)
+					}
+				}
+			}
+			c.mu.Unlock()
+			if len(gone) > 0 {
+				c.log.Info("mqtt devices silent; twins offline", "twins", len(gone), "offline_after", c.mq.OfflineAfter)
+				c.sink.SetOnline(gone, false)
+			}
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +143,76 @@ func TestConnectorFeedsTwinsAndSurvivesBrokerRestart(t *testing.T) {
 	if st := conn.Status(); st.Reconnects < 1 {
 		t.Fatalf("reconnects %d, want at least 1", st.Reconnects)
 	}
+}
+
+// TestSilentDeviceGoesOffline: with offline_after, a twin whose device
+// stops publishing goes offline while the broker is fine, and comes back
+// with its next message.
+func TestSilentDeviceGoesOffline(t *testing.T) {
+	broker, err := simulations.StartMosquitto(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Stop()
+	text := strings.Replace(fmt.Sprintf(plantYAML, broker.Addr), "timestamp_field: ts}", "timestamp_field: ts, offline_after: 1s}", 1)
+	plant, err := twins.ParseConfig("plant.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecfg, err := edge.ParseConfig("plant.yaml", []byte(text), plant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	cc, _ := ecfg.Connector("broker")
+	conn, err := New(cc, ecfg.BindingsOf("broker"), edge.NewSink(rt), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Stop()
+	waitFor(t, "subscribed", func() bool { return conn.Status().State == edge.StateConnected })
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + broker.Addr).SetClientID("dev"))
+	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer pub.Disconnect(100)
+	conn1 := func(id string) pb.Connectivity {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tw, err := rt.GetTwin(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tw.Connectivity
+	}
+	stop := make(chan struct{})
+	go func() { // pump-1 keeps talking
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				pub.Publish("plant/pump-1/telemetry", 1, false, `{"data": {"flow": 1}}`).Wait()
+			}
+		}
+	}()
+	defer close(stop)
+	waitFor(t, "silent pump-2 offline", func() bool { return conn1("pump-2") == pb.Connectivity_CONNECTIVITY_OFFLINE })
+	if got := conn1("pump-1"); got != pb.Connectivity_CONNECTIVITY_ONLINE {
+		t.Fatalf("talking pump-1 is %v", got)
+	}
+	pub.Publish("plant/pump-2/telemetry", 1, false, `{"data": {"flow": 2}}`).Wait()
+	waitFor(t, "pump-2 back online", func() bool { return conn1("pump-2") == pb.Connectivity_CONNECTIVITY_ONLINE })
 }

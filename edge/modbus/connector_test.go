@@ -14,7 +14,7 @@ import (
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/edge"
-	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/edge/edgetest"
 	"github.com/plantwin/plantwin/simulations"
 	"github.com/plantwin/plantwin/twins"
 )
@@ -53,6 +53,7 @@ bindings:
 `
 
 type rig struct {
+	node *edgetest.Node
 	reg  *prometheus.Registry
 	rt   *actors.Runtime
 	dev  *simulations.ModbusDevice
@@ -62,26 +63,12 @@ type rig struct {
 
 func startRig(t *testing.T) *rig {
 	t.Helper()
-	plant, err := twins.ParseConfig("plant.yaml", []byte(plantYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dev := simulations.NewModbusDevice("127.0.0.1:0")
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ecfg, err := edge.ParseConfig("plant.yaml", []byte(fmt.Sprintf(edgeYAML, dev.Addr())), plant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node := edgetest.Start(t, plantYAML+fmt.Sprintf(edgeYAML, dev.Addr()))
+	rt, ecfg := node.Runtime, node.Edge
 	sink := edge.NewSink(rt)
 	cc, _ := ecfg.Connector("plc-1")
 	reg := prometheus.NewRegistry()
@@ -90,37 +77,20 @@ func startRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	conn.Start()
-	r := &rig{reg: reg, rt: rt, dev: dev, conn: conn, sink: sink}
+	r := &rig{node: node, reg: reg, rt: rt, dev: dev, conn: conn, sink: sink}
 	t.Cleanup(func() {
 		conn.Stop()
 		dev.Stop()
-		rt.Close()
-		store.Close()
 	})
 	return r
 }
 
 func (r *rig) twin(t *testing.T, id string) *pb.Twin {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	tw, err := r.rt.GetTwin(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tw
+	return r.node.Twin(id)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = edgetest.WaitFor
 
 func f32LowFirst(f float32) []uint16 {
 	b := math.Float32bits(f)
@@ -265,29 +235,13 @@ twins:
 `
 
 func TestConnectorWritesAndCommands(t *testing.T) {
-	plant, err := twins.ParseConfig("plant.yaml", []byte(writesPlant))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dev := simulations.NewModbusDevice("127.0.0.1:0")
 	if err := dev.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer dev.Stop()
-	ecfg, err := edge.ParseConfig("plant.yaml", []byte(fmt.Sprintf(writesYAML, dev.Addr())), plant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
+	node := edgetest.Start(t, writesPlant+fmt.Sprintf(writesYAML, dev.Addr()))
+	rt, ecfg := node.Runtime, node.Edge
 	cc, _ := ecfg.Connector("plc-1")
 	conn, err := New(cc, ecfg.BindingsOf("plc-1"), edge.NewSink(rt), nil, nil)
 	if err != nil {

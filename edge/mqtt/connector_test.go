@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,12 +8,10 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/edge"
-	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/edge/edgetest"
 	"github.com/plantwin/plantwin/simulations"
-	"github.com/plantwin/plantwin/twins"
 )
 
 const plantYAML = `
@@ -40,16 +37,7 @@ bindings:
       running: {field: running}
 `
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+var waitFor = edgetest.WaitFor
 
 // TestConnectorFeedsTwinsAndSurvivesBrokerRestart runs the connector
 // against a real Mosquitto on loopback.
@@ -59,25 +47,8 @@ func TestConnectorFeedsTwinsAndSurvivesBrokerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer broker.Stop()
-	text := fmt.Sprintf(plantYAML, broker.Addr)
-	plant, err := twins.ParseConfig("plant.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecfg, err := edge.ParseConfig("plant.yaml", []byte(text), plant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
+	node := edgetest.Start(t, fmt.Sprintf(plantYAML, broker.Addr))
+	rt, ecfg := node.Runtime, node.Edge
 	cc, _ := ecfg.Connector("broker")
 	conn, err := New(cc, ecfg.BindingsOf("broker"), edge.NewSink(rt), nil, nil)
 	if err != nil {
@@ -101,15 +72,7 @@ func TestConnectorFeedsTwinsAndSurvivesBrokerRestart(t *testing.T) {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 	}
-	twin := func(id string) *pb.Twin {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		tw, err := rt.GetTwin(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tw
-	}
+	twin := node.Twin
 
 	ts := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	publish("pump-2", fmt.Sprintf(`{"ts": %d, "data": {"flow": 12.5}, "running": true}`, ts.UnixMilli()))
@@ -154,25 +117,8 @@ func TestSilentDeviceGoesOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer broker.Stop()
-	text := strings.Replace(fmt.Sprintf(plantYAML, broker.Addr), "timestamp_field: ts}", "timestamp_field: ts, offline_after: 1s}", 1)
-	plant, err := twins.ParseConfig("plant.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecfg, err := edge.ParseConfig("plant.yaml", []byte(text), plant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
+	node := edgetest.Start(t, strings.Replace(fmt.Sprintf(plantYAML, broker.Addr), "timestamp_field: ts}", "timestamp_field: ts, offline_after: 1s}", 1))
+	rt, ecfg := node.Runtime, node.Edge
 	cc, _ := ecfg.Connector("broker")
 	conn, err := New(cc, ecfg.BindingsOf("broker"), edge.NewSink(rt), nil, nil)
 	if err != nil {
@@ -188,15 +134,7 @@ func TestSilentDeviceGoesOffline(t *testing.T) {
 		t.Fatal(tok.Error())
 	}
 	defer pub.Disconnect(100)
-	conn1 := func(id string) pb.Connectivity {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		tw, err := rt.GetTwin(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tw.Connectivity
-	}
+	conn1 := func(id string) pb.Connectivity { return node.Twin(id).Connectivity }
 	stop := make(chan struct{})
 	go func() { // pump-1 keeps talking
 		for {

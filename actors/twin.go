@@ -47,7 +47,6 @@ type request struct {
 type commit struct {
 	replies      []reply
 	queued       []request        // write requests that arrived meanwhile: the next commit
-	readers      []*actor.PID     // state reads waiting for this commit
 	stateReaders []*actor.PID     // local state reads (getState) waiting for this commit
 	changes      []VersionedEvent // events to publish once durable (only while the feed has subscribers)
 	events       int              // journal events in this commit
@@ -104,17 +103,6 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			return
 		}
 		ctx.Respond(a.st.Clone())
-	case *pb.GetTwinState:
-		a.lastActive = time.Now().UnixNano()
-		if a.failed != "" {
-			ctx.Respond(&pb.TelemetryApplied{TwinId: a.id, Error: a.failed})
-			return
-		}
-		if a.inflight != nil {
-			a.inflight.readers = append(a.inflight.readers, ctx.Sender())
-			return
-		}
-		ctx.Respond(TwinToProto(&a.st, true))
 	case *commitDone:
 		a.committed(ctx, m.err)
 	case *idleCheck:
@@ -363,9 +351,6 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		for _, q := range c.queued {
 			a.send(ctx, q.sender, a.failure(q.msg, why))
 		}
-		for _, rd := range c.readers {
-			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
-		}
 		for _, rd := range c.stateReaders {
 			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
 		}
@@ -384,12 +369,6 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	}
 	for _, rd := range c.stateReaders {
 		ctx.Send(rd, a.st.Clone())
-	}
-	if len(c.readers) > 0 {
-		t := TwinToProto(&a.st, true)
-		for _, rd := range c.readers {
-			ctx.Send(rd, t)
-		}
 	}
 	if len(c.queued) > 0 {
 		// Requests that reached the mailbox before passivation was granted

@@ -209,3 +209,19 @@ func printYAML[M proto.Message](w io.Writer, list bool, ms ...M) error {
 	}
 	return enc.Close()
 }
+
+// printStructured prints ms as JSON or YAML when --output asks for one of
+// them (list: an array, else the single message) and reports whether it
+// did; the caller prints its table otherwise.
+func printStructured[M proto.Message](w io.Writer, output string, list bool, ms ...M) (bool, error) {
+	switch output {
+	case "json":
+		if list {
+			return true, printJSONArray(w, ms)
+		}
+		return true, printJSON(w, ms[0])
+	case "yaml":
+		return true, printYAML(w, list, ms...)
+	}
+	return false, nil
+}

@@ -36,11 +36,8 @@ func newEdgeStatusCmd() *cobra.Command {
 				return callError("list connectors", o.server, err)
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSONArray(w, resp.Connectors)
-			case "yaml":
-				return printYAML(w, true, resp.Connectors...)
+			if done, err := printStructured(w, o.output, true, resp.Connectors...); done {
+				return err
 			}
 			now := time.Now()
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -38,11 +38,8 @@ func newModelsListCmd() *cobra.Command {
 				return callError("list models", o.server, err)
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSONArray(w, resp.Models)
-			case "yaml":
-				return printYAML(w, true, resp.Models...)
+			if done, err := printStructured(w, o.output, true, resp.Models...); done {
+				return err
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "MODEL\tTWINS\tPROPERTIES\tCOMMANDS\tDESCRIPTION")
@@ -76,11 +73,8 @@ func newModelsGetCmd() *cobra.Command {
 				return callError("get model "+args[0], o.server, err)
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSON(w, m)
-			case "yaml":
-				return printYAML(w, false, m)
+			if done, err := printStructured(w, o.output, false, m); done {
+				return err
 			}
 			return printModel(w, m)
 		},
@@ -177,11 +171,8 @@ func newNodeCmd() *cobra.Command {
 				return callError("get node", o.server, err)
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSON(w, n)
-			case "yaml":
-				return printYAML(w, false, n)
+			if done, err := printStructured(w, o.output, false, n); done {
+				return err
 			}
 			ready := "yes"
 			if !n.Ready {

@@ -118,11 +118,8 @@ func newTwinsListCmd() *cobra.Command {
 				all = all[:limit]
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSONArray(w, all)
-			case "yaml":
-				return printYAML(w, true, all...)
+			if done, err := printStructured(w, o.output, true, all...); done {
+				return err
 			}
 			return printTable(w, all, time.Now())
 		},
@@ -157,11 +154,8 @@ func newTwinsGetCmd() *cobra.Command {
 				return callError("get twin "+args[0], o.server, err)
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSON(w, t)
-			case "yaml":
-				return printYAML(w, false, t)
+			if done, err := printStructured(w, o.output, false, t); done {
+				return err
 			}
 			return printTwin(w, t)
 		},
@@ -223,11 +217,8 @@ refused (ABORTED) if the twin has changed since that version.`,
 				return callError("set desired on "+args[0], o.server, err)
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				return printJSON(w, resp)
-			case "yaml":
-				return printYAML(w, false, resp)
+			if done, err := printStructured(w, o.output, false, resp); done {
+				return err
 			}
 			fmt.Fprintf(w, "%s: desired values set at version %d\n", args[0], resp.Version)
 			return nil
@@ -345,17 +336,12 @@ func newTwinsHistoryCmd() *cobra.Command {
 				req.PageToken = resp.NextPageToken
 			}
 			w := cmd.OutOrStdout()
-			switch o.output {
-			case "json":
-				if step > 0 {
-					return printJSONArray(w, all.Buckets)
+			if step > 0 {
+				if done, err := printStructured(w, o.output, true, all.Buckets...); done {
+					return err
 				}
-				return printJSONArray(w, all.Points)
-			case "yaml":
-				if step > 0 {
-					return printYAML(w, true, all.Buckets...)
-				}
-				return printYAML(w, true, all.Points...)
+			} else if done, err := printStructured(w, o.output, true, all.Points...); done {
+				return err
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			if step > 0 {

@@ -462,7 +462,9 @@ func (x *SetConnectivity) GetCorrelationId() uint64 {
 	return 0
 }
 
-// GetTwinState asks a twin for its acknowledged state (a Twin reply).
+// GetTwinState asks a twin for its acknowledged state (a Twin reply). Not
+// sent yet: it is kept for reads across nodes (the cluster work); a local
+// read takes a copy of the state from the twin.
 type GetTwinState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`

@@ -266,7 +266,7 @@ func TestConnectorWritesAndCommands(t *testing.T) {
 	if !dev.Coil(1, 403) {
 		t.Fatal("stop did not set coil 403")
 	}
-	if err := conn.Command(ctx, "pump-1", "speed", []twins.Value{twins.Int(1450)}); err != nil {
+	if err := conn.Command(ctx, "pump-1", "speed", []edge.Arg{{Name: "rpm", Value: twins.Int(1450)}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := dev.Holding(1, 501); got != 1450 {
@@ -284,7 +284,7 @@ func TestConnectorWritesAndCommands(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
 		}
 	}
-	if err := conn.Command(ctx, "pump-1", "speed", []twins.Value{twins.Int(70000)}); err == nil {
+	if err := conn.Command(ctx, "pump-1", "speed", []edge.Arg{{Name: "rpm", Value: twins.Int(70000)}}); err == nil {
 		t.Error("a speed out of uint16 range was written")
 	}
 	// While the device is down, writes fail at once with ErrNotConnected.

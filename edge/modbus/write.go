@@ -2,7 +2,6 @@ package modbus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -12,12 +11,15 @@ import (
 	"github.com/plantwin/plantwin/twins"
 )
 
-// Errors of writes and commands.
+// Errors of writes and commands: the edge package's, so that callers
+// handle every protocol alike.
 var (
-	ErrNotConnected = errors.New("modbus: device not connected")
-	ErrNotBound     = errors.New("modbus: no binding for this write or command")
-	ErrStopped      = errors.New("modbus: connector stopped")
+	ErrNotConnected = edge.ErrNotConnected
+	ErrNotBound     = edge.ErrNotBound
+	ErrStopped      = edge.ErrStopped
 )
+
+var _ edge.Commander = (*Connector)(nil)
 
 // writeReq is a write for the connector's goroutine, which owns the
 // client (reads set the unit id before each request, so writes must not
@@ -76,7 +78,7 @@ func (c *Connector) Write(ctx context.Context, twinID, property string, v twins.
 // Command carries out a twin's command: it writes the binding's fixed
 // value or, when the binding has none, the command's first argument (args
 // in the order of the model's parameters).
-func (c *Connector) Command(ctx context.Context, twinID, command string, args []twins.Value) error {
+func (c *Connector) Command(ctx context.Context, twinID, command string, args []edge.Arg) error {
 	t, ok := c.writeTargets[twinID+"\x00c\x00"+command]
 	if !ok {
 		return fmt.Errorf("%w: twin %s command %s", ErrNotBound, twinID, command)
@@ -89,7 +91,7 @@ func (c *Connector) Command(ctx context.Context, twinID, command string, args []
 			return fmt.Errorf("modbus: twin %s command %s: value %q: %w", twinID, command, t.value, err)
 		}
 	case len(args) > 0:
-		v = args[0]
+		v = args[0].Value
 	default:
 		return fmt.Errorf("modbus: twin %s command %s: the binding has no value and the command no parameter", twinID, command)
 	}

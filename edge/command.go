@@ -1,0 +1,37 @@
+package edge
+
+import (
+	"context"
+	"errors"
+
+	"github.com/plantwin/plantwin/twins"
+)
+
+// Arg is one argument of a command: a parameter of the model's command
+// and its value. Connectors receive them in the order of the model's
+// parameters.
+type Arg struct {
+	Name  string
+	Value twins.Value
+}
+
+// Commander carries a twin's desired values and commands to its device.
+// Every connector implements it for the writes and commands its bindings
+// declare. Both calls return when the device has taken the write or
+// answered the command, or with an error: ErrNotConnected while the
+// device is unreachable (the caller decides whether to wait and retry),
+// ErrNotBound for a property or command without a binding, the context's
+// error, or the device's refusal.
+type Commander interface {
+	// Write writes a desired value of a writable property.
+	Write(ctx context.Context, twinID, property string, v twins.Value) error
+	// Command carries out a command with its arguments.
+	Command(ctx context.Context, twinID, command string, args []Arg) error
+}
+
+// Errors every Commander may return (wrapped with details).
+var (
+	ErrNotConnected = errors.New("device not connected")
+	ErrNotBound     = errors.New("no binding for this write or command")
+	ErrStopped      = errors.New("connector stopped")
+)

@@ -2,6 +2,7 @@ package simulations
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,8 @@ var raiseACK sync.Once
 // Set notifies subscriptions synchronously: gopcua queues up to 100
 // notifications per subscription and Set blocks when that queue is full.
 type OPCUAServer struct {
-	mu struct {
+	opts opcuaOptions
+	mu   struct {
 		sync.Mutex
 		vars   map[string]*opcuaVariable
 		order  []string // names in the order they were added, for Browse
@@ -70,9 +72,31 @@ type opcuaVariable struct {
 	sourceTime time.Time
 }
 
+// OPCUAOption configures an OPCUAServer.
+type OPCUAOption func(*opcuaOptions)
+
+type opcuaOptions struct {
+	cert    []byte          // DER; nil: security None only
+	key     *rsa.PrivateKey // with cert
+	noneToo bool
+}
+
+// OPCUASecurity makes the server offer Basic256Sha256 with Sign and with
+// SignAndEncrypt under the certificate certDER and its key, and accept
+// anonymous, user name and certificate identities (gopcua's server takes
+// any user name, password or certificate). With allowNone it offers
+// security None as well.
+func OPCUASecurity(certDER []byte, key *rsa.PrivateKey, allowNone bool) OPCUAOption {
+	return func(o *opcuaOptions) { o.cert, o.key, o.noneToo = certDER, key, allowNone }
+}
+
 // NewOPCUAServer prepares a server; add variables, then Start it.
-func NewOPCUAServer() *OPCUAServer {
+// Without options it offers security None and anonymous access only.
+func NewOPCUAServer(opts ...OPCUAOption) *OPCUAServer {
 	s := &OPCUAServer{}
+	for _, o := range opts {
+		o(&s.opts)
+	}
 	s.mu.vars = map[string]*opcuaVariable{}
 	s.mu.ns = 2 // what Start gets from gopcua: 0 is OPC UA's, 1 the server's
 	return s
@@ -152,15 +176,36 @@ func (s *OPCUAServer) Start() error {
 
 	// A gopcua server cannot be started again after Close, so every Start
 	// builds a new one over the same variables.
-	srv := server.New(
+	opts := []server.Option{
 		server.EndPoint("127.0.0.1", innerPort),
 		server.EndPoint("127.0.0.1", s.mu.port),
-		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 		server.ServerName("plantwin simulated device"),
-	)
+	}
+	if s.opts.cert == nil || s.opts.noneToo {
+		opts = append(opts, server.EnableSecurity("None", ua.MessageSecurityModeNone))
+	}
+	if s.opts.cert != nil {
+		opts = append(opts,
+			server.Certificate(s.opts.cert),
+			server.PrivateKey(s.opts.key),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSign),
+			server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
+			server.EnableAuthMode(ua.UserTokenTypeUserName),
+			server.EnableAuthMode(ua.UserTokenTypeCertificate),
+		)
+	}
+	srv := server.New(opts...)
 	server.NewNodeNameSpace(srv, opcuaServerNamespaceURI)
-	s.mu.ns = uint16(srv.AddNamespace(&opcuaNamespace{s: s, srv: srv}))
+	sim := &opcuaNamespace{s: s, srv: srv}
+	s.mu.ns = uint16(srv.AddNamespace(sim))
+	// Link the simulation's Objects folder under the standard Objects
+	// folder, so that a browse from ns=0;i=85 finds the variables.
+	if root, err := srv.Namespace(0); err == nil {
+		if objs := root.Objects(); objs != nil {
+			objs.AddRef(sim.objects(), id.Organizes, true)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := srv.Start(ctx); err != nil {
@@ -331,9 +376,11 @@ func (r *relay) close() {
 // it from its request goroutine and from Set (through ChangeNotification);
 // every method takes the server's lock briefly and never calls gopcua.
 type opcuaNamespace struct {
-	s   *OPCUAServer
-	srv *server.Server
-	id  uint16
+	s      *OPCUAServer
+	srv    *server.Server
+	id     uint16
+	once   sync.Once
+	folder *server.Node
 }
 
 var _ server.NameSpace = (*opcuaNamespace)(nil)
@@ -345,12 +392,33 @@ func (ns *opcuaNamespace) SetID(id uint16) { ns.id = id }
 // AddNode is not supported: variables come from AddVariable.
 func (ns *opcuaNamespace) AddNode(n *server.Node) *server.Node { return n }
 
-// Node returns nil: the variables are not gopcua nodes. gopcua v0.8.0 uses
-// Node only while importing node sets and browsing node namespaces.
-func (ns *opcuaNamespace) Node(*ua.NodeID) *server.Node { return nil }
+// Node returns the namespace's Objects folder for its id and nil for
+// anything else: the variables are not gopcua nodes. gopcua v0.8.0 uses
+// Node only while importing node sets and browsing node namespaces (the
+// standard Objects folder refers to this one).
+func (ns *opcuaNamespace) Node(nid *ua.NodeID) *server.Node {
+	if nid != nil && nid.Namespace() == ns.id && nid.Type() == ua.NodeIDTypeNumeric && nid.IntID() == id.ObjectsFolder {
+		return ns.objects()
+	}
+	return nil
+}
 
-func (ns *opcuaNamespace) Objects() *server.Node {
-	return server.NewFolderNode(ua.NewNumericNodeID(ns.id, id.ObjectsFolder), OPCUANamespaceURI)
+func (ns *opcuaNamespace) Objects() *server.Node { return ns.objects() }
+
+// objects is the namespace's Objects folder, browse name "Simulation".
+func (ns *opcuaNamespace) objects() *server.Node {
+	ns.once.Do(func() {
+		// Built by hand: gopcua v0.8.0's NewFolderNode panics on its own
+		// Description attribute.
+		const name = "Simulation"
+		ns.folder = server.NewNode(ua.NewNumericNodeID(ns.id, id.ObjectsFolder),
+			map[ua.AttributeID]*ua.DataValue{
+				ua.AttributeIDNodeClass:   server.DataValueFromValue(uint32(ua.NodeClassObject)),
+				ua.AttributeIDBrowseName:  server.DataValueFromValue(&ua.QualifiedName{NamespaceIndex: ns.id, Name: name}),
+				ua.AttributeIDDisplayName: server.DataValueFromValue(&ua.LocalizedText{EncodingMask: ua.LocalizedTextText, Text: name}),
+			}, nil, nil)
+	})
+	return ns.folder
 }
 
 func (ns *opcuaNamespace) Root() *server.Node {

@@ -4,8 +4,8 @@
 // twin per read cycle and reports the devices' connectivity, reconnect
 // backoff with jitter (Delays), and the connector Status.
 //
-// Each protocol is a sub-package: edge/modbus (Modbus TCP) and edge/mqtt
-// (MQTT) are built; edge/opcua is not yet. A connector owns its client on
+// Each protocol is a sub-package: edge/opcua (OPC UA), edge/modbus
+// (Modbus TCP) and edge/mqtt (MQTT). A connector owns its client on
 // one goroutine, never blocks on the runtime (Runtime.Submit is
 // asynchronous), marks its twins offline when the device drops off and
 // online when it is back, and reconnects by itself.
@@ -13,7 +13,8 @@
 // A Sink with an outbox (NewSinkWithOutbox over persistence.Outbox) keeps
 // the batches the runtime cannot take, durably and in order, and drains
 // them when it can; Status feeds the EdgeService API and `plantwin edge
-// status`. Not built yet: OPC UA; MQTT command publishing; the twins'
-// side of writes and commands (the Modbus connector can write, nothing
-// calls it yet).
+// status`. Every connector is a Commander: it carries desired values
+// and commands to its device (OPC UA writes and method calls, Modbus
+// writes, MQTT messages answered on a response topic). Not built yet: the
+// twins' side that calls them (rules, commands, reconciliation).
 package edge

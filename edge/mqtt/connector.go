@@ -3,7 +3,6 @@ package mqtt
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,6 +20,11 @@ import (
 // dropped and counted (paho's callback must not block).
 const queueSize = 65536
 
+// responseQueueSize bounds the command responses waiting for the response
+// worker; past it they are dropped and counted like telemetry (the
+// command waiting for a dropped response ends with its context).
+const responseQueueSize = 1024
+
 // Connector subscribes to one broker for the twins bound to it.
 type Connector struct {
 	cfg      *edge.ConnectorConfig
@@ -33,20 +37,37 @@ type Connector struct {
 	mappings map[string]*Mapping // twin → its payload mapping
 	twins    []string
 
-	client  paho.Client
-	msgs    chan paho.Message
-	dropped atomic.Int64
-	unknown atomic.Int64 // messages for topics of no bound twin
-	stopC   chan struct{}
-	done    chan struct{}
+	// Commands and writes (command.go).
+	cmdTopic  *TopicPattern            // CommandTopic, nil when not set
+	respTopic *TopicPattern            // ResponseTopic, nil when not set
+	commands  map[string]commandTarget // twin "\x00" command → where it goes
+	writes    map[string]writeTarget   // twin "\x00" property → where it goes
+	idPrefix  string                   // connector name and a random 64-bit number, hex
+	nextID    atomic.Uint64
+	resps     chan paho.Message // responses for the response worker; nil without respTopic
+	unmatched atomic.Int64      // responses naming no pending command
+	pending   struct {
+		sync.Mutex
+		m map[string]*waiter // correlation id → the command waiting for its response
+	}
+
+	client   paho.Client
+	msgs     chan paho.Message
+	dropped  atomic.Int64
+	unknown  atomic.Int64 // messages for topics of no bound twin
+	stopC    chan struct{}
+	done     chan struct{}
+	respDone chan struct{} // closed when the response worker ends (at once without respTopic)
 
 	mu struct {
 		sync.Mutex
-		status    edge.Status
-		connected bool
-		once      bool
-		lastSeen  map[string]time.Time // twin → its last message (OfflineAfter)
-		silent    map[string]bool      // twins marked offline for silence
+		status     edge.Status
+		connected  bool
+		subscribed bool   // the subscriptions of the current connection are acknowledged
+		conns      uint64 // connections and losses so far: a stale SUBACK does not count
+		once       bool
+		lastSeen   map[string]time.Time // twin → its last message (OfflineAfter)
+		silent     map[string]bool      // twins marked offline for silence
 	}
 }
 
@@ -68,6 +89,9 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, m
 		stopC: make(chan struct{}), done: make(chan struct{})}
 	c.badInput.Interval = 10 * time.Second
 	c.mu.lastSeen, c.mu.silent = map[string]time.Time{}, map[string]bool{}
+	if err := c.indexCommands(bindings); err != nil {
+		return nil, err
+	}
 	for _, b := range bindings {
 		m := c.mappings[b.TwinID]
 		if m == nil {
@@ -138,6 +162,7 @@ func (c *Connector) Start() error {
 		SetMaxReconnectInterval(max(b.Max, time.Second)).
 		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(10 * time.Second).
+		SetWriteTimeout(10 * time.Second). // bounds Publish and Subscribe when the connection is stuck
 		SetOrderMatters(false).
 		SetOnConnectHandler(c.onConnect).
 		SetConnectionLostHandler(c.onLost)
@@ -155,6 +180,9 @@ func (c *Connector) Start() error {
 	c.client = paho.NewClient(opts)
 	c.setState(edge.StateConnecting, "")
 	go c.work()
+	if c.resps != nil {
+		go c.respond()
+	}
 	if c.mq.OfflineAfter > 0 {
 		go c.watchSilence()
 	}
@@ -163,44 +191,95 @@ func (c *Connector) Start() error {
 }
 
 // onConnect runs in paho's goroutine on every (re)connection: subscribe
-// again (a clean or expired session has no subscriptions) and mark the
-// twins online.
+// again (a clean or expired session has no subscriptions) to the
+// telemetry and, when set, the response topic, and mark the twins online.
 func (c *Connector) onConnect(cl paho.Client) {
 	c.mu.Lock()
 	if c.mu.once {
 		c.mu.status.Reconnects++
 		c.met.Reconnects.Inc()
 	}
-	c.mu.once, c.mu.connected = true, true
+	c.mu.once, c.mu.connected, c.mu.subscribed = true, true, false
+	c.mu.conns++
+	conn := c.mu.conns
 	c.mu.Unlock()
-	tok := cl.Subscribe(c.pattern.Subscription(), c.mq.QoS, c.handle)
+	toks := c.subscribe(cl)
 	go func() { // waiting for the SUBACK here would block paho
-		if tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
-			c.setState(edge.StateConnected, "")
-			c.met.Connected.Set(1)
-			c.log.Info("mqtt subscribed", "endpoint", c.cfg.Endpoint, "topic", c.pattern.Subscription())
-			c.mu.Lock()
-			now := time.Now()
-			for _, id := range c.twins {
-				c.mu.lastSeen[id] = now // a fresh grace period after (re)connecting
-			}
-			c.mu.silent = map[string]bool{}
-			c.mu.Unlock()
-			c.sink.SetOnline(c.twins, true)
+		if err := waitSubscribed(toks, 10*time.Second); err != nil {
+			c.setState(edge.StateDisconnected, "subscribe: "+err.Error())
+			c.log.Warn("mqtt subscribe failed", "topic", c.pattern.Subscription(), "response_topic", c.responseSubscription(), "err", err)
 			return
 		}
-		err := tok.Error()
-		if err == nil {
-			err = errors.New("no SUBACK within 10s")
+		c.setState(edge.StateConnected, "")
+		c.met.Connected.Set(1)
+		c.log.Info("mqtt subscribed", "endpoint", c.cfg.Endpoint, "topic", c.pattern.Subscription(), "response_topic", c.responseSubscription())
+		c.mu.Lock()
+		c.mu.subscribed = c.mu.conns == conn // not after a later loss or reconnection
+		now := time.Now()
+		for _, id := range c.twins {
+			c.mu.lastSeen[id] = now // a fresh grace period after (re)connecting
 		}
-		c.setState(edge.StateDisconnected, "subscribe: "+err.Error())
-		c.log.Warn("mqtt subscribe failed", "topic", c.pattern.Subscription(), "err", err)
+		c.mu.silent = map[string]bool{}
+		c.mu.Unlock()
+		c.sink.SetOnline(c.twins, true)
 	}()
+}
+
+// subscribe subscribes to the telemetry topic and, when set, the response
+// topic, each with its own handler. paho keeps one handler per filter, so
+// a response topic equal to the telemetry topic gets one subscription
+// whose handler feeds both workers.
+func (c *Connector) subscribe(cl paho.Client) []paho.Token {
+	tel := c.pattern.Subscription()
+	switch {
+	case c.respTopic == nil:
+		return []paho.Token{cl.Subscribe(tel, c.mq.QoS, c.handle)}
+	case c.respTopic.Subscription() == tel:
+		return []paho.Token{cl.Subscribe(tel, c.mq.QoS, func(cl paho.Client, m paho.Message) {
+			c.handle(cl, m)
+			c.handleResponse(cl, m)
+		})}
+	}
+	return []paho.Token{
+		cl.Subscribe(tel, c.mq.QoS, c.handle),
+		cl.Subscribe(c.respTopic.Subscription(), c.mq.QoS, c.handleResponse),
+	}
+}
+
+// waitSubscribed waits up to timeout for each SUBACK and checks that the
+// broker granted every filter.
+func waitSubscribed(toks []paho.Token, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for _, tok := range toks {
+		if !tok.WaitTimeout(time.Until(deadline)) {
+			return fmt.Errorf("no SUBACK within %v", timeout)
+		}
+		if err := tok.Error(); err != nil {
+			return err
+		}
+		if st, ok := tok.(*paho.SubscribeToken); ok {
+			for filter, qos := range st.Result() {
+				if qos == 0x80 {
+					return fmt.Errorf("broker refused the subscription to %s", filter)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// responseSubscription is the response topic's filter, "" when not set.
+func (c *Connector) responseSubscription() string {
+	if c.respTopic == nil {
+		return ""
+	}
+	return c.respTopic.Subscription()
 }
 
 func (c *Connector) onLost(_ paho.Client, err error) {
 	c.mu.Lock()
-	c.mu.connected = false
+	c.mu.connected, c.mu.subscribed = false, false
+	c.mu.conns++
 	c.mu.Unlock()
 	c.met.Connected.Set(0)
 	c.setState(edge.StateDisconnected, err.Error())
@@ -294,7 +373,8 @@ func (c *Connector) watchSilence() {
 	}
 }
 
-// Stop disconnects and stops the worker. Idempotent.
+// Stop disconnects and stops the workers; pending commands and writes end
+// with ErrStopped. Idempotent.
 func (c *Connector) Stop() {
 	select {
 	case <-c.stopC:
@@ -306,6 +386,7 @@ func (c *Connector) Stop() {
 		c.client.Disconnect(250)
 	}
 	<-c.done
+	<-c.respDone
 	c.setState(edge.StateStopped, "")
 }
 

@@ -111,24 +111,96 @@ func TestServeWithModbusConnector(t *testing.T) {
 	n.stop()
 }
 
-// TestServeRefusesUnbuiltProtocol: a connector of a protocol this build
-// lacks (OPC UA) stops serve with the file and line.
-func TestServeRefusesUnbuiltProtocol(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "plant.yaml")
-	conf := strings.Replace(fmt.Sprintf(modbusPlant, "127.0.0.1:1"), `connectors:
-  - name: plc-1`, `connectors:
+const opcuaPlant = `
+models:
+  - name: turbine
+    properties:
+      - {name: power, type: double, unit: kW}
+      - {name: running, type: bool}
+twins:
+  - id: turbine-{1..3}
+    model: turbine
+connectors:
   - name: scada
     protocol: opcua
-    endpoint: opc.tcp://127.0.0.1:4840
-  - name: plc-1`, 1)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+    endpoint: %s
+    reconnect: {initial: 100ms, max: 500ms}
+    opcua: {publishing_interval: 100ms}
+bindings:
+  - connector: scada
+    twin: turbine-{1..3}
+    properties:
+      power:   {node_id: "ns=2;s=T{n}.Power"}
+      running: {node_id: "ns=2;s=T{n}.Running"}
+`
+
+// TestServeWithOPCUAConnector runs `plantwin serve --config` against a
+// simulated OPC UA server on loopback: values reach the twins, and the
+// server's restart shows as offline, then online with the values set
+// while it was down.
+func TestServeWithOPCUAConnector(t *testing.T) {
+	srv := simulations.NewOPCUAServer()
+	for n := 1; n <= 3; n++ {
+		if err := srv.AddVariable(fmt.Sprintf("T%d.Power", n), float64(100*n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.AddVariable(fmt.Sprintf("T%d.Running", n), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runCLI(t, "serve", "--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0")
-	if exitCode(err) != 1 || !strings.Contains(out, "protocol opcua is not built yet") || !strings.Contains(out, "plant.yaml:") {
-		t.Fatalf("serve with an opcua connector: exit %d\n%s", exitCode(err), out)
+	defer srv.Stop()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "plant.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(opcuaPlant, srv.Endpoint())), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	n := startNode(t, "--config", cfg, "--data", filepath.Join(dir, "data"))
+	get := func(id string) (power float64, conn string) {
+		out, err := runCLI(t, "twins", "get", id, "-o", "json", "--server", n.addr)
+		var tw struct {
+			Reported map[string]struct {
+				Value struct {
+					DoubleValue float64 `json:"doubleValue"`
+				} `json:"value"`
+			} `json:"reported"`
+			Connectivity string `json:"connectivity"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &tw) != nil {
+			return 0, ""
+		}
+		return tw.Reported["power"].Value.DoubleValue, tw.Connectivity
+	}
+	waitFor(t, 30*time.Second, "turbine-3 power 300 from the server", func() bool {
+		p, c := get("turbine-3")
+		return p == 300 && c == "CONNECTIVITY_ONLINE"
+	})
+	srv.Stop()
+	waitFor(t, 30*time.Second, "turbine-1 offline", func() bool {
+		_, c := get("turbine-1")
+		return c == "CONNECTIVITY_OFFLINE"
+	})
+	if err := srv.Set("T1.Power", 150.5, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "turbine-1 online with power 150.5", func() bool {
+		p, c := get("turbine-1")
+		return p == 150.5 && c == "CONNECTIVITY_ONLINE"
+	})
+	out, err := runCLI(t, "edge", "status", "-o", "json", "--server", n.addr)
+	var sts []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &sts) != nil || len(sts) != 1 || sts[0]["protocol"] != "opcua" || sts[0]["state"] != "connected" || sts[0]["reconnects"] != "1" {
+		t.Fatalf("edge status -o json: %v\n%s", err, out)
+	}
+	if logs := n.logs.String(); !strings.Contains(logs, "opcua subscription created") || !strings.Contains(logs, "opcua server unreachable") {
+		t.Errorf("logs lack the subscription or the lost server:\n%s", logs)
+	}
+	n.stop()
 }
 
 const mqttPlant = `

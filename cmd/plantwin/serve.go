@@ -27,6 +27,7 @@ import (
 	"github.com/plantwin/plantwin/edge"
 	edgemodbus "github.com/plantwin/plantwin/edge/modbus"
 	edgemqtt "github.com/plantwin/plantwin/edge/mqtt"
+	edgeopcua "github.com/plantwin/plantwin/edge/opcua"
 	"github.com/plantwin/plantwin/gateway"
 	"github.com/plantwin/plantwin/gateway/auth"
 	"github.com/plantwin/plantwin/persistence"
@@ -157,22 +158,12 @@ type connector interface {
 }
 
 // loadEdge parses the connectors and bindings of the configuration file
-// (none for --demo) and refuses protocols this build lacks, before
-// anything starts.
+// (none for --demo) before anything starts.
 func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 	if o.config == "" {
 		return &edge.Config{}, nil
 	}
-	ecfg, err := edge.LoadConfig(o.config, plant)
-	if err != nil {
-		return nil, err
-	}
-	for _, cc := range ecfg.Connectors {
-		if cc.Protocol != edge.ProtocolModbus && cc.Protocol != edge.ProtocolMQTT {
-			return nil, fmt.Errorf("%s:%d: connector %s: protocol %s is not built yet (modbus and mqtt are)", o.config, cc.Line, cc.Name, cc.Protocol)
-		}
-	}
-	return ecfg, nil
+	return edge.LoadConfig(o.config, plant)
 }
 
 // startConnectors starts the edge connectors, each with its sink and its
@@ -227,8 +218,15 @@ func newConnector(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge
 			return nil, err
 		}
 		return c, c.Start()
+	case edge.ProtocolOPCUA:
+		c, err := edgeopcua.New(cc, bindings, sink, met, log)
+		if err != nil {
+			return nil, err
+		}
+		c.Start()
+		return c, nil
 	}
-	return nil, fmt.Errorf("connector %s: protocol %s is not built yet", cc.Name, cc.Protocol)
+	return nil, fmt.Errorf("connector %s: unknown protocol %d", cc.Name, cc.Protocol)
 }
 
 // sinkedConnector stops its sink's outbox drainer after the connector.

@@ -72,6 +72,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/modbus
 	$(GO) test -run='^$$' -fuzz='^FuzzPayload$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/mqtt
+	$(GO) test -run='^$$' -fuzz='^FuzzResponse$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/mqtt
+	$(GO) test -run='^$$' -fuzz='^FuzzFromVariant$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/opcua
 
 ## bench: the system benchmarks: durable ingest at 10k and 100k twins beside raw protoactor and
 ## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling.
@@ -80,6 +82,7 @@ bench: build
 	$(PLANTWIN) bench api $(BENCH_API_ARGS)
 	$(PLANTWIN) bench modbus
 	$(PLANTWIN) bench mqtt
+	$(PLANTWIN) bench opcua
 
 ## bench-api: only the gRPC API benchmark.
 bench-api: build

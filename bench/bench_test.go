@@ -106,3 +106,19 @@ func TestRunMQTTSmall(t *testing.T) {
 		t.Fatalf("implausible %+v\n%s", r, out.String())
 	}
 }
+
+// TestRunOPCUASmall runs the OPC UA benchmark at a tiny size against a
+// simulated server.
+func TestRunOPCUASmall(t *testing.T) {
+	var out bytes.Buffer
+	r, err := RunOPCUA(context.Background(), OPCUAOptions{Twins: 20, Properties: 3, Interval: 50 * time.Millisecond, Duration: time.Second, Dir: t.TempDir()}, &out)
+	if err != nil {
+		t.Fatalf("RunOPCUA: %v\n%s", err, out.String())
+	}
+	if r.Items != 60 || r.Changed <= 0 || r.ClientOnly <= 0 || r.Twins <= 0 {
+		t.Fatalf("implausible %+v\n%s", r, out.String())
+	}
+	if !strings.Contains(out.String(), "== OPC UA benchmark: 60 monitored items") {
+		t.Errorf("no result table:\n%s", out.String())
+	}
+}

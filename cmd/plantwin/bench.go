@@ -45,7 +45,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 			return err
 		},
 	}
-	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd(), newBenchMQTTCmd())
+	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd(), newBenchMQTTCmd(), newBenchOPCUACmd())
 	f := cmd.Flags()
 	f.StringVar(&sizes, "twins", "10000,100000", "active twin counts to measure, comma separated")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "how long ingest is sustained per size")
@@ -173,5 +173,31 @@ count the values durably applied to twins.`,
 	f.IntVar(&o.Rate, "rate", o.Rate, "generator rate, messages per second")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "duration of each measurement")
 	f.StringVar(&o.Dir, "dir", "", "directory for the broker and the store (default: a temporary directory)")
+	return cmd
+}
+
+func newBenchOPCUACmd() *cobra.Command {
+	o := bench.DefaultOPCUAOptions()
+	cmd := &cobra.Command{
+		Use:   "opcua",
+		Short: "Measure OPC UA subscription values into twins beside a bare gopcua subscription",
+		Long: `Start a simulated OPC UA server on loopback with --twins × --properties
+variables that all change every --interval, count what one bare gopcua
+subscription over all of them receives (the client-only rate), then run the
+OPC UA connector against the same server and count the values durably
+applied to twins.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC()
+			_, err := bench.RunOPCUA(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Twins, "twins", o.Twins, "twins")
+	f.IntVar(&o.Properties, "properties", o.Properties, "monitored properties per twin, 1..20")
+	f.DurationVar(&o.Interval, "interval", o.Interval, "how often the server changes every value; also the sampling and publishing interval")
+	f.DurationVar(&o.Duration, "duration", o.Duration, "duration of each measurement")
+	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
 	return cmd
 }

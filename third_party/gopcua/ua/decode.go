@@ -130,6 +130,12 @@ func decodeSlice(b []byte, val reflect.Value, name string) (int, error) {
 	if n > math.MaxInt32 {
 		return buf.Pos(), errors.Errorf("array too large: %d > %d", n, math.MaxInt32)
 	}
+	// plantwin patch: every element takes at least one byte, so a length
+	// beyond what the message holds is malformed; gopcua v0.8.0 allocated
+	// it first (up to 2^31 elements) and could exhaust memory.
+	if int64(n) > int64(buf.Len()) {
+		return buf.Pos(), errors.Errorf("array length %d exceeds the %d bytes left in the message", n, buf.Len())
+	}
 
 	// elemType is the type of the slice elements
 	// e.g. *Foo for []*Foo
@@ -179,6 +185,12 @@ func decodeArray(b []byte, val reflect.Value, name string) (int, error) {
 
 	if n > math.MaxInt32 {
 		return buf.Pos(), errors.Errorf("array too large: %d > %d", n, math.MaxInt32)
+	}
+	// plantwin patch: every element takes at least one byte, so a length
+	// beyond what the message holds is malformed; gopcua v0.8.0 allocated
+	// it first (up to 2^31 elements) and could exhaust memory.
+	if int64(n) > int64(buf.Len()) {
+		return buf.Pos(), errors.Errorf("array length %d exceeds the %d bytes left in the message", n, buf.Len())
 	}
 
 	if n > uint32(val.Len()) {

@@ -32,7 +32,15 @@ func ServiceTypeID(v interface{}) uint16 {
 	return uint16(id.IntID())
 }
 
-func DecodeService(b []byte) (*ExpandedNodeID, interface{}, error) {
+func DecodeService(b []byte) (_ *ExpandedNodeID, _ interface{}, err error) {
+	// plantwin patch: a malformed message must fail its request, not
+	// panic in the channel's receive goroutine (which takes the process
+	// down): the decoders index and allocate by lengths from the wire.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: malformed message: %v", StatusBadDecodingError, r)
+		}
+	}()
 	typeID := new(ExpandedNodeID)
 	n, err := typeID.Decode(b)
 	if err != nil {

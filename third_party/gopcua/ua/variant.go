@@ -141,7 +141,9 @@ func (m *Variant) Decode(b []byte) (int, error) {
 
 	// read flattened array elements
 	n := int(m.arrayLength)
-	if n > MaxVariantArrayLength {
+	// plantwin patch: a negative length other than -1 (null) made
+	// reflect.MakeSlice panic on a malformed message.
+	if n > MaxVariantArrayLength || n < -1 {
 		return buf.Pos(), StatusBadEncodingLimitsExceeded
 	}
 
@@ -169,7 +171,8 @@ func (m *Variant) Decode(b []byte) (int, error) {
 	// check for dimensions of multi-dimensional array
 	if m.Has(VariantArrayDimensions) {
 		m.arrayDimensionsLength = buf.ReadInt32()
-		if m.arrayDimensionsLength < 0 {
+		// plantwin patch: bound the allocation by what the message holds.
+		if m.arrayDimensionsLength < 0 || int(m.arrayDimensionsLength) > buf.Len()/4 {
 			return buf.Pos(), StatusBadEncodingLimitsExceeded
 		}
 		m.arrayDimensions = make([]int32, m.arrayDimensionsLength)

@@ -53,7 +53,8 @@ type Sink struct {
 	box OutboxStore // nil: failed batches are counted and dropped
 	log *slog.Logger
 
-	backlog atomic.Bool // the outbox (or the spill queue) holds batches
+	backlog atomic.Bool     // the outbox (or the spill queue) holds batches
+	ahead   map[uint64]bool // outbox entries applied but not yet acknowledged (the drainer's)
 	spill   chan *pb.ApplyTelemetry
 	stopC   chan struct{}
 	done    chan struct{}
@@ -93,7 +94,7 @@ func NewSinkWithOutbox(rt Runtime, box OutboxStore, log *slog.Logger) *Sink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Sink{rt: rt, box: box, log: log, online: map[string]bool{}, spill: make(chan *pb.ApplyTelemetry, spillQueue),
+	s := &Sink{rt: rt, box: box, log: log, online: map[string]bool{}, spill: make(chan *pb.ApplyTelemetry, spillQueue), ahead: map[uint64]bool{},
 		stopC: make(chan struct{}), done: make(chan struct{})}
 	s.backlog.Store(box.Len() > 0)
 	go s.drain()
@@ -156,12 +157,18 @@ func (s *Sink) drain() {
 				return
 			}
 		}
-		ok := s.resubmit()
-		if ok {
+		progress, done := s.resubmit()
+		if done {
 			delays.Reset()
 			continue
 		}
-		t := time.NewTimer(delays.Next())
+		d := delays.Next()
+		if progress {
+			// The runtime takes some: come back soon, without backing off.
+			delays.Reset()
+			d = 10 * time.Millisecond
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-s.stopC:
 			t.Stop()
@@ -188,63 +195,108 @@ func (s *Sink) append(b *pb.ApplyTelemetry) {
 	}
 }
 
-// resubmit submits up to 256 of the oldest outbox entries, in order, and
-// acknowledges the run of them the twins applied; false if the runtime
-// still cannot take them.
-func (s *Sink) resubmit() bool {
+// resubmit submits up to 256 of the oldest outbox entries and
+// acknowledges the longest run of them, from the oldest, that the twins
+// applied. Each twin's entries go one after the other (a twin's order is
+// kept even when the runtime refuses some), different twins' in
+// parallel; a twin's chain stops at its first entry the runtime still
+// cannot take. Entries applied beyond the acknowledged run are remembered
+// (ahead) and skipped next time, so none is applied twice while the
+// process runs. progress says whether anything was applied; done whether
+// the whole window was.
+func (s *Sink) resubmit() (progress, done bool) {
 	type entry struct {
-		seq uint64
-		b   *pb.ApplyTelemetry
+		seq  uint64
+		b    *pb.ApplyTelemetry
+		err  error
+		sent bool
 	}
-	var batch []entry
+	var batch []*entry
 	err := s.box.Peek(256, func(seq uint64, data []byte) error {
+		e := &entry{seq: seq}
+		if s.ahead[seq] {
+			batch = append(batch, e) // applied in an earlier round
+			return nil
+		}
 		b := &pb.ApplyTelemetry{}
 		if err := proto.Unmarshal(data, b); err != nil {
 			s.lost.Add(1) // undecodable: skip it
-			batch = append(batch, entry{seq: seq})
+			batch = append(batch, e)
 			return nil
 		}
-		batch = append(batch, entry{seq: seq, b: b})
+		e.b = b
+		batch = append(batch, e)
 		return nil
 	})
 	if err != nil || len(batch) == 0 {
-		return false
+		return false, false
 	}
-	results := make([]error, len(batch))
-	var wg sync.WaitGroup
-	for i, e := range batch {
+	chains := map[string][]*entry{}
+	var order []string
+	for _, e := range batch {
 		if e.b == nil {
 			continue
 		}
-		wg.Add(1)
+		if _, ok := chains[e.b.TwinId]; !ok {
+			order = append(order, e.b.TwinId)
+		}
+		chains[e.b.TwinId] = append(chains[e.b.TwinId], e)
+	}
+	var wg sync.WaitGroup
+	var applied atomic.Int64
+	var run func(chain []*entry)
+	run = func(chain []*entry) {
+		e := chain[0]
+		e.sent = true
 		s.inFlight.Add(1)
 		s.rt.Submit(e.b, func(rep *pb.TelemetryApplied, err error) {
-			defer wg.Done()
 			s.inFlight.Add(-1)
-			results[i] = err
-			if err == nil {
+			e.err = err
+			switch {
+			case err == nil:
+				applied.Add(1)
 				s.accepted.Add(int64(rep.Accepted))
 				s.rejected.Add(int64(len(rep.Rejected)))
+			case retryable(err):
+				wg.Done() // the rest of this twin's chain waits for the next round
+				return
+			default:
+				s.failed.Add(1) // not retryable (an unknown twin): give up on it
 			}
+			if len(chain) > 1 {
+				run(chain[1:])
+				return
+			}
+			wg.Done()
 		})
+	}
+	wg.Add(len(order))
+	for _, id := range order {
+		run(chains[id])
 	}
 	wg.Wait()
 	var ackTo uint64
-	for i, e := range batch {
-		if err := results[i]; err != nil && retryable(err) {
-			break
-		} else if err != nil {
-			s.failed.Add(1) // not retryable (an unknown twin): give up on it
+	done = true
+	for _, e := range batch {
+		ok := e.b == nil || e.sent && (e.err == nil || !retryable(e.err))
+		if !ok {
+			done = false
+			continue
 		}
-		ackTo = e.seq
+		if done {
+			ackTo = e.seq
+			delete(s.ahead, e.seq)
+		} else if e.b != nil {
+			s.ahead[e.seq] = true
+		}
 	}
 	if ackTo > 0 {
 		if err := s.box.Ack(ackTo); err != nil {
 			s.log.Warn("outbox ack failed", "err", err)
-			return false
+			return applied.Load() > 0, false
 		}
 	}
-	return ackTo == batch[len(batch)-1].seq
+	return applied.Load() > 0 || ackTo > 0, done
 }
 
 // Publish submits the samples of one twin as one batch. A batch that

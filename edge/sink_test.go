@@ -2,6 +2,8 @@ package edge
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,13 +14,16 @@ import (
 	"github.com/plantwin/plantwin/persistence"
 )
 
-// flakyRuntime refuses batches with ErrOverloaded while down is set (at
-// once, as actors.Runtime does past its in-flight limit) and records what
-// it applied, in order.
+// flakyRuntime refuses batches with ErrOverloaded while down is set, or
+// past capacity batches in flight when capacity is set (at once, as
+// actors.Runtime does past its in-flight limit), and records what it
+// applied, in order.
 type flakyRuntime struct {
-	down    atomic.Bool
-	mu      sync.Mutex
-	applied []string // "twin:value"
+	down     atomic.Bool
+	capacity int64 // 0: unlimited
+	inFlight atomic.Int64
+	mu       sync.Mutex
+	applied  []string // "twin:value"
 }
 
 func (f *flakyRuntime) Submit(b *pb.ApplyTelemetry, done func(*pb.TelemetryApplied, error)) {
@@ -26,10 +31,41 @@ func (f *flakyRuntime) Submit(b *pb.ApplyTelemetry, done func(*pb.TelemetryAppli
 		done(nil, actors.ErrOverloaded)
 		return
 	}
+	if n := f.inFlight.Add(1); f.capacity > 0 && n > f.capacity {
+		f.inFlight.Add(-1)
+		done(nil, actors.ErrOverloaded)
+		return
+	}
 	f.mu.Lock()
 	f.applied = append(f.applied, fmt.Sprintf("%s:%v", b.TwinId, b.Samples[0].GetValue().GetIntValue()))
 	f.mu.Unlock()
-	go done(&pb.TelemetryApplied{Accepted: int32(len(b.Samples))}, nil)
+	go func() {
+		f.inFlight.Add(-1)
+		done(&pb.TelemetryApplied{Accepted: int32(len(b.Samples))}, nil)
+	}()
+}
+
+// checkPerTwin fails unless got holds exactly want's entries, each twin's
+// in want's order (twins interleave freely).
+func checkPerTwin(t *testing.T, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d applied, want %d (lost or applied twice)", len(got), len(want))
+	}
+	byTwin := func(xs []string) map[string][]string {
+		m := map[string][]string{}
+		for _, x := range xs {
+			twin, _, _ := strings.Cut(x, ":")
+			m[twin] = append(m[twin], x)
+		}
+		return m
+	}
+	g, w := byTwin(got), byTwin(want)
+	for twin, ws := range w {
+		if !slices.Equal(g[twin], ws) {
+			t.Fatalf("%s applied %v,\nwant %v", twin, g[twin], ws)
+		}
+	}
 }
 
 func (f *flakyRuntime) SubmitConnectivity(string, pb.Connectivity, func(*pb.TelemetryApplied, error)) {
@@ -60,7 +96,8 @@ func openOutbox(t *testing.T, dir string) (*persistence.Store, *persistence.Outb
 
 // TestOutboxKeepsEverythingInOrder: while the runtime refuses batches they
 // go to the outbox, and so do the batches after them; once it accepts
-// again the outbox drains in order and nothing is lost.
+// again the outbox drains, each twin's batches in order, and nothing is
+// lost or applied twice.
 func TestOutboxKeepsEverythingInOrder(t *testing.T) {
 	dir := t.TempDir()
 	store, box := openOutbox(t, dir)
@@ -97,16 +134,47 @@ func TestOutboxKeepsEverythingInOrder(t *testing.T) {
 		publish(i)
 	}
 	waitApplied(t, rt, 220)
-	got := rt.snapshot()
-	if len(got) != len(want) {
-		t.Fatalf("%d applied, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("applied[%d] = %s, want %s (order lost)", i, got[i], want[i])
-		}
-	}
+	checkPerTwin(t, rt.snapshot(), want)
 	if st := s.Stats(); st.Lost != 0 || st.Backlog != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestOutboxDrainsIntoARuntimeWithLittleRoom: the runtime takes only two
+// batches at a time, so most resubmissions are refused at once while
+// others of the same window are applied. Each twin's order is kept and
+// nothing is applied twice or lost.
+func TestOutboxDrainsIntoARuntimeWithLittleRoom(t *testing.T) {
+	store, box := openOutbox(t, t.TempDir())
+	defer store.Close()
+	rt := &flakyRuntime{capacity: 2}
+	rt.down.Store(true)
+	s := NewSinkWithOutbox(rt, box, nil)
+	defer s.Close()
+	var want []string
+	for i := range 600 {
+		id := fmt.Sprintf("twin-%d", i%7)
+		s.Publish(id, intSample(int64(i)))
+		want = append(want, fmt.Sprintf("%s:%d", id, i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Backlog < 600 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox holds %d of 600", s.Stats().Backlog)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	rt.down.Store(false)
+	waitApplied(t, rt, 600)
+	deadline = time.Now().Add(10 * time.Second)
+	for s.Stats().Backlog != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained: %+v", s.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	checkPerTwin(t, rt.snapshot(), want)
+	if st := s.Stats(); st.Lost != 0 || st.Accepted != 600 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -18,6 +18,7 @@ import (
 type Node struct {
 	t       testing.TB
 	Runtime *actors.Runtime
+	Store   *persistence.Store
 	Plant   *twins.Config
 	Edge    *edge.Config
 }
@@ -26,6 +27,13 @@ type Node struct {
 // in a temporary directory and starts the runtime; both close when the
 // test ends.
 func Start(t testing.TB, text string) *Node {
+	t.Helper()
+	return StartWith(t, text, nil)
+}
+
+// StartWith is Start with the runtime's configuration adjusted by tune
+// (nil: the defaults), for example a small MaxInFlight to overload it.
+func StartWith(t testing.TB, text string, tune func(*actors.Config)) *Node {
 	t.Helper()
 	plant, err := twins.ParseConfig("plant.yaml", []byte(text))
 	if err != nil {
@@ -39,7 +47,11 @@ func Start(t testing.TB, text string) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := actors.Start(actors.Config{Twins: plant, Store: store})
+	acfg := actors.Config{Twins: plant, Store: store}
+	if tune != nil {
+		tune(&acfg)
+	}
+	rt, err := actors.Start(acfg)
 	if err != nil {
 		store.Close()
 		t.Fatal(err)
@@ -48,7 +60,7 @@ func Start(t testing.TB, text string) *Node {
 		rt.Close()
 		store.Close()
 	})
-	return &Node{t: t, Runtime: rt, Plant: plant, Edge: ecfg}
+	return &Node{t: t, Runtime: rt, Store: store, Plant: plant, Edge: ecfg}
 }
 
 // Twin returns a twin's acknowledged state.

@@ -97,8 +97,13 @@ type BrowseNode struct {
 // fails (the connection is then likely gone). fn runs on the calling
 // goroutine.
 func Browse(ctx context.Context, c *opcua.Client, root *ua.NodeID, o BrowseOptions, fn func(BrowseNode) error) error {
-	if root == nil {
+	switch {
+	case root == nil:
 		root = ua.NewNumericNodeID(0, id.ObjectsFolder)
+	case root.Type() == ua.NodeIDTypeTwoByte || root.Type() == ua.NodeIDTypeFourByte:
+		// ua.ParseNodeID picks the compact encodings, which some servers
+		// (the simulated devices among them) do not take for the full one.
+		root = ua.NewNumericNodeID(root.Namespace(), root.IntID())
 	}
 	if o.MaxDepth <= 0 {
 		o.MaxDepth = 10

@@ -4,6 +4,9 @@ package edgetest
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,5 +87,54 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// HistoryInOrder fails the test unless the twin's history of property
+// was applied in the order of its source times (versions never fall as
+// source time rises: nothing was reordered on the way), and returns how
+// many points it holds.
+func (n *Node) HistoryInOrder(twinID, property string) int {
+	n.t.Helper()
+	var prev persistence.HistoryPoint
+	points := 0
+	err := n.Store.ReadHistory(twinID, property, 0, math.MaxInt64, func(p persistence.HistoryPoint) error {
+		if points > 0 && p.Version < prev.Version {
+			return fmt.Errorf("history out of order: source time %d has version %d, after version %d at %d", p.SourceTime, p.Version, prev.Version, prev.SourceTime)
+		}
+		prev = p
+		points++
+		return nil
+	})
+	if err != nil {
+		n.t.Fatalf("twin %s property %s: %v", twinID, property, err)
+	}
+	return points
+}
+
+// PeakBacklog samples a sink's outbox backlog every 2ms until the
+// returned stop is called, which returns the highest backlog seen.
+func PeakBacklog(s *edge.Sink) (stop func() int) {
+	var peak atomic.Int64
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if b := int64(s.Stats().Backlog); b > peak.Load() {
+					peak.Store(b)
+				}
+			}
+		}
+	}()
+	return func() int {
+		close(quit)
+		<-done
+		return int(peak.Load())
 	}
 }

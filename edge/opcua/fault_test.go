@@ -2,9 +2,6 @@ package opcua
 
 import (
 	"fmt"
-	"math"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,23 +41,7 @@ func TestOutboxThroughOverloadAndServerRestart(t *testing.T) {
 	t.Cleanup(conn.Stop)
 	edgetest.WaitFor(t, "connected", func() bool { return conn.Status().State == edge.StateConnected })
 
-	var maxBacklog atomic.Int64
-	watch := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-watch:
-				return
-			case <-time.After(2 * time.Millisecond):
-				if b := int64(sink.Stats().Backlog); b > maxBacklog.Load() {
-					maxBacklog.Store(b)
-				}
-			}
-		}
-	}()
+	peak := edgetest.PeakBacklog(sink)
 
 	// 300 rounds of new values for all three turbines, a value every
 	// 5 ms, with the server down for a while in the middle.
@@ -88,11 +69,9 @@ func TestOutboxThroughOverloadAndServerRestart(t *testing.T) {
 		v := reported(node.Twin("turbine-3"), "starts").GetValue().GetIntValue()
 		return st.Backlog == 0 && st.InFlight == 0 && v == int64(last)
 	})
-	close(watch)
-	wg.Wait()
-
+	maxBacklog := peak()
 	st := sink.Stats()
-	if maxBacklog.Load() == 0 {
+	if maxBacklog == 0 {
 		t.Fatalf("the outbox was never used (stats %+v): the test did not overload the runtime", st)
 	}
 	if st.Lost != 0 || st.Accepted+st.Rejected != st.Samples {
@@ -103,22 +82,10 @@ func TestOutboxThroughOverloadAndServerRestart(t *testing.T) {
 		if got := reported(node.Twin(id), "starts").GetValue().GetIntValue(); got != int64(last) {
 			t.Errorf("%s starts = %d, want the last value %d", id, got, last)
 		}
-		var prev persistence.HistoryPoint
-		points := 0
-		err := node.Store.ReadHistory(id, "starts", 0, math.MaxInt64, func(p persistence.HistoryPoint) error {
-			if points > 0 && p.Version < prev.Version {
-				return fmt.Errorf("history out of order: source time %d has version %d, after version %d at %d", p.SourceTime, p.Version, prev.Version, prev.SourceTime)
-			}
-			prev = p
-			points++
-			return nil
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", id, err)
-		}
+		points := node.HistoryInOrder(id, "starts")
 		if points < 10 {
 			t.Errorf("%s: only %d history points", id, points)
 		}
 	}
-	t.Logf("outbox backlog peaked at %d batches; %+v; %d reconnects", maxBacklog.Load(), st, conn.Status().Reconnects)
+	t.Logf("outbox backlog peaked at %d batches; %+v; %d reconnects", maxBacklog, st, conn.Status().Reconnects)
 }

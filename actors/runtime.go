@@ -279,6 +279,10 @@ func (r *Runtime) passivationSweep() {
 // Address is the node's protoactor remote address.
 func (r *Runtime) Address() string { return r.system.Address() }
 
+// System is the node's actor system, for other actors of the node (the
+// edge connectors) to live beside the twins.
+func (r *Runtime) System() *actor.ActorSystem { return r.system }
+
 // NodeID is the node's actor-system id (its memberlist name).
 func (r *Runtime) NodeID() string { return r.system.ID }
 

@@ -4,6 +4,12 @@
 // twin per read cycle and reports the devices' connectivity, reconnect
 // backoff with jitter (Delays), and the connector Status.
 //
+// A node runs its connectors in a Host: each is a protoactor actor,
+// "edge/NAME", beside the twins, supervised with exponential backoff (a
+// connector whose goroutine panics is stopped and built again over the
+// same sink and outbox), and writes and commands for a twin reach the
+// connector that binds them through its actor (Host is a Commander).
+//
 // Each protocol is a sub-package: edge/opcua (OPC UA), edge/modbus
 // (Modbus TCP) and edge/mqtt (MQTT). A connector owns its client on
 // one goroutine, never blocks on the runtime (Runtime.Submit is

@@ -417,6 +417,7 @@ type Status struct {
 	LastError                string
 	LastErrorTime            time.Time
 	Reconnects               int64 // successful connections after the first
+	Restarts                 int64 // rebuilds after a panic (set by the Host)
 	ReadErrors               int64 // failed reads (timeouts, exceptions, decode errors)
 	Sink                     SinkStats
 }

@@ -37,6 +37,9 @@ func connectorToProto(st edge.Status) *pb.ConnectorStatus {
 		Rejected:         st.Sink.Rejected,
 		FailedBatches:    st.Sink.FailedBatches,
 		SamplesPerSecond: st.Sink.PerSecond,
+		Restarts:         st.Restarts,
+		OutboxBacklog:    st.Sink.Backlog,
+		OutboxLost:       st.Sink.Lost,
 	}
 	if !st.Since.IsZero() {
 		c.StateSince = timestamppb.New(st.Since)

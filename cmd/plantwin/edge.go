@@ -56,9 +56,10 @@ func newEdgeStatusCmd() *cobra.Command {
 			}
 			now := time.Now()
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CONNECTOR\tPROTOCOL\tSTATE\tSINCE\tSAMPLES/S\tRECONNECTS\tERRORS")
+			fmt.Fprintln(tw, "CONNECTOR\tPROTOCOL\tSTATE\tSINCE\tSAMPLES/S\tRECONNECTS\tERRORS\tOUTBOX\tLOST\tRESTARTS")
 			for _, c := range resp.Connectors {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\n", c.Name, c.Protocol, c.State, age(now, c.GetStateSince().AsTime()), c.SamplesPerSecond, c.Reconnects, c.ReadErrors)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%d\n", c.Name, c.Protocol, c.State, age(now, c.GetStateSince().AsTime()), c.SamplesPerSecond,
+					c.Reconnects, c.ReadErrors, c.OutboxBacklog, c.OutboxLost, c.Restarts)
 			}
 			if err := tw.Flush(); err != nil {
 				return err

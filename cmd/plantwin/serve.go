@@ -151,12 +151,6 @@ func checkListen(o serveOptions) error {
 	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
 }
 
-// connector is a running edge connector.
-type connector interface {
-	Stop()
-	Status() edge.Status
-}
-
 // loadEdge parses the connectors and bindings of the configuration file
 // (none for --demo) before anything starts.
 func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
@@ -166,78 +160,73 @@ func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 	return edge.LoadConfig(o.config, plant)
 }
 
-// startConnectors starts the edge connectors, each with its sink and its
-// outbox in the node's store.
-func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.Store, reg prometheus.Registerer, log *slog.Logger) ([]connector, error) {
-	var out []connector
+// startConnectors starts the edge connectors as supervised actors of
+// the node, each with its sink and its outbox in the node's store.
+func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.Store, reg prometheus.Registerer, log *slog.Logger) (*edge.Host, error) {
 	met := edge.NewMetrics(reg)
-	for _, cc := range ecfg.Connectors {
+	elog := log.With("component", "edge")
+	sinkOf := func(cc *edge.ConnectorConfig) (*edge.Sink, error) {
 		policy := persistence.OutboxDropOldest
 		if cc.Outbox.Policy == edge.OutboxRefuseNewest {
 			policy = persistence.OutboxRefuseNewest
 		}
 		box, err := store.Outbox(cc.Name, cc.Outbox.MaxBytes, policy)
-		if err == nil {
-			elog := log.With("component", "edge")
-			sink := edge.NewSinkWithOutbox(rt, box, elog.With("connector", cc.Name))
-			var c runningConnector
-			if c, err = newConnector(cc, ecfg.BindingsOf(cc.Name), sink, met, elog); err == nil {
-				log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "outbox_backlog", box.Len(), "plan", c.String())
-				out = append(out, &sinkedConnector{runningConnector: c, sink: sink})
-				continue
-			}
-			sink.Close()
+		if err != nil {
+			return nil, err
 		}
-		for _, o := range out {
-			o.Stop()
-		}
-		return nil, err
+		return edge.NewSinkWithOutbox(rt, box, elog.With("connector", cc.Name)), nil
 	}
-	return out, nil
+	factory := func(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, report edge.PanicReporter) (edge.Connector, error) {
+		c, err := newConnector(cc, bindings, sink, met, elog)
+		if err != nil {
+			return nil, err
+		}
+		c.OnPanic(report)
+		log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "outbox_backlog", sink.Stats().Backlog, "plan", c.String())
+		return c, nil
+	}
+	return edge.StartHost(rt.System(), ecfg, sinkOf, factory, elog)
 }
 
-// runningConnector is a started connector of any protocol.
-type runningConnector interface {
-	connector
+// hostable is a built connector of any protocol.
+type hostable interface {
+	edge.Connector
+	OnPanic(edge.PanicReporter)
+}
+
+// startless adapts a connector whose Start cannot fail.
+type startless interface {
+	Start()
+	Stop()
+	Status() edge.Status
 	String() string
+	edge.Commander
+	OnPanic(edge.PanicReporter)
 }
 
-// newConnector builds and starts the connector of cc's protocol.
-func newConnector(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, met *edge.Metrics, log *slog.Logger) (runningConnector, error) {
+type startlessConnector struct{ startless }
+
+func (s startlessConnector) Start() error { s.startless.Start(); return nil }
+
+// newConnector builds the connector of cc's protocol, not started.
+func newConnector(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, met *edge.Metrics, log *slog.Logger) (hostable, error) {
 	switch cc.Protocol {
 	case edge.ProtocolModbus:
 		c, err := edgemodbus.New(cc, bindings, sink, met, log)
 		if err != nil {
 			return nil, err
 		}
-		c.Start()
-		return c, nil
+		return startlessConnector{c}, nil
 	case edge.ProtocolMQTT:
-		c, err := edgemqtt.New(cc, bindings, sink, met, log)
-		if err != nil {
-			return nil, err
-		}
-		return c, c.Start()
+		return edgemqtt.New(cc, bindings, sink, met, log)
 	case edge.ProtocolOPCUA:
 		c, err := edgeopcua.New(cc, bindings, sink, met, log)
 		if err != nil {
 			return nil, err
 		}
-		c.Start()
-		return c, nil
+		return startlessConnector{c}, nil
 	}
 	return nil, fmt.Errorf("connector %s: unknown protocol %d", cc.Name, cc.Protocol)
-}
-
-// sinkedConnector stops its sink's outbox drainer after the connector.
-type sinkedConnector struct {
-	runningConnector
-	sink *edge.Sink
-}
-
-func (c *sinkedConnector) Stop() {
-	c.runningConnector.Stop()
-	c.sink.Close()
 }
 
 // reloadTokens re-reads the token file into the authorizer.
@@ -380,17 +369,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer rt.Close()
 
-	var running atomic.Pointer[[]connector] // set once the connectors start
+	var running atomic.Pointer[edge.Host] // set once the connectors start
 	api := gateway.New(rt, gateway.Options{
-		Connectors: func() []edge.Status {
-			var out []edge.Status
-			if cs := running.Load(); cs != nil {
-				for _, c := range *cs {
-					out = append(out, c.Status())
-				}
-			}
-			return out
-		},
+		Connectors: func() []edge.Status { return running.Load().Statuses() },
 		Logger:     log.With("component", "gateway"),
 		Registerer: reg,
 		Auth:       authz,
@@ -419,17 +400,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
-	conns, err := startConnectors(ecfg, rt, store, reg, log)
+	host, err := startConnectors(ecfg, rt, store, reg, log)
 	if err != nil {
 		gs.Stop()
 		return err
 	}
-	running.Store(&conns)
-	defer func() {
-		for _, c := range conns {
-			c.Stop()
-		}
-	}()
+	running.Store(host)
+	defer host.Stop()
 
 	var gen *simulations.Generator
 	if o.demo {
@@ -470,9 +447,7 @@ wait:
 		sent, failed := gen.Stats()
 		log.Info("demo generator stopped", "batches_acknowledged", sent, "batches_failed", failed)
 	}
-	for _, c := range conns {
-		c.Stop() // intake stops before the runtime closes
-	}
+	host.Stop() // intake stops before the runtime closes
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
 	select {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"strings"
-	"sync"
 	"time"
 
 	mb "github.com/simonvetter/modbus"
@@ -36,19 +35,17 @@ type Connector struct {
 	groups []*group
 	twins  []string // every bound twin, for connectivity
 
-	stopC  chan struct{}
-	done   chan struct{}
-	writes chan *writeReq // served between polls by the connector's goroutine
+	stopC    chan struct{}
+	panicked edge.PanicReporter // set by OnPanic before Start
+	done     chan struct{}
+	writes   chan *writeReq // served between polls by the connector's goroutine
 
 	met      *edge.ConnectorMetrics
 	badInput edge.Throttle // decode errors and exceptions: logged at most every 10s
 
 	writeTargets map[string]target // twin\x00p|c\x00name → where to write
 
-	mu struct {
-		sync.Mutex
-		status edge.Status
-	}
+	status *edge.StatusKeeper
 }
 
 type point struct {
@@ -142,7 +139,7 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, m
 		}
 		g.reqs = reqs
 	}
-	c.mu.status = edge.Status{Name: cfg.Name, Protocol: "modbus", Endpoint: cfg.Endpoint, State: edge.StateStopped, Since: time.Now()}
+	c.status = edge.NewStatusKeeper(cfg.Name, "modbus", cfg.Endpoint)
 	return c, nil
 }
 
@@ -193,6 +190,11 @@ func (c *Connector) Requests() int {
 // Start runs the connector until Stop.
 func (c *Connector) Start() { go c.run() }
 
+// OnPanic makes a panic in one of the connector's goroutines go to
+// report (the edge.Host restarts the connector) instead of crashing the
+// process. Call before Start.
+func (c *Connector) OnPanic(report edge.PanicReporter) { c.panicked = report }
+
 // Stop stops polling, closes the connection and waits. Idempotent.
 func (c *Connector) Stop() {
 	select {
@@ -204,30 +206,7 @@ func (c *Connector) Stop() {
 }
 
 // Status returns the connector's status.
-func (c *Connector) Status() edge.Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.mu.status
-	st.Sink = c.sink.Stats()
-	return st
-}
-
-func (c *Connector) setState(s edge.State) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.status.State != s {
-		c.mu.status.State, c.mu.status.Since = s, time.Now()
-	}
-}
-
-func (c *Connector) noteError(err error, read bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mu.status.LastError, c.mu.status.LastErrorTime = err.Error(), time.Now()
-	if read {
-		c.mu.status.ReadErrors++
-	}
-}
+func (c *Connector) Status() edge.Status { return c.status.Status(c.sink) }
 
 func (c *Connector) stopped() bool {
 	select {
@@ -239,24 +218,23 @@ func (c *Connector) stopped() bool {
 }
 
 func (c *Connector) run() {
+	defer edge.Recover(c.panicked)
 	defer close(c.done)
-	defer c.setState(edge.StateStopped)
+	defer c.status.SetState(edge.StateStopped)
 	delays := edge.NewDelays(c.cfg.Reconnect, uint64(time.Now().UnixNano()))
 	connectedOnce := false
 	for !c.stopped() {
-		c.setState(edge.StateConnecting)
+		c.status.SetState(edge.StateConnecting)
 		client, err := c.connect()
 		if err == nil {
 			delays.Reset()
 			if connectedOnce {
-				c.mu.Lock()
-				c.mu.status.Reconnects++
-				c.mu.Unlock()
+				c.status.Reconnected()
 				c.met.Reconnects.Inc()
 			}
 			c.met.Connected.Set(1)
 			connectedOnce = true
-			c.setState(edge.StateConnected)
+			c.status.SetState(edge.StateConnected)
 			c.log.Info("modbus connected", "endpoint", c.cfg.Endpoint)
 			c.sink.SetOnline(c.twins, true)
 			err = c.poll(client)
@@ -266,9 +244,9 @@ func (c *Connector) run() {
 				return
 			}
 		}
-		c.noteError(err, false)
+		c.status.NoteError(err, false)
 		c.sink.SetOnline(c.twins, false)
-		c.setState(edge.StateDisconnected)
+		c.status.SetState(edge.StateDisconnected)
 		d := delays.Next()
 		c.log.Warn("modbus device unreachable", "endpoint", c.cfg.Endpoint, "retry_in", d, "err", err)
 		if !c.sleep(d, nil) {
@@ -379,7 +357,7 @@ func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, t
 				c.met.Exceptions.Inc()
 			}
 			rerr := fmt.Errorf("modbus: read %s %d..%d of unit %d: %w", req.Table, req.Address, int(req.Address)+int(req.Quantity)-1, req.UnitID, err)
-			c.noteError(rerr, true)
+			c.status.NoteError(rerr, true)
 			c.badInput.Warn(c.log, "modbus read failed; values marked bad", "err", rerr)
 			// The device answered with an exception (or timed out): the
 			// points keep their last value, with bad quality.
@@ -402,7 +380,7 @@ func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, t
 			if err != nil {
 				derr := fmt.Errorf("modbus: twin %s property %s: %w", p.twinID, p.property, err)
 				c.met.Decode.Inc()
-				c.noteError(derr, true)
+				c.status.NoteError(derr, true)
 				c.badInput.Warn(c.log, "modbus value rejected", "err", derr)
 				continue
 			}

@@ -334,6 +334,7 @@ func (c *Connector) handleResponse(_ paho.Client, m paho.Message) {
 
 // respond matches responses with the pending commands and writes.
 func (c *Connector) respond() {
+	defer edge.Recover(c.panicked)
 	defer close(c.respDone)
 	for {
 		select {

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,6 +37,7 @@ type Connector struct {
 	pattern  TopicPattern
 	mappings map[string]*Mapping // twin → its payload mapping
 	twins    []string
+	panicked edge.PanicReporter // set by OnPanic before Start
 
 	// Commands and writes (command.go).
 	cmdTopic  *TopicPattern            // CommandTopic, nil when not set
@@ -59,9 +61,10 @@ type Connector struct {
 	done     chan struct{}
 	respDone chan struct{} // closed when the response worker ends (at once without respTopic)
 
+	status *edge.StatusKeeper
+
 	mu struct {
 		sync.Mutex
-		status     edge.Status
 		connected  bool
 		subscribed bool   // the subscriptions of the current connection are acknowledged
 		conns      uint64 // connections and losses so far: a stale SUBACK does not count
@@ -103,7 +106,7 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, m
 			m.Fields = append(m.Fields, Field{Property: p.Property, Path: p.Field, Scale: p.Scale, Offset: p.Offset})
 		}
 	}
-	c.mu.status = edge.Status{Name: cfg.Name, Protocol: "mqtt", Endpoint: cfg.Endpoint, State: edge.StateStopped, Since: time.Now()}
+	c.status = edge.NewStatusKeeper(cfg.Name, "mqtt", cfg.Endpoint)
 	return c, nil
 }
 
@@ -196,7 +199,7 @@ func (c *Connector) Start() error {
 func (c *Connector) onConnect(cl paho.Client) {
 	c.mu.Lock()
 	if c.mu.once {
-		c.mu.status.Reconnects++
+		c.status.Reconnected()
 		c.met.Reconnects.Inc()
 	}
 	c.mu.once, c.mu.connected, c.mu.subscribed = true, true, false
@@ -298,6 +301,7 @@ func (c *Connector) handle(_ paho.Client, m paho.Message) {
 
 // work decodes messages and publishes samples.
 func (c *Connector) work() {
+	defer edge.Recover(c.panicked)
 	defer close(c.done)
 	for {
 		select {
@@ -347,6 +351,7 @@ func (c *Connector) decode(topic string, payload []byte) {
 // OfflineAfter while the broker connection is up (wall time: it watches
 // real devices).
 func (c *Connector) watchSilence() {
+	defer edge.Recover(c.panicked)
 	t := time.NewTicker(max(c.mq.OfflineAfter/4, 250*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -373,6 +378,11 @@ func (c *Connector) watchSilence() {
 	}
 }
 
+// OnPanic makes a panic in one of the connector's goroutines go to
+// report (the edge.Host restarts the connector) instead of crashing the
+// process. Call before Start.
+func (c *Connector) OnPanic(report edge.PanicReporter) { c.panicked = report }
+
 // Stop disconnects and stops the workers; pending commands and writes end
 // with ErrStopped. Idempotent.
 func (c *Connector) Stop() {
@@ -398,31 +408,16 @@ func (c *Connector) Dropped() int64 { return c.dropped.Load() }
 func (c *Connector) Unknown() int64 { return c.unknown.Load() }
 
 // Status returns the connector's status.
-func (c *Connector) Status() edge.Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.mu.status
-	st.Sink = c.sink.Stats()
-	return st
-}
+func (c *Connector) Status() edge.Status { return c.status.Status(c.sink) }
 
 func (c *Connector) setState(s edge.State, errText string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.status.State != s {
-		c.mu.status.State, c.mu.status.Since = s, time.Now()
-	}
+	c.status.SetState(s)
 	if errText != "" {
-		c.mu.status.LastError, c.mu.status.LastErrorTime = errText, time.Now()
+		c.status.NoteError(errors.New(errText), false)
 	}
 }
 
-func (c *Connector) noteError(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mu.status.LastError, c.mu.status.LastErrorTime = err.Error(), time.Now()
-	c.mu.status.ReadErrors++
-}
+func (c *Connector) noteError(err error) { c.status.NoteError(err, true) }
 
 // String describes the connector for logs.
 func (c *Connector) String() string {

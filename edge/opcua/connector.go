@@ -39,8 +39,9 @@ type Connector struct {
 
 	writeTargets map[string]target
 
-	stopC chan struct{}
-	done  chan struct{}
+	stopC    chan struct{}
+	panicked edge.PanicReporter // set by OnPanic before Start
+	done     chan struct{}
 
 	client   atomic.Pointer[opcua.Client] // while connected, for writes
 	lastData atomic.Int64                 // unix nanos of the last data change
@@ -51,10 +52,7 @@ type Connector struct {
 	resubs     atomic.Int64 // subscriptions re-created by the watchdog
 	unexpected atomic.Int64 // values of a data type with no twin counterpart
 
-	mu struct {
-		sync.Mutex
-		status edge.Status
-	}
+	status *edge.StatusKeeper
 }
 
 // item is one monitored node.
@@ -139,7 +137,7 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, m
 	if err := c.indexWrites(bindings); err != nil {
 		return nil, err
 	}
-	c.mu.status = edge.Status{Name: cfg.Name, Protocol: "opcua", Endpoint: cfg.Endpoint, State: edge.StateStopped, Since: time.Now()}
+	c.status = edge.NewStatusKeeper(cfg.Name, "opcua", cfg.Endpoint)
 	return c, nil
 }
 
@@ -160,6 +158,11 @@ func (c *Connector) Unexpected() int64 { return c.unexpected.Load() }
 // Start runs the connector until Stop.
 func (c *Connector) Start() { go c.run() }
 
+// OnPanic makes a panic in one of the connector's goroutines go to
+// report (the edge.Host restarts the connector) instead of crashing the
+// process. Call before Start.
+func (c *Connector) OnPanic(report edge.PanicReporter) { c.panicked = report }
+
 // Stop stops the subscription, closes the session and waits. Idempotent.
 func (c *Connector) Stop() {
 	select {
@@ -171,35 +174,12 @@ func (c *Connector) Stop() {
 }
 
 // Status returns the connector's status.
-func (c *Connector) Status() edge.Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st := c.mu.status
-	st.Sink = c.sink.Stats()
-	return st
-}
+func (c *Connector) Status() edge.Status { return c.status.Status(c.sink) }
 
 // String describes the connector for logs.
 func (c *Connector) String() string {
 	return fmt.Sprintf("opcua connector %s (%s, %s/%s, %s): %d monitored items in batches of %d, publishing every %v, watchdog %v",
 		c.cfg.Name, c.cfg.Endpoint, c.ocfg.SecurityPolicy, c.ocfg.SecurityMode, c.ocfg.Auth, len(c.items), c.ocfg.BatchSize, c.ocfg.PublishingInterval, c.ocfg.Watchdog)
-}
-
-func (c *Connector) setState(s edge.State) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.status.State != s {
-		c.mu.status.State, c.mu.status.Since = s, time.Now()
-	}
-}
-
-func (c *Connector) noteError(err error, read bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mu.status.LastError, c.mu.status.LastErrorTime = err.Error(), time.Now()
-	if read {
-		c.mu.status.ReadErrors++
-	}
 }
 
 func (c *Connector) stopped() bool {
@@ -225,27 +205,26 @@ func (c *Connector) ctx() (context.Context, context.CancelFunc) {
 }
 
 func (c *Connector) run() {
+	defer edge.Recover(c.panicked)
 	defer close(c.done)
-	defer c.setState(edge.StateStopped)
+	defer c.status.SetState(edge.StateStopped)
 	ctx, cancel := c.ctx()
 	defer cancel()
 	delays := edge.NewDelays(c.cfg.Reconnect, uint64(time.Now().UnixNano()))
 	connectedOnce := false
 	for !c.stopped() {
-		c.setState(edge.StateConnecting)
+		c.status.SetState(edge.StateConnecting)
 		states := make(chan opcua.ConnState, 16)
 		client, err := Dial(ctx, c.cfg.Endpoint, c.ocfg, DialOptions{StateChanged: states})
 		if err == nil {
 			delays.Reset()
 			if connectedOnce {
-				c.mu.Lock()
-				c.mu.status.Reconnects++
-				c.mu.Unlock()
+				c.status.Reconnected()
 				c.met.Reconnects.Inc()
 			}
 			connectedOnce = true
 			c.met.Connected.Set(1)
-			c.setState(edge.StateConnected)
+			c.status.SetState(edge.StateConnected)
 			c.log.Info("opcua connected", "endpoint", c.cfg.Endpoint, "security", c.ocfg.SecurityPolicy+"/"+c.ocfg.SecurityMode, "auth", c.ocfg.Auth)
 			c.types.Clear()
 			c.client.Store(client)
@@ -262,9 +241,9 @@ func (c *Connector) run() {
 		if c.stopped() {
 			return
 		}
-		c.noteError(err, false)
+		c.status.NoteError(err, false)
 		c.sink.SetOnline(c.twins, false)
-		c.setState(edge.StateDisconnected)
+		c.status.SetState(edge.StateDisconnected)
 		d := delays.Next()
 		if errors.Is(err, ErrPinMismatch) || errors.Is(err, ErrNoEndpoint) {
 			c.log.Error("opcua server refused by configuration", "endpoint", c.cfg.Endpoint, "retry_in", d, "err", err)
@@ -313,7 +292,7 @@ func (c *Connector) session(ctx context.Context, client *opcua.Client, states <-
 				if client.State() != opcua.Connected {
 					return fmt.Errorf("opcua: subscription: %w", n.Error)
 				}
-				c.noteError(fmt.Errorf("opcua: subscription: %w", n.Error), true)
+				c.status.NoteError(fmt.Errorf("opcua: subscription: %w", n.Error), true)
 				c.badInput.Warn(c.log, "opcua subscription error", "err", n.Error)
 				continue
 			}
@@ -411,7 +390,7 @@ func (c *Connector) subscribe(ctx context.Context, client *opcua.Client, notes c
 func (c *Connector) refuse(it *item, code ua.StatusCode) {
 	c.badItems.Add(1)
 	err := fmt.Errorf("opcua: node %s of twin %s property %s: the server refused to monitor it: %w", it.node, it.twinID, it.property, code)
-	c.noteError(err, true)
+	c.status.NoteError(err, true)
 	c.badInput.Warn(c.log, "opcua monitored item refused", "err", err)
 }
 
@@ -489,7 +468,7 @@ func (c *Connector) sample(it *item, dv *ua.DataValue, now time.Time) *pb.Sample
 			// A bad status before any value: the node is unknown, not
 			// readable or not yet sampled. Nothing to mark bad yet.
 			err := fmt.Errorf("opcua: node %s of twin %s property %s: %w", it.node, it.twinID, it.property, dv.Status)
-			c.noteError(err, true)
+			c.status.NoteError(err, true)
 			c.badInput.Warn(c.log, "opcua node reports a bad status", "err", err)
 			return nil
 		}
@@ -500,7 +479,7 @@ func (c *Connector) sample(it *item, dv *ua.DataValue, now time.Time) *pb.Sample
 			c.unexpected.Add(1)
 			c.met.Decode.Inc()
 			err = fmt.Errorf("opcua: node %s of twin %s property %s: %w", it.node, it.twinID, it.property, err)
-			c.noteError(err, true)
+			c.status.NoteError(err, true)
 			c.badInput.Warn(c.log, "opcua value rejected", "err", err)
 			return nil
 		}

@@ -126,8 +126,16 @@ type ConnectorStatus struct {
 	FailedBatches int64 `protobuf:"varint,13,opt,name=failed_batches,json=failedBatches,proto3" json:"failed_batches,omitempty"`
 	// Samples per second over the last 10 seconds.
 	SamplesPerSecond float64 `protobuf:"fixed64,14,opt,name=samples_per_second,json=samplesPerSecond,proto3" json:"samples_per_second,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Times the connector was rebuilt after one of its goroutines panicked
+	// (its actor's supervisor restarts it with backoff).
+	Restarts int64 `protobuf:"varint,15,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// Batches waiting in the connector's Pebble outbox for the twins to take
+	// them, and batches lost to the outbox's bound (drop_oldest or
+	// refuse_newest) or to a failed append.
+	OutboxBacklog int64 `protobuf:"varint,16,opt,name=outbox_backlog,json=outboxBacklog,proto3" json:"outbox_backlog,omitempty"`
+	OutboxLost    int64 `protobuf:"varint,17,opt,name=outbox_lost,json=outboxLost,proto3" json:"outbox_lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConnectorStatus) Reset() {
@@ -258,6 +266,27 @@ func (x *ConnectorStatus) GetSamplesPerSecond() float64 {
 	return 0
 }
 
+func (x *ConnectorStatus) GetRestarts() int64 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetOutboxBacklog() int64 {
+	if x != nil {
+		return x.OutboxBacklog
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetOutboxLost() int64 {
+	if x != nil {
+		return x.OutboxLost
+	}
+	return 0
+}
+
 var File_plantwin_v1_edge_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_edge_service_proto_rawDesc = "" +
@@ -267,7 +296,7 @@ const file_plantwin_v1_edge_service_proto_rawDesc = "" +
 	"\x16ListConnectorsResponse\x12<\n" +
 	"\n" +
 	"connectors\x18\x01 \x03(\v2\x1c.plantwin.v1.ConnectorStatusR\n" +
-	"connectors\"\xfb\x03\n" +
+	"connectors\"\xdf\x04\n" +
 	"\x0fConnectorStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x1a\n" +
@@ -288,7 +317,11 @@ const file_plantwin_v1_edge_service_proto_rawDesc = "" +
 	"\baccepted\x18\v \x01(\x03R\baccepted\x12\x1a\n" +
 	"\brejected\x18\f \x01(\x03R\brejected\x12%\n" +
 	"\x0efailed_batches\x18\r \x01(\x03R\rfailedBatches\x12,\n" +
-	"\x12samples_per_second\x18\x0e \x01(\x01R\x10samplesPerSecond2h\n" +
+	"\x12samples_per_second\x18\x0e \x01(\x01R\x10samplesPerSecond\x12\x1a\n" +
+	"\brestarts\x18\x0f \x01(\x03R\brestarts\x12%\n" +
+	"\x0eoutbox_backlog\x18\x10 \x01(\x03R\routboxBacklog\x12\x1f\n" +
+	"\voutbox_lost\x18\x11 \x01(\x03R\n" +
+	"outboxLost2h\n" +
 	"\vEdgeService\x12Y\n" +
 	"\x0eListConnectors\x12\".plantwin.v1.ListConnectorsRequest\x1a#.plantwin.v1.ListConnectorsResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 

@@ -74,9 +74,11 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzPayload$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/mqtt
 	$(GO) test -run='^$$' -fuzz='^FuzzResponse$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/mqtt
 	$(GO) test -run='^$$' -fuzz='^FuzzFromVariant$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/opcua
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeService$$' -fuzzminimizetime=5s -fuzztime=$(FUZZTIME) ./edge/opcua
 
 ## bench: the system benchmarks: durable ingest at 10k and 100k twins beside raw protoactor and
-## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling.
+## Pebble ceilings, then the gRPC API (GetTwin, ListTwins, Watch) beside the empty-RPC ceiling,
+## then the Modbus, MQTT and OPC UA connectors beside a bare client of the same device.
 bench: build
 	$(PLANTWIN) bench $(BENCH_ARGS)
 	$(PLANTWIN) bench api $(BENCH_API_ARGS)

@@ -103,6 +103,12 @@ func (g *opcuaGenerator) run() {
 	}
 }
 
+// halt stops the generator and waits for it.
+func (g *opcuaGenerator) halt() {
+	close(g.stop)
+	<-g.done
+}
+
 // measure runs the generator for d and returns its rate and the rate of
 // count over the same time.
 func (g *opcuaGenerator) measure(d time.Duration, count func() int64) (changed, counted float64) {
@@ -143,16 +149,24 @@ func RunOPCUA(ctx context.Context, o OPCUAOptions, w io.Writer) (*OPCUAResult, e
 	}
 	defer srv.Stop()
 	res := &OPCUAResult{Items: len(names)}
-	gen := &opcuaGenerator{srv: srv, names: names, every: o.Interval, stop: make(chan struct{}), done: make(chan struct{})}
-	go gen.run()
-	defer func() { close(gen.stop); <-gen.done }()
+	// One generator per phase, stopped while its subscription still
+	// consumes: gopcua's server blocks Set (holding its monitored-item
+	// lock) when a subscription's notification queue is full, so a
+	// generator outliving its consumer would stall the server.
+	startGen := func() *opcuaGenerator {
+		g := &opcuaGenerator{srv: srv, names: names, every: o.Interval, stop: make(chan struct{}), done: make(chan struct{})}
+		go g.run()
+		return g
+	}
 
 	// Client only: a bare gopcua subscription over the same items.
 	logf(w, "opcua: client only: %d monitored items changed every %v, one bare gopcua subscription", len(names), o.Interval)
 	var got atomic.Int64
 	if err := bareSubscription(ctx, srv.Endpoint(), names, o.Interval, &got, func() {
 		logf(w, "opcua: client only: subscribed; measuring for %v", o.Duration)
+		gen := startGen()
 		_, res.ClientOnly = gen.measure(o.Duration, got.Load)
+		gen.halt()
 		logf(w, "opcua: client only: %.0f values/s", res.ClientOnly)
 	}); err != nil {
 		return nil, err
@@ -196,7 +210,9 @@ func RunOPCUA(ctx context.Context, o OPCUAOptions, w io.Writer) (*OPCUAResult, e
 		time.Sleep(50 * time.Millisecond)
 	}
 	logf(w, "opcua: connector: subscribed; measuring for %v", o.Duration)
+	gen := startGen()
 	res.Changed, res.Twins = gen.measure(o.Duration, func() int64 { return sink.Stats().Accepted })
+	gen.halt()
 	st := sink.Stats()
 	fmt.Fprintf(w, "\n== OPC UA benchmark: %d monitored items (%d twins × %d), sampling and publishing every %v, loopback gopcua server ==\n",
 		len(names), len(plant.Twins), o.Properties, o.Interval)

@@ -19,6 +19,7 @@ type Mosquitto struct {
 	Addr string
 	dir  string
 	bin  string
+	opts MosquittoOptions
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -35,8 +36,24 @@ func MosquittoPath() (string, error) {
 	return "", errors.New("simulations: mosquitto not found (apt-get install mosquitto; .ci/run does)")
 }
 
-// StartMosquitto starts a broker with its configuration and log in dir.
+// MosquittoOptions secure a broker: TLS on its listener and a password
+// file. The zero value is a plain, anonymous broker.
+type MosquittoOptions struct {
+	// CertFile and KeyFile (PEM) make the listener TLS only.
+	CertFile, KeyFile string
+	// Users, when set, are the only logins accepted (user → password);
+	// anonymous clients are refused.
+	Users map[string]string
+}
+
+// StartMosquitto starts a plain, anonymous broker with its configuration
+// and log in dir.
 func StartMosquitto(dir string) (*Mosquitto, error) {
+	return StartMosquittoWith(dir, MosquittoOptions{})
+}
+
+// StartMosquittoWith starts a broker with TLS and logins as o says.
+func StartMosquittoWith(dir string, o MosquittoOptions) (*Mosquitto, error) {
 	bin, err := MosquittoPath()
 	if err != nil {
 		return nil, err
@@ -45,7 +62,12 @@ func StartMosquitto(dir string) (*Mosquitto, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Mosquitto{Addr: addr, dir: dir, bin: bin}
+	m := &Mosquitto{Addr: addr, dir: dir, bin: bin, opts: o}
+	if len(o.Users) > 0 {
+		if err := m.writePasswords(); err != nil {
+			return nil, err
+		}
+	}
 	return m, m.Start()
 }
 
@@ -59,7 +81,20 @@ func (m *Mosquitto) Start() error {
 	}
 	_, port, _ := net.SplitHostPort(m.Addr)
 	conf := filepath.Join(m.dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nlog_dest file %s\n", port, filepath.Join(m.dir, "mosquitto.log"))
+	text := fmt.Sprintf("listener %s 127.0.0.1\npersistence false\nmax_queued_messages 100000\nlog_dest file %s\n", port, filepath.Join(m.dir, "mosquitto.log"))
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto drops to its own user and then cannot
+		// read a test's private key or password file.
+		text += "user root\n"
+	}
+	if m.opts.CertFile != "" {
+		text += fmt.Sprintf("certfile %s\nkeyfile %s\n", m.opts.CertFile, m.opts.KeyFile)
+	}
+	if len(m.opts.Users) > 0 {
+		text += fmt.Sprintf("allow_anonymous false\npassword_file %s\n", filepath.Join(m.dir, "passwords"))
+	} else {
+		text += "allow_anonymous true\n"
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return err
 	}
@@ -83,6 +118,24 @@ func (m *Mosquitto) Start() error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	m.cmd = cmd
+	return nil
+}
+
+// writePasswords writes the password file with mosquitto_passwd.
+func (m *Mosquitto) writePasswords() error {
+	bin := filepath.Join(filepath.Dir(m.bin), "..", "bin", "mosquitto_passwd")
+	if p, err := exec.LookPath("mosquitto_passwd"); err == nil {
+		bin = p
+	}
+	file := filepath.Join(m.dir, "passwords")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		return err
+	}
+	for user, pass := range m.opts.Users {
+		if out, err := exec.Command(bin, "-b", file, user, pass).CombinedOutput(); err != nil {
+			return fmt.Errorf("simulations: mosquitto_passwd %s: %v: %s", user, err, out)
+		}
+	}
 	return nil
 }
 

@@ -60,6 +60,8 @@ type Connector struct {
 	stopC    chan struct{}
 	done     chan struct{}
 	respDone chan struct{} // closed when the response worker ends (at once without respTopic)
+	loopDone chan struct{} // closed when the connection loop ends
+	lostC    chan struct{} // onLost → the connection loop
 
 	status *edge.StatusKeeper
 
@@ -89,7 +91,7 @@ func New(cfg *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, m
 	}
 	c := &Connector{cfg: cfg, mq: *cfg.MQTT, sink: sink, log: logger.With("connector", cfg.Name), met: met.For(cfg.Name),
 		pattern: pat, mappings: map[string]*Mapping{}, msgs: make(chan paho.Message, queueSize),
-		stopC: make(chan struct{}), done: make(chan struct{})}
+		stopC: make(chan struct{}), done: make(chan struct{}), loopDone: make(chan struct{}), lostC: make(chan struct{}, 1)}
 	c.badInput.Interval = 10 * time.Second
 	c.mu.lastSeen, c.mu.silent = map[string]time.Time{}, map[string]bool{}
 	if err := c.indexCommands(bindings); err != nil {
@@ -147,22 +149,21 @@ func (c *Connector) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
-// Start connects (retrying in the background until the broker answers)
-// and starts the worker.
+// Start starts the workers and the connection loop, which connects in the
+// background and again after every loss, with the connector's backoff.
 func (c *Connector) Start() error {
 	tc, err := c.tlsConfig()
 	if err != nil {
 		return err
 	}
-	b := c.cfg.Reconnect
+	// The connector owns reconnecting (paho's own retries are silent: a
+	// refused login would show only as "connecting" forever).
 	opts := paho.NewClientOptions().
 		AddBroker(brokerURL(c.cfg.Endpoint)).
 		SetClientID(c.mq.ClientID).
 		SetCleanSession(c.mq.CleanSession).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(max(b.Initial, 100*time.Millisecond)).
-		SetMaxReconnectInterval(max(b.Max, time.Second)).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
 		SetConnectTimeout(5 * time.Second).
 		SetKeepAlive(10 * time.Second).
 		SetWriteTimeout(10 * time.Second). // bounds Publish and Subscribe when the connection is stuck
@@ -189,8 +190,56 @@ func (c *Connector) Start() error {
 	if c.mq.OfflineAfter > 0 {
 		go c.watchSilence()
 	}
-	c.client.Connect() // with ConnectRetry the token completes only once connected; onConnect reports it
+	go c.connectLoop()
 	return nil
+}
+
+// connectLoop connects, waits for the connection's loss, and connects
+// again with backoff and jitter, recording each failed attempt's reason
+// (a refused login, a TLS error, a refused connection) in the status.
+func (c *Connector) connectLoop() {
+	defer edge.Recover(c.panicked)
+	defer close(c.loopDone)
+	delays := edge.NewDelays(c.cfg.Reconnect, uint64(time.Now().UnixNano()))
+	for {
+		tok := c.client.Connect()
+		select {
+		case <-c.stopC:
+			return
+		case <-tok.Done():
+		}
+		if err := tok.Error(); err != nil {
+			c.setState(edge.StateDisconnected, "connect: "+err.Error())
+			c.sink.SetOnline(c.twins, false)
+			d := delays.Next()
+			c.badInput.Warn(c.log, "mqtt broker refused or unreachable", "endpoint", c.cfg.Endpoint, "retry_in", d, "err", err)
+			if !c.pause(d) {
+				return
+			}
+			continue
+		}
+		delays.Reset()
+		select { // onConnect subscribes and marks the twins online
+		case <-c.stopC:
+			return
+		case <-c.lostC:
+		}
+		if !c.pause(delays.Next()) {
+			return
+		}
+	}
+}
+
+// pause waits d; false when stopped meanwhile.
+func (c *Connector) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.stopC:
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // onConnect runs in paho's goroutine on every (re)connection: subscribe
@@ -288,6 +337,10 @@ func (c *Connector) onLost(_ paho.Client, err error) {
 	c.setState(edge.StateDisconnected, err.Error())
 	c.log.Warn("mqtt connection lost; reconnecting", "endpoint", c.cfg.Endpoint, "err", err)
 	c.sink.SetOnline(c.twins, false)
+	select { // to the connection loop, never blocking paho
+	case c.lostC <- struct{}{}:
+	default:
+	}
 }
 
 // handle is paho's message callback: hand off and return.
@@ -394,6 +447,7 @@ func (c *Connector) Stop() {
 	}
 	if c.client != nil {
 		c.client.Disconnect(250)
+		<-c.loopDone
 	}
 	<-c.done
 	<-c.respDone

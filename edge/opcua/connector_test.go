@@ -233,10 +233,16 @@ func TestWritesAndCommands(t *testing.T) {
 		t.Errorf("out-of-range argument: %v", err)
 	}
 	// gopcua's server cannot serve methods: the call reaches it and its
-	// refusal comes back with the method named.
+	// refusal comes back with the method named. The refusal (a
+	// ServiceFault, as is the failed lookup of the method's arguments
+	// before it) must not cost the session: gopcua v0.8.0 treated it as a
+	// lost connection (patched in third_party, see PLANTWIN.md).
 	err = r.conn.Command(ctx, "turbine-1", "reset", nil)
 	if err == nil || !strings.Contains(err.Error(), "T1.Reset") || !errors.Is(err, ua.StatusBadServiceUnsupported) {
 		t.Errorf("method call on a server without methods: %v", err)
+	}
+	if st := r.conn.Status(); st.Reconnects != 0 || st.State != edge.StateConnected {
+		t.Errorf("a refused request dropped the session: %+v", st)
 	}
 	if err := r.conn.Write(ctx, "turbine-1", "power", twins.Double(1)); !errors.Is(err, edge.ErrNotBound) {
 		t.Errorf("write of an unbound property: %v", err)

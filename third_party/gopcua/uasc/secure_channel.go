@@ -267,7 +267,7 @@ func (s *SecureChannel) dispatcher() {
 			return
 		default:
 			msg := s.Receive(ctx)
-			if msg.Err != nil {
+			if msg.Err != nil && !requestFailure(msg) {
 				select {
 				case <-s.closing:
 					return
@@ -312,6 +312,33 @@ func (s *SecureChannel) dispatcher() {
 			s.rcvLocker.waitIfLock()
 		}
 	}
+}
+
+// requestFailure reports whether msg is a response whose service failed
+// (a ServiceFault or a bad ServiceResult, such as BadServiceUnsupported
+// or BadUserAccessDenied): that is the request's answer, not a problem of
+// the channel or the session.
+//
+// plantwin patch: v0.8.0 sent every such status to the client's channel
+// error handler as well, whose monitor then declared the connection lost
+// (and, with auto-reconnect off, closed it), so one refused request could
+// drop the session and the subscriptions with it.
+func requestFailure(msg *MessageBody) bool {
+	if msg.body == nil {
+		return false
+	}
+	var code ua.StatusCode
+	if !errors.As(msg.Err, &code) {
+		return false
+	}
+	switch code {
+	case ua.StatusBadSessionIDInvalid, ua.StatusBadSessionClosed, ua.StatusBadSessionNotActivated,
+		ua.StatusBadSecureChannelIDInvalid, ua.StatusBadSecureChannelClosed, ua.StatusBadSecureChannelTokenUnknown,
+		ua.StatusBadServerNotConnected, ua.StatusBadCommunicationError, ua.StatusBadConnectionClosed,
+		ua.StatusBadServerHalted, ua.StatusBadShutdown:
+		return false // the session or channel is gone: the monitor must know
+	}
+	return true
 }
 
 // Receive receives message chunks from the secure channel, decodes and forwards

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/cel-go/cel"
 	"gopkg.in/yaml.v3"
 
 	"github.com/plantwin/plantwin/internal/suggest"
@@ -389,7 +390,7 @@ func (p *parser) models(c *Config, n *yaml.Node) {
 	first := make(map[string]int) // model name -> line
 	for i, item := range p.seq(n, "models") {
 		path := yamlnode.Index("models", i)
-		fs, ok := p.fields(item, path, []string{"name", "description", "properties", "commands"}, nil)
+		fs, ok := p.fields(item, path, []string{"name", "description", "properties", "commands", "rules"}, nil)
 		if !ok {
 			continue
 		}
@@ -407,6 +408,7 @@ func (p *parser) models(c *Config, n *yaml.Node) {
 		m.Properties = p.properties(fs["properties"].val, yamlnode.Join(path, "properties"))
 		m.Commands = p.commands(fs["commands"].val, yamlnode.Join(path, "commands"))
 		m.buildIndex()
+		p.rules(m, fs["rules"].val, yamlnode.Join(path, "rules"))
 		c.Models = append(c.Models, m)
 		if name != "" {
 			c.models[name] = m
@@ -427,12 +429,8 @@ func (p *parser) properties(n *yaml.Node, path string) []Property {
 		var pr Property
 		var nameNode *yaml.Node
 		pr.Name, nameNode = p.name(fs, item, ipath)
-		if pr.Name != "" {
-			if line, dup := first[pr.Name]; dup {
-				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate property %q (first declared at line %d)", pr.Name, line)
-				continue
-			}
-			first[pr.Name] = nameNode.Line
+		if !p.unique(first, pr.Name, nameNode, ipath, "property") {
+			continue
 		}
 		pr.Description = p.optString(fs, "description", ipath)
 		pr.Unit = p.optString(fs, "unit", ipath)
@@ -538,18 +536,103 @@ func (p *parser) commands(n *yaml.Node, path string) []Command {
 		var c Command
 		var nameNode *yaml.Node
 		c.Name, nameNode = p.name(fs, item, ipath)
-		if c.Name != "" {
-			if line, dup := first[c.Name]; dup {
-				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate command %q (first declared at line %d)", c.Name, line)
-				continue
-			}
-			first[c.Name] = nameNode.Line
+		if !p.unique(first, c.Name, nameNode, ipath, "command") {
+			continue
 		}
 		c.Description = p.optString(fs, "description", ipath)
 		c.Parameters = p.parameters(fs["parameters"].val, yamlnode.Join(ipath, "parameters"))
 		cmds = append(cmds, c)
 	}
 	return cmds
+}
+
+// unique records name (declared at node) in first and reports whether it
+// is new; a duplicate is reported as an error naming the first line. An
+// empty name (already reported) counts as new.
+func (p *parser) unique(first map[string]int, name string, node *yaml.Node, path, what string) bool {
+	if name == "" {
+		return true
+	}
+	if line, dup := first[name]; dup {
+		p.errorf(node, yamlnode.Join(path, "name"), "duplicate %s %q (first declared at line %d)", what, name, line)
+		return false
+	}
+	first[name] = node.Line
+	return true
+}
+
+// rules parses and compiles a model's rules; condition errors point into
+// the expression.
+func (p *parser) rules(m *Model, n *yaml.Node, path string) {
+	items := p.seq(n, path)
+	if len(items) == 0 {
+		return
+	}
+	env, err := ruleEnv(m)
+	if err != nil {
+		p.errorf(n, path, "%v", err)
+		return
+	}
+	first := make(map[string]int)
+	for i, item := range items {
+		ipath := yamlnode.Index(path, i)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "when", "clear_when", "for", "severity", "message"}, nil)
+		if !ok {
+			continue
+		}
+		r := Rule{Line: item.Line, Severity: SeverityMedium}
+		var nameNode *yaml.Node
+		r.Name, nameNode = p.name(fs, item, ipath)
+		if !p.unique(first, r.Name, nameNode, ipath, "rule") {
+			continue
+		}
+		r.Message = p.optString(fs, "message", ipath)
+		cond := func(key string, required bool) (string, cel.Program) {
+			e, ok := fs[key]
+			if !ok {
+				if required {
+					p.errorf(item, yamlnode.Join(ipath, key), "missing required field %q (a CEL condition such as temperature > 90)", key)
+				}
+				return "", nil
+			}
+			expr, ok := p.str(e.val, yamlnode.Join(ipath, key))
+			if !ok {
+				return "", nil
+			}
+			prg, err := compileCondition(env, expr)
+			if err != nil {
+				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(ipath, key), "%v", err)
+				return expr, nil
+			}
+			return expr, prg
+		}
+		r.When, r.when = cond("when", true)
+		r.ClearWhen, r.clear = cond("clear_when", false)
+		if e, ok := fs["for"]; ok {
+			if s, ok := p.str(e.val, yamlnode.Join(ipath, "for")); ok {
+				d, err := time.ParseDuration(s)
+				switch {
+				case err != nil:
+					p.errorf(yamlnode.Deref(e.val), yamlnode.Join(ipath, "for"), "invalid duration %q (want e.g. 10s, 5m)", s)
+				case d < 0:
+					p.errorf(yamlnode.Deref(e.val), yamlnode.Join(ipath, "for"), "must not be negative, got %s", s)
+				default:
+					r.For = d
+				}
+			}
+		}
+		if e, ok := fs["severity"]; ok {
+			if s, ok := p.str(e.val, yamlnode.Join(ipath, "severity")); ok {
+				sev, err := ParseSeverity(s)
+				if err != nil {
+					p.errorf(yamlnode.Deref(e.val), yamlnode.Join(ipath, "severity"), "%v", err)
+				} else {
+					r.Severity = sev
+				}
+			}
+		}
+		m.Rules = append(m.Rules, r)
+	}
 }
 
 func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
@@ -565,12 +648,8 @@ func (p *parser) parameters(n *yaml.Node, path string) []Parameter {
 		var pa Parameter
 		var nameNode *yaml.Node
 		pa.Name, nameNode = p.name(fs, item, ipath)
-		if pa.Name != "" {
-			if line, dup := first[pa.Name]; dup {
-				p.errorf(nameNode, yamlnode.Join(ipath, "name"), "duplicate parameter %q (first declared at line %d)", pa.Name, line)
-				continue
-			}
-			first[pa.Name] = nameNode.Line
+		if !p.unique(first, pa.Name, nameNode, ipath, "parameter") {
+			continue
 		}
 		pa.Description = p.optString(fs, "description", ipath)
 		pa.Unit = p.optString(fs, "unit", ipath)

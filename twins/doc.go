@@ -21,6 +21,19 @@
 // Both are deterministic: replaying the same events on a fresh state built
 // from the same [Spec] yields an equal state.
 //
+// # Rules and alarms (being built)
+//
+// A model may declare rules (see [Rule]): CEL conditions over the twin's
+// state with a `for:` window in event time, `clear_when` hysteresis and a
+// severity, compiled once when the configuration is parsed. [Rule.Step]
+// decides, as a pure function of the state, the values before the event,
+// the rule's memory and the event time, whether the rule's alarm is raised
+// or cleared, and when it must be evaluated again if nothing arrives.
+// [Alarm] is the ISA-18.2 lifecycle of one alarm (normal, active
+// unacknowledged, active acknowledged, cleared unacknowledged, with
+// shelving). Neither is wired into Decide and Apply yet: twins do not
+// evaluate rules or journal alarms in this build.
+//
 // # Concurrency
 //
 // A State is not safe for concurrent use; it is owned by one goroutine (an

@@ -43,6 +43,7 @@ type Model struct {
 	Description string
 	Properties  []Property
 	Commands    []Command
+	Rules       []Rule // compiled by ParseConfig
 
 	props map[string]int // name -> index in Properties; nil for hand-built models
 	cmds  map[string]int // name -> index in Commands

@@ -151,6 +151,15 @@ func checkListen(o serveOptions) error {
 	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
 }
 
+// countRules returns how many rules the models declare.
+func countRules(cfg *twins.Config) int {
+	n := 0
+	for _, m := range cfg.Models {
+		n += len(m.Rules)
+	}
+	return n
+}
+
 // loadEdge parses the connectors and bindings of the configuration file
 // (none for --demo) before anything starts.
 func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
@@ -423,6 +432,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		gen.Start()
 	}
 	api.SetServing(true)
+	if n := countRules(cfg); n > 0 {
+		log.Warn("the configuration declares rules: they are parsed and checked, but this build does not evaluate them yet (no alarms are raised)", "rules", n)
+	}
 	log.Info("serving", "grpc_addr", lis.Addr().String(), "tls", tlsCfg != nil, "auth", authz.Enabled(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc, "try", "plantwin twins list --server "+lis.Addr().String())
 
 	// SIGHUP reloads the token file: new tokens work and removed ones stop

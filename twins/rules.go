@@ -1,0 +1,293 @@
+package twins
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+)
+
+// Rule is a condition over a twin's state that raises an alarm of the
+// rule's name, declared per model in the configuration:
+//
+//	rules:
+//	  - name: overheat
+//	    when: temperature > 90 && quality.temperature == "good"
+//	    for: 10s              # the condition must hold this long (event time)
+//	    clear_when: temperature < 85   # hysteresis; default: when no longer holds
+//	    severity: high        # low | medium | high | critical
+//	    message: temperature above 90
+//
+// Conditions are CEL over the twin's state: each reported property by name
+// (typed as the model declares it), prev.NAME (the value before the event
+// being decided), quality.NAME ("good", "uncertain", "bad"), labels.KEY and
+// id. A property never reported is absent: a condition that reads it does
+// not hold. Rules are compiled once per model; a Rule is immutable and safe
+// for concurrent use.
+type Rule struct {
+	Name      string
+	When      string
+	ClearWhen string        // "" : the alarm clears when When no longer holds
+	For       time.Duration // 0: raise at once
+	Severity  Severity
+	Message   string // "" : the When expression
+	Line      int    // of the rule in the configuration, for messages
+
+	when, clear cel.Program
+}
+
+// RuleVars are the names a condition may use besides the properties; a
+// property of one of these names cannot be used in rules.
+var RuleVars = []string{"prev", "quality", "labels", "id"}
+
+var celIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// celReserved are CEL's reserved words, which cannot name a variable.
+var celReserved = map[string]bool{
+	"as": true, "break": true, "const": true, "continue": true, "else": true, "for": true, "function": true,
+	"if": true, "import": true, "let": true, "loop": true, "package": true, "namespace": true, "return": true,
+	"var": true, "void": true, "while": true, "in": true, "true": true, "false": true, "null": true,
+}
+
+// ruleEnv returns the CEL environment of m's rules.
+func ruleEnv(m *Model) (*cel.Env, error) {
+	opts := []cel.EnvOption{
+		cel.Variable("prev", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("quality", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("labels", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("id", cel.StringType),
+		cel.CrossTypeNumericComparisons(true),
+	}
+	for _, p := range m.Properties {
+		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || isRuleVar(p.Name) {
+			continue // not addressable by name; prev/quality still index it
+		}
+		opts = append(opts, cel.Variable(p.Name, celType(p.Type)))
+	}
+	return cel.NewEnv(opts...)
+}
+
+func isRuleVar(name string) bool {
+	for _, v := range RuleVars {
+		if v == name {
+			return true
+		}
+	}
+	return false
+}
+
+func celType(t Type) *cel.Type {
+	switch t {
+	case TypeBool:
+		return cel.BoolType
+	case TypeInt:
+		return cel.IntType
+	case TypeDouble:
+		return cel.DoubleType
+	}
+	return cel.StringType
+}
+
+// RuleError is a condition that does not compile: Line and Column are
+// 1-based positions in the expression (0 if unknown).
+type RuleError struct {
+	Line, Column int
+	Msg          string
+}
+
+func (e *RuleError) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
+}
+
+// compileCondition type-checks expr in env; it must be a bool.
+func compileCondition(env *cel.Env, expr string) (cel.Program, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, &RuleError{Msg: "empty condition"}
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		e := &RuleError{Msg: iss.Err().Error()}
+		if errs := iss.Errors(); len(errs) > 0 {
+			e.Msg = strings.TrimSuffix(errs[0].Message, " (in container '')")
+			if loc := errs[0].Location; loc != nil && loc.Line() > 0 {
+				e.Line, e.Column = loc.Line(), loc.Column()+1
+			}
+		}
+		return nil, e
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		return nil, &RuleError{Msg: "a condition must be a bool expression, not " + ast.OutputType().String()}
+	}
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return nil, &RuleError{Msg: err.Error()}
+	}
+	return prg, nil
+}
+
+// CompileRules compiles the conditions of m's rules (in place). Errors
+// name the rule and the field.
+func CompileRules(m *Model) error {
+	if len(m.Rules) == 0 {
+		return nil
+	}
+	env, err := ruleEnv(m)
+	if err != nil {
+		return fmt.Errorf("twins: model %s: rule environment: %w", m.Name, err)
+	}
+	var errs []error
+	for i := range m.Rules {
+		r := &m.Rules[i]
+		if r.when, err = compileCondition(env, r.When); err != nil {
+			errs = append(errs, fmt.Errorf("rule %s: when: %w", r.Name, err))
+		}
+		if r.ClearWhen != "" {
+			if r.clear, err = compileCondition(env, r.ClearWhen); err != nil {
+				errs = append(errs, fmt.Errorf("rule %s: clear_when: %w", r.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RuleInput is what a condition sees: the twin's state after the event
+// being decided and the reported values before it.
+type RuleInput struct {
+	State *State
+	Prev  []Reported // indexed by Property.Index; nil: the same as State's
+}
+
+// activation builds the CEL variables of in.
+func (in RuleInput) activation() map[string]any {
+	s := in.State
+	m := s.Spec.Model
+	vars := make(map[string]any, len(m.Properties)+4)
+	prev := make(map[string]any, len(m.Properties))
+	quality := make(map[string]string, len(m.Properties))
+	for i, p := range m.Properties {
+		r := s.Reported[i]
+		if r.Quality != QualityUnknown {
+			vars[p.Name] = celValue(r.Value)
+			quality[p.Name] = r.Quality.String()
+		}
+		pr := r
+		if in.Prev != nil && i < len(in.Prev) {
+			pr = in.Prev[i]
+		}
+		if pr.Quality != QualityUnknown {
+			prev[p.Name] = celValue(pr.Value)
+		}
+	}
+	labels := s.Spec.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	vars["prev"], vars["quality"], vars["labels"], vars["id"] = prev, quality, labels, s.Spec.ID
+	return vars
+}
+
+func celValue(v Value) any {
+	switch v.Type() {
+	case TypeBool:
+		return v.AsBool()
+	case TypeInt:
+		return v.AsInt()
+	case TypeDouble:
+		return v.AsDouble()
+	}
+	return v.AsString()
+}
+
+// holds evaluates prg; a condition that reads an absent value, or fails
+// otherwise, does not hold (the error says why).
+func holds(prg cel.Program, vars map[string]any) (bool, error) {
+	out, _, err := prg.Eval(vars)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("condition gave %s, not a bool", typeName(out))
+	}
+	return bool(b), nil
+}
+
+func typeName(v ref.Val) string {
+	if v == nil {
+		return "nothing"
+	}
+	return v.Type().TypeName()
+}
+
+// RuleAction is what a rule decides at one evaluation.
+type RuleAction uint8
+
+// The rule actions.
+const (
+	RuleNone  RuleAction = iota // nothing changes
+	RuleRaise                   // raise the rule's alarm
+	RuleClear                   // clear it
+)
+
+// RuleState is a rule's memory in a twin between evaluations.
+type RuleState struct {
+	// PendingSince is the event time since which When has held while the
+	// alarm was not active (0: it does not hold); with For, the alarm is
+	// raised once it has held for For.
+	PendingSince int64
+}
+
+// RuleOutcome is one evaluation's decision.
+type RuleOutcome struct {
+	Action RuleAction
+	// Due is the event time at which the rule must be evaluated again even
+	// if nothing arrives (a pending For window ends then); 0: none.
+	Due     int64
+	Message string // for a raise
+	Err     error  // the condition could not be evaluated (it was taken as not holding)
+}
+
+// Step evaluates r at event time now for a twin whose alarm of this rule
+// is active or not, with the rule's memory rs. It is a pure function of
+// its arguments: a replay on the same inputs decides the same.
+func (r *Rule) Step(in RuleInput, rs RuleState, active bool, now int64) (RuleOutcome, RuleState) {
+	vars := in.activation()
+	if active {
+		var clear bool
+		var err error
+		if r.clear != nil {
+			clear, err = holds(r.clear, vars)
+		} else {
+			var cond bool
+			cond, err = holds(r.when, vars)
+			clear = !cond && err == nil
+		}
+		if clear {
+			return RuleOutcome{Action: RuleClear}, RuleState{}
+		}
+		return RuleOutcome{Err: err}, RuleState{}
+	}
+	cond, err := holds(r.when, vars)
+	if !cond {
+		return RuleOutcome{Err: err}, RuleState{}
+	}
+	if rs.PendingSince == 0 || rs.PendingSince > now {
+		rs.PendingSince = now
+	}
+	if due := rs.PendingSince + int64(r.For); now < due {
+		return RuleOutcome{Due: due}, rs
+	}
+	msg := r.Message
+	if msg == "" {
+		msg = r.When
+	}
+	return RuleOutcome{Action: RuleRaise, Message: msg}, RuleState{}
+}

@@ -93,16 +93,21 @@ type (
 	}
 )
 
-// StartHost starts one actor per connector of cfg on system. sinkOf gives
+// StartHost starts one actor per connector of cfg on system, except the
+// connectors pinned (node:) to a node other than nodeName. sinkOf gives
 // each connector its sink (with its outbox). The first instance of every
 // connector is built before any actor starts, so a configuration that
 // cannot run fails here with the connector named.
-func StartHost(system *actor.ActorSystem, cfg *Config, sinkOf func(*ConnectorConfig) (*Sink, error), factory Factory, log *slog.Logger) (*Host, error) {
+func StartHost(system *actor.ActorSystem, cfg *Config, nodeName string, sinkOf func(*ConnectorConfig) (*Sink, error), factory Factory, log *slog.Logger) (*Host, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Host{system: system, log: log, routes: map[string]*hosted{}}
 	for _, cc := range cfg.Connectors {
+		if cc.Node != "" && cc.Node != nodeName {
+			log.Info("connector runs on another node", "connector", cc.Name, "node", cc.Node, "this_node", nodeName)
+			continue
+		}
 		sink, err := sinkOf(cc)
 		if err != nil {
 			h.Stop()

@@ -32,6 +32,7 @@ connectors:
   - name: plc-1
     protocol: modbus
     endpoint: tcp://%s
+    node: node-a
     reconnect: {initial: 50ms, max: 200ms}
     modbus:
       timeout: 300ms
@@ -85,7 +86,7 @@ func TestHostRunsConnectorsAsSupervisedActors(t *testing.T) {
 		return modbusConnector{c}, nil
 	}
 	sinkOf := func(*edge.ConnectorConfig) (*edge.Sink, error) { return edge.NewSink(node.Runtime), nil }
-	host, err := edge.StartHost(node.Runtime.System(), node.Edge, sinkOf, factory, nil)
+	host, err := edge.StartHost(node.Runtime.System(), node.Edge, "node-a", sinkOf, factory, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,5 +135,18 @@ func TestHostRunsConnectorsAsSupervisedActors(t *testing.T) {
 	r("late", nil)
 	if st := host.Statuses(); st[0].Restarts != 1 {
 		t.Errorf("restarts %d after a stale report", st[0].Restarts)
+	}
+
+	// The same configuration on another node runs no connector there.
+	other, err := edge.StartHost(node.Runtime.System(), node.Edge, "node-b", sinkOf, factory, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Stop()
+	if st := other.Statuses(); len(st) != 0 || built.Load() != 2 {
+		t.Errorf("node-b runs %d connectors (%d built), want none: plc-1 is pinned to node-a", len(st), built.Load())
+	}
+	if err := other.Write(ctx, "pump-1", "setpoint", twins.Double(1)); !errors.Is(err, edge.ErrNotBound) {
+		t.Errorf("write on a node without the connector: %v", err)
 	}
 }

@@ -55,6 +55,7 @@ type serveOptions struct {
 	tlsKey           string
 	clientCA         string
 	tokens           string
+	nodeName         string
 }
 
 func newServeCmd() *cobra.Command {
@@ -79,6 +80,7 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.config, "config", "", "configuration file (models, twins, ingest policy); see docs/config.md")
 	f.BoolVar(&o.demo, "demo", false, "use the bundled demo plant and feed it from the in-process generator")
 	f.StringVar(&o.data, "data", "./data", "data directory (the node's Pebble store)")
+	f.StringVar(&o.nodeName, "node-name", defaultNodeName(), "this node's name: connectors whose node: names another node do not run here")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "gRPC listen address")
 	f.StringVar(&o.metrics, "metrics", "", "Prometheus metrics listen address, e.g. 127.0.0.1:9090 (off when empty)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -151,6 +153,14 @@ func checkListen(o serveOptions) error {
 	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
 }
 
+// defaultNodeName is the host name, or "plantwin" without one.
+func defaultNodeName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "plantwin"
+}
+
 // countRules returns how many rules the models declare.
 func countRules(cfg *twins.Config) int {
 	n := 0
@@ -171,7 +181,7 @@ func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 
 // startConnectors starts the edge connectors as supervised actors of
 // the node, each with its sink and its outbox in the node's store.
-func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.Store, reg prometheus.Registerer, log *slog.Logger) (*edge.Host, error) {
+func startConnectors(ecfg *edge.Config, nodeName string, rt *actors.Runtime, store *persistence.Store, reg prometheus.Registerer, log *slog.Logger) (*edge.Host, error) {
 	met := edge.NewMetrics(reg)
 	elog := log.With("component", "edge")
 	sinkOf := func(cc *edge.ConnectorConfig) (*edge.Sink, error) {
@@ -194,7 +204,7 @@ func startConnectors(ecfg *edge.Config, rt *actors.Runtime, store *persistence.S
 		log.Info("connector started", "connector", cc.Name, "protocol", cc.Protocol.String(), "endpoint", cc.Endpoint, "outbox_backlog", sink.Stats().Backlog, "plan", c.String())
 		return c, nil
 	}
-	return edge.StartHost(rt.System(), ecfg, sinkOf, factory, elog)
+	return edge.StartHost(rt.System(), ecfg, nodeName, sinkOf, factory, elog)
 }
 
 // hostable is a built connector of any protocol.
@@ -409,7 +419,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
-	host, err := startConnectors(ecfg, rt, store, reg, log)
+	host, err := startConnectors(ecfg, o.nodeName, rt, store, reg, log)
 	if err != nil {
 		gs.Stop()
 		return err

@@ -60,9 +60,11 @@ type Sink struct {
 	done    chan struct{}
 	lost    atomic.Int64 // batches lost: spill queue full, outbox refused, encode failure
 
-	mu     sync.Mutex
-	online map[string]bool     // twin → last connectivity sent
-	rate   [rateSlots]rateSlot // samples per wall-clock second, a ring
+	mu           sync.Mutex
+	online       map[string]bool     // twin → last connectivity sent
+	connRetry    map[string]bool     // twins whose connectivity change must be sent again
+	connRetrying bool                // a retry is scheduled
+	rate         [rateSlots]rateSlot // samples per wall-clock second, a ring
 
 	samples  atomic.Int64 // samples submitted
 	accepted atomic.Int64 // samples durably applied
@@ -337,12 +339,11 @@ func (s *Sink) Publish(twinID string, samples []*pb.Sample) {
 }
 
 // SetOnline records the reachability of the devices behind twins; only
-// changes are sent.
+// changes are sent. A change the runtime cannot take now (overloaded, a
+// twin unavailable) is sent again, with the newest reachability, until it
+// is applied: a device that dropped off during an overload must not stay
+// online in its twin.
 func (s *Sink) SetOnline(twinIDs []string, online bool) {
-	c := pb.Connectivity_CONNECTIVITY_OFFLINE
-	if online {
-		c = pb.Connectivity_CONNECTIVITY_ONLINE
-	}
 	for _, id := range twinIDs {
 		s.mu.Lock()
 		was, known := s.online[id]
@@ -351,7 +352,53 @@ func (s *Sink) SetOnline(twinIDs []string, online bool) {
 		if known && was == online {
 			continue
 		}
-		s.rt.SubmitConnectivity(id, c, func(*pb.TelemetryApplied, error) {})
+		s.sendConnectivity(id)
+	}
+}
+
+// sendConnectivity submits the twin's current reachability; a retryable
+// failure queues it for retryConnectivity.
+func (s *Sink) sendConnectivity(id string) {
+	s.mu.Lock()
+	online := s.online[id]
+	s.mu.Unlock()
+	c := pb.Connectivity_CONNECTIVITY_OFFLINE
+	if online {
+		c = pb.Connectivity_CONNECTIVITY_ONLINE
+	}
+	s.rt.SubmitConnectivity(id, c, func(_ *pb.TelemetryApplied, err error) {
+		if err == nil || !retryable(err) || errors.Is(err, actors.ErrClosed) {
+			return // applied, refused for good, or the runtime is gone
+		}
+		s.mu.Lock()
+		if s.connRetry == nil {
+			s.connRetry = map[string]bool{}
+		}
+		s.connRetry[id] = true
+		schedule := !s.connRetrying
+		s.connRetrying = true
+		s.mu.Unlock()
+		if schedule {
+			time.AfterFunc(connRetryDelay, s.retryConnectivity)
+		}
+	})
+}
+
+// connRetryDelay spaces the retries of connectivity changes.
+const connRetryDelay = 200 * time.Millisecond
+
+// retryConnectivity sends the queued connectivity changes again.
+func (s *Sink) retryConnectivity() {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.connRetry))
+	for id := range s.connRetry {
+		ids = append(ids, id)
+	}
+	s.connRetry = nil
+	s.connRetrying = false
+	s.mu.Unlock()
+	for _, id := range ids {
+		s.sendConnectivity(id)
 	}
 }
 

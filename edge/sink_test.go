@@ -24,6 +24,7 @@ type flakyRuntime struct {
 	inFlight atomic.Int64
 	mu       sync.Mutex
 	applied  []string // "twin:value"
+	conn     map[string]pb.Connectivity
 }
 
 func (f *flakyRuntime) Submit(b *pb.ApplyTelemetry, done func(*pb.TelemetryApplied, error)) {
@@ -68,7 +69,44 @@ func checkPerTwin(t *testing.T, got, want []string) {
 	}
 }
 
-func (f *flakyRuntime) SubmitConnectivity(string, pb.Connectivity, func(*pb.TelemetryApplied, error)) {
+func (f *flakyRuntime) SubmitConnectivity(id string, c pb.Connectivity, done func(*pb.TelemetryApplied, error)) {
+	if f.down.Load() {
+		done(nil, actors.ErrOverloaded)
+		return
+	}
+	f.mu.Lock()
+	if f.conn == nil {
+		f.conn = map[string]pb.Connectivity{}
+	}
+	f.conn[id] = c
+	f.mu.Unlock()
+	go done(&pb.TelemetryApplied{}, nil)
+}
+
+func (f *flakyRuntime) connectivity(id string) pb.Connectivity {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conn[id]
+}
+
+// TestConnectivityChangeSurvivesOverload: a device that drops off while
+// the runtime refuses work still ends offline in its twin, and the newest
+// change wins.
+func TestConnectivityChangeSurvivesOverload(t *testing.T) {
+	rt := &flakyRuntime{}
+	s := NewSink(rt)
+	s.SetOnline([]string{"a", "b"}, true)
+	rt.down.Store(true)
+	s.SetOnline([]string{"a", "b"}, false) // refused
+	s.SetOnline([]string{"b"}, true)       // b is back before the runtime is
+	rt.down.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for rt.connectivity("a") != pb.Connectivity_CONNECTIVITY_OFFLINE || rt.connectivity("b") != pb.Connectivity_CONNECTIVITY_ONLINE {
+		if time.Now().After(deadline) {
+			t.Fatalf("a %v (want offline), b %v (want online)", rt.connectivity("a"), rt.connectivity("b"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (f *flakyRuntime) snapshot() []string {

@@ -100,13 +100,11 @@ func TestConnectivityChangeSurvivesOverload(t *testing.T) {
 	s.SetOnline([]string{"a", "b"}, false) // refused
 	s.SetOnline([]string{"b"}, true)       // b is back before the runtime is
 	rt.down.Store(false)
-	deadline := time.Now().Add(10 * time.Second)
-	for rt.connectivity("a") != pb.Connectivity_CONNECTIVITY_OFFLINE || rt.connectivity("b") != pb.Connectivity_CONNECTIVITY_ONLINE {
-		if time.Now().After(deadline) {
-			t.Fatalf("a %v (want offline), b %v (want online)", rt.connectivity("a"), rt.connectivity("b"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	until(t, 10*time.Second, func() bool {
+		return rt.connectivity("a") == pb.Connectivity_CONNECTIVITY_OFFLINE && rt.connectivity("b") == pb.Connectivity_CONNECTIVITY_ONLINE
+	}, func() {
+		t.Fatalf("a %v (want offline), b %v (want online)", rt.connectivity("a"), rt.connectivity("b"))
+	})
 }
 
 func (f *flakyRuntime) snapshot() []string {
@@ -160,13 +158,7 @@ func TestOutboxKeepsEverythingInOrder(t *testing.T) {
 	}
 	// Every refused batch reaches the outbox while the drainer's retries
 	// keep failing.
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Backlog < 190 {
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox holds %d of the 190 refused batches: %+v", s.Stats().Backlog, s.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	until(t, 10*time.Second, func() bool { return s.Stats().Backlog >= 190 }, func() { t.Fatalf("outbox holds %d of the 190 refused batches: %+v", s.Stats().Backlog, s.Stats()) })
 	rt.down.Store(false)
 	for i := 200; i < 220; i++ {
 		publish(i)
@@ -195,22 +187,10 @@ func TestOutboxDrainsIntoARuntimeWithLittleRoom(t *testing.T) {
 		s.Publish(id, intSample(int64(i)))
 		want = append(want, fmt.Sprintf("%s:%d", id, i))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Backlog < 600 {
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox holds %d of 600", s.Stats().Backlog)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	until(t, 10*time.Second, func() bool { return s.Stats().Backlog >= 600 }, func() { t.Fatalf("outbox holds %d of 600", s.Stats().Backlog) })
 	rt.down.Store(false)
 	waitApplied(t, rt, 600)
-	deadline = time.Now().Add(10 * time.Second)
-	for s.Stats().Backlog != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox not drained: %+v", s.Stats())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	until(t, 10*time.Second, func() bool { return s.Stats().Backlog == 0 }, func() { t.Fatalf("outbox not drained: %+v", s.Stats()) })
 	checkPerTwin(t, rt.snapshot(), want)
 	if st := s.Stats(); st.Lost != 0 || st.Accepted != 600 {
 		t.Fatalf("stats %+v", st)
@@ -228,13 +208,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	for i := range 50 {
 		s.Publish("twin-1", intSample(int64(i)))
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for box.Len() < 50 {
-		if time.Now().After(deadline) {
-			t.Fatalf("outbox holds %d of 50", box.Len())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	until(t, 10*time.Second, func() bool { return box.Len() >= 50 }, func() { t.Fatalf("outbox holds %d of 50", box.Len()) })
 	s.Close()
 	store.Close()
 
@@ -252,13 +226,21 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	}
 }
 
+// until polls done every 5ms for up to d, and calls fail (which must stop
+// the test) if it never holds.
+func until(t *testing.T, d time.Duration, done func() bool, fail func()) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !done() {
+		if time.Now().After(deadline) {
+			fail()
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func waitApplied(t *testing.T, rt *flakyRuntime, n int) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for len(rt.snapshot()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d applied, want %d", len(rt.snapshot()), n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	until(t, 15*time.Second, func() bool { return len(rt.snapshot()) >= n }, func() { t.Fatalf("%d applied, want %d", len(rt.snapshot()), n) })
 }

@@ -1,9 +1,9 @@
 package twins
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,8 +27,8 @@ import (
 // (typed as the model declares it), prev.NAME (the value before the event
 // being decided), quality.NAME ("good", "uncertain", "bad"), labels.KEY and
 // id. A property never reported is absent: a condition that reads it does
-// not hold. Rules are compiled once per model; a Rule is immutable and safe
-// for concurrent use.
+// not hold. ParseConfig compiles the rules once per model; a Rule is
+// immutable and safe for concurrent use.
 type Rule struct {
 	Name      string
 	When      string
@@ -64,21 +64,12 @@ func ruleEnv(m *Model) (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 	}
 	for _, p := range m.Properties {
-		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || isRuleVar(p.Name) {
+		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || slices.Contains(RuleVars, p.Name) {
 			continue // not addressable by name; prev/quality still index it
 		}
 		opts = append(opts, cel.Variable(p.Name, celType(p.Type)))
 	}
 	return cel.NewEnv(opts...)
-}
-
-func isRuleVar(name string) bool {
-	for _, v := range RuleVars {
-		if v == name {
-			return true
-		}
-	}
-	return false
 }
 
 func celType(t Type) *cel.Type {
@@ -131,31 +122,6 @@ func compileCondition(env *cel.Env, expr string) (cel.Program, error) {
 		return nil, &RuleError{Msg: err.Error()}
 	}
 	return prg, nil
-}
-
-// CompileRules compiles the conditions of m's rules (in place). Errors
-// name the rule and the field.
-func CompileRules(m *Model) error {
-	if len(m.Rules) == 0 {
-		return nil
-	}
-	env, err := ruleEnv(m)
-	if err != nil {
-		return fmt.Errorf("twins: model %s: rule environment: %w", m.Name, err)
-	}
-	var errs []error
-	for i := range m.Rules {
-		r := &m.Rules[i]
-		if r.when, err = compileCondition(env, r.When); err != nil {
-			errs = append(errs, fmt.Errorf("rule %s: when: %w", r.Name, err))
-		}
-		if r.ClearWhen != "" {
-			if r.clear, err = compileCondition(env, r.ClearWhen); err != nil {
-				errs = append(errs, fmt.Errorf("rule %s: clear_when: %w", r.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // RuleInput is what a condition sees: the twin's state after the event

@@ -576,7 +576,7 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 	first := make(map[string]int)
 	for i, item := range items {
 		ipath := yamlnode.Index(path, i)
-		fs, ok := p.fields(item, ipath, []string{"name", "description", "when", "clear_when", "for", "severity", "message"}, nil)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "when", "clear_when", "for", "severity", "message", "actions", "blocks"}, nil)
 		if !ok {
 			continue
 		}
@@ -631,8 +631,166 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 				}
 			}
 		}
+		r.Actions = p.ruleActions(m, fs["actions"].val, yamlnode.Join(ipath, "actions"))
+		for j, b := range p.seq(fs["blocks"].val, yamlnode.Join(ipath, "blocks")) {
+			bpath := yamlnode.Index(yamlnode.Join(ipath, "blocks"), j)
+			name, ok := p.str(b, bpath)
+			if !ok {
+				continue
+			}
+			if _, ok := m.Command(name); !ok {
+				p.errorf(yamlnode.Deref(b), bpath, "model %s has no command %q to block%s", m.Name, name, suggest.Closest(name, commandNames(m)))
+				continue
+			}
+			r.Blocks = append(r.Blocks, name)
+		}
 		m.Rules = append(m.Rules, r)
 	}
+}
+
+func commandNames(m *Model) []string {
+	names := make([]string, len(m.Commands))
+	for i := range m.Commands {
+		names[i] = m.Commands[i].Name
+	}
+	return names
+}
+
+// ruleActions parses a rule's actions:
+//
+//	actions:
+//	  - command: stop            # a command of the model
+//	    args: {ramp_s: 5}
+//	  - set_desired: {speed: 0}  # writable properties
+func (p *parser) ruleActions(m *Model, n *yaml.Node, path string) []Action {
+	var acts []Action
+	for i, item := range p.seq(n, path) {
+		ipath := yamlnode.Index(path, i)
+		fs, ok := p.fields(item, ipath, []string{"command", "args", "set_desired"}, nil)
+		if !ok {
+			continue
+		}
+		ce, isCmd := fs["command"]
+		de, isSet := fs["set_desired"]
+		switch {
+		case isCmd && isSet:
+			p.errorf(item, ipath, "an action is either command or set_desired, not both")
+			continue
+		case !isCmd && !isSet:
+			p.errorf(item, ipath, "an action needs command or set_desired")
+			continue
+		case isSet:
+			if _, ok := fs["args"]; ok {
+				p.errorf(fs["args"].key, yamlnode.Join(ipath, "args"), "args belong to a command action")
+			}
+			dn := yamlnode.Deref(de.val)
+			dpath := yamlnode.Join(ipath, "set_desired")
+			if dn == nil || dn.Kind != yaml.MappingNode || len(dn.Content) == 0 {
+				p.errorf(dn, dpath, "want a mapping of writable properties to values, e.g. {speed: 0}")
+				continue
+			}
+			for k := 0; k+1 < len(dn.Content); k += 2 {
+				key, val := yamlnode.Deref(dn.Content[k]), yamlnode.Deref(dn.Content[k+1])
+				kpath := yamlnode.Join(dpath, key.Value)
+				prop, ok := m.Property(key.Value)
+				if !ok {
+					p.errorf(key, kpath, "model %s has no property %q", m.Name, key.Value)
+					continue
+				}
+				if !prop.Writable {
+					p.errorf(key, kpath, "property %s is not writable", prop.Name)
+					continue
+				}
+				v, err := yamlValue(val, prop.rule())
+				if err != nil {
+					p.errorf(val, kpath, "%v", err)
+					continue
+				}
+				acts = append(acts, Action{Property: prop.Name, Value: v})
+			}
+			continue
+		}
+		name, ok := p.str(ce.val, yamlnode.Join(ipath, "command"))
+		if !ok {
+			continue
+		}
+		def, ok := m.Command(name)
+		if !ok {
+			p.errorf(yamlnode.Deref(ce.val), yamlnode.Join(ipath, "command"), "model %s has no command %q%s", m.Name, name, suggest.Closest(name, commandNames(m)))
+			continue
+		}
+		act := Action{Command: name}
+		apath := yamlnode.Join(ipath, "args")
+		if ae, ok := fs["args"]; ok {
+			an := yamlnode.Deref(ae.val)
+			if an == nil || an.Kind != yaml.MappingNode {
+				p.errorf(an, apath, "want a mapping of parameters to values")
+				continue
+			}
+			act.Args = make(map[string]Value, len(an.Content)/2)
+			for k := 0; k+1 < len(an.Content); k += 2 {
+				key, val := yamlnode.Deref(an.Content[k]), yamlnode.Deref(an.Content[k+1])
+				var param *Parameter
+				for j := range def.Parameters {
+					if def.Parameters[j].Name == key.Value {
+						param = &def.Parameters[j]
+					}
+				}
+				if param == nil {
+					p.errorf(key, yamlnode.Join(apath, key.Value), "command %s has no parameter %q", name, key.Value)
+					continue
+				}
+				v, err := yamlValue(val, valueRule{typ: param.Type, unit: param.Unit, enum: param.Enum, min: param.Min, max: param.Max})
+				if err != nil {
+					p.errorf(val, yamlnode.Join(apath, key.Value), "%v", err)
+					continue
+				}
+				act.Args[param.Name] = v
+			}
+		}
+		for _, prm := range def.Parameters {
+			if _, ok := act.Args[prm.Name]; prm.Required && !ok {
+				p.errorf(ce.val, apath, "command %s needs argument %s (%s)", name, prm.Name, prm.Type)
+			}
+		}
+		acts = append(acts, act)
+	}
+	return acts
+}
+
+// yamlValue converts a YAML scalar to a value checked against r.
+func yamlValue(n *yaml.Node, r valueRule) (Value, error) {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return Value{}, fmt.Errorf("want a %s value, got %s", r.typ, yamlnode.Kind(n))
+	}
+	var v Value
+	switch r.typ {
+	case TypeBool:
+		b, err := strconv.ParseBool(n.Value)
+		if err != nil {
+			return Value{}, fmt.Errorf("want true or false, got %q", n.Value)
+		}
+		v = Bool(b)
+	case TypeInt:
+		i, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil {
+			return Value{}, fmt.Errorf("want an integer, got %q", n.Value)
+		}
+		v = Int(i)
+	case TypeDouble:
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			return Value{}, fmt.Errorf("want a number, got %q", n.Value)
+		}
+		v = Double(f)
+	default:
+		v = String(n.Value)
+	}
+	cv, reason, detail := r.coerce(v)
+	if reason != 0 {
+		return Value{}, errors.New(detail)
+	}
+	return cv, nil
 }
 
 func (p *parser) parameters(n *yaml.Node, path string) []Parameter {

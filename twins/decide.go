@@ -137,6 +137,12 @@ type Rejection struct {
 type Decision struct {
 	Events   []Event
 	Rejected []Rejection
+	// Command is the command an InvokeCommand, DispatchCommand or
+	// CommandOutcome created or changed (the first one, for a repeated
+	// idempotency key).
+	Command *CommandRecord
+	// Alarm is the alarm after an AcknowledgeAlarm or ShelveAlarm.
+	Alarm *Alarm
 }
 
 // Decide validates cmd (an ApplyTelemetry, SetConnectivity or SetDesired,

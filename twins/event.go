@@ -34,6 +34,43 @@ type DesiredSet struct {
 	Actor    string // who asked for it, e.g. "token:alice"
 }
 
+// AlarmChanged records one operation on the alarm of rule Rule: raised or
+// cleared by the rule's evaluation at event time At, acknowledged, shelved
+// or unshelved by Actor.
+type AlarmChanged struct {
+	Rule    int // index into Model.Rules
+	Kind    AlarmTransitionKind
+	At      int64  // Unix nanoseconds: event time for raise and clear, the runtime's clock otherwise
+	Actor   string // who acknowledged, shelved or unshelved ("shelve-expiry" when a shelve ran out)
+	Message string // for a raise
+	Until   int64  // for a shelve: when it ends
+	Reason  string // for a shelve
+}
+
+// RulePending records that rule Rule's condition started to hold at event
+// time Since while its alarm was not active (its for: window opened), or,
+// with Since 0, that it stopped holding before the window ended.
+type RulePending struct {
+	Rule  int // index into Model.Rules
+	Since int64
+}
+
+// CommandChanged records a command's new record: created, dispatched,
+// answered, retried or timed out.
+type CommandChanged struct {
+	Command CommandRecord
+}
+
+// WatermarkAdvanced records that the twin's event time moved to To
+// without a sample: a rule window ended while the device was quiet.
+type WatermarkAdvanced struct {
+	To int64
+}
+
 func (TelemetryApplied) isEvent()    {}
 func (ConnectivityChanged) isEvent() {}
 func (DesiredSet) isEvent()          {}
+func (AlarmChanged) isEvent()        {}
+func (RulePending) isEvent()         {}
+func (CommandChanged) isEvent()      {}
+func (WatermarkAdvanced) isEvent()   {}

@@ -37,8 +37,23 @@ type Rule struct {
 	Severity  Severity
 	Message   string // "" : the When expression
 	Line      int    // of the rule in the configuration, for messages
+	// Actions run when the alarm is raised, in order.
+	Actions []Action
+	// Blocks lists commands refused while the alarm is active (an
+	// interlock): they fail with the rule's name and message.
+	Blocks []string
 
 	when, clear cel.Program
+}
+
+// Action is what a rule does when its alarm is raised, besides raising it:
+// invoke a command of the twin (Command, with Args) or set a desired value
+// (Property, Value). Either is journaled with the actor "rule:NAME".
+type Action struct {
+	Command  string
+	Args     map[string]Value
+	Property string
+	Value    Value
 }
 
 // RuleVars are the names a condition may use besides the properties; a
@@ -251,9 +266,41 @@ func (r *Rule) Step(in RuleInput, rs RuleState, active bool, now int64) (RuleOut
 	if due := rs.PendingSince + int64(r.For); now < due {
 		return RuleOutcome{Due: due}, rs
 	}
+	return RuleOutcome{Action: RuleRaise, Message: r.message(in.State)}, RuleState{}
+}
+
+// message returns the rule's message with {NAME} replaced by the reported
+// value of property NAME (and its unit); without a message, the condition.
+func (r *Rule) message(s *State) string {
 	msg := r.Message
 	if msg == "" {
-		msg = r.When
+		return r.When
 	}
-	return RuleOutcome{Action: RuleRaise, Message: msg}, RuleState{}
+	if !strings.Contains(msg, "{") {
+		return msg
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(msg, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(msg[i:], '}')
+		if j < 0 {
+			break
+		}
+		name := msg[i+1 : i+j]
+		b.WriteString(msg[:i])
+		if p, ok := s.Spec.Model.Property(name); ok && s.Reported[p.Index].Quality != QualityUnknown {
+			b.WriteString(s.Reported[p.Index].Value.String())
+			if p.Unit != "" {
+				b.WriteString(" " + p.Unit)
+			}
+		} else {
+			b.WriteString(msg[i : i+j+1])
+		}
+		msg = msg[i+j+1:]
+	}
+	b.WriteString(msg)
+	return b.String()
 }

@@ -24,15 +24,40 @@ type State struct {
 	Desired           []Desired  // nil until a desired value is set, then indexed by Property.Index
 	Connectivity      Connectivity
 	ConnectivitySince int64 // Unix nanoseconds
-	Watermark         int64 // highest source time applied, Unix nanoseconds
+	Watermark         int64 // event time: highest source time applied (or advanced to), Unix nanoseconds
+
+	// Alarms holds one alarm per rule of the model, indexed like
+	// Model.Rules; Pending the event time since which each rule's
+	// condition has held while waiting for its for: window (0: not).
+	Alarms  []Alarm
+	Pending []int64
+	// Commands are the unfinished commands and the newest finished ones,
+	// oldest first; CommandSeq is the number of the newest ("c7": 7).
+	Commands   []CommandRecord
+	CommandSeq int64
 }
 
 // NewState returns the initial state of the twin spec, whose Model must be
 // set.
 func NewState(spec *Spec) *State {
-	return &State{
+	s := &State{
 		Spec:     spec,
 		Reported: make([]Reported, len(spec.Model.Properties)),
+	}
+	s.initAlarms()
+	return s
+}
+
+// initAlarms gives s one alarm per rule of its model, in the normal state.
+func (s *State) initAlarms() {
+	rules := s.Spec.Model.Rules
+	if len(rules) == 0 {
+		return
+	}
+	s.Alarms = make([]Alarm, len(rules))
+	s.Pending = make([]int64, len(rules))
+	for i := range rules {
+		s.Alarms[i] = Alarm{Name: rules[i].Name, Severity: rules[i].Severity}
 	}
 }
 
@@ -42,6 +67,16 @@ func (s *State) Clone() *State {
 	c.Reported = append([]Reported(nil), s.Reported...)
 	if s.Desired != nil {
 		c.Desired = append([]Desired(nil), s.Desired...)
+	}
+	if s.Alarms != nil {
+		c.Alarms = append([]Alarm(nil), s.Alarms...)
+		c.Pending = append([]int64(nil), s.Pending...)
+	}
+	if s.Commands != nil {
+		c.Commands = make([]CommandRecord, len(s.Commands))
+		for i := range s.Commands {
+			c.Commands[i] = s.Commands[i].Clone()
+		}
 	}
 	return &c
 }
@@ -64,6 +99,48 @@ func (s *State) Apply(ev Event) {
 		s.applyDesired(&e)
 	case *DesiredSet:
 		s.applyDesired(e)
+	case AlarmChanged:
+		s.applyAlarm(&e)
+	case *AlarmChanged:
+		s.applyAlarm(e)
+	case RulePending:
+		if e.Rule >= 0 && e.Rule < len(s.Pending) {
+			s.Pending[e.Rule] = e.Since
+		}
+	case CommandChanged:
+		s.applyCommand(&e)
+	case *CommandChanged:
+		s.applyCommand(e)
+	case WatermarkAdvanced:
+		s.Watermark = max(s.Watermark, e.To)
+	}
+}
+
+// applyAlarm folds an AlarmChanged in through the alarm's own lifecycle
+// operations; an operation the alarm refuses (an event written for another
+// version of the rules) changes nothing.
+func (s *State) applyAlarm(e *AlarmChanged) {
+	if e.Rule < 0 || e.Rule >= len(s.Alarms) {
+		return
+	}
+	a := &s.Alarms[e.Rule]
+	switch e.Kind {
+	case AlarmRaised:
+		a.Raise(e.At, e.Message)
+		s.Pending[e.Rule] = 0
+	case AlarmCleared:
+		a.Clear(e.At)
+		s.Pending[e.Rule] = 0
+	case AlarmAcknowledged:
+		_, _ = a.Acknowledge(e.At, e.Actor)
+	case AlarmShelved:
+		_, _ = a.Shelve(e.At, e.Until, e.Actor, e.Reason)
+	case AlarmUnshelved:
+		if e.Actor == shelveExpiryActor {
+			a.Expire(e.At)
+		} else {
+			a.Unshelve(e.At, e.Actor)
+		}
 	}
 }
 

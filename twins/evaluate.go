@@ -1,0 +1,310 @@
+package twins
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Handle decides cmd at now (Unix nanoseconds on the runtime's clock),
+// applies the resulting events to s, evaluates the model's rules on the
+// new state and applies what they decide. It returns every event applied,
+// in order, so that event i took version (s.Version before) + i + 1.
+//
+// cmd is one of the commands [State.Decide] takes, or an InvokeCommand,
+// DispatchCommand, CommandOutcome, AcknowledgeAlarm, ShelveAlarm or Tick
+// (values or pointers). Rules are evaluated after telemetry and after a
+// Tick, at event time: the twin's watermark (the newest source time), so
+// that the same samples give the same decisions at the same event times
+// whenever they are replayed. On error s is unchanged.
+func (s *State) Handle(cmd any, now int64) (Decision, error) {
+	switch c := cmd.(type) {
+	case *ApplyTelemetry:
+		return s.handleTelemetry(c, now), nil
+	case ApplyTelemetry:
+		return s.handleTelemetry(&c, now), nil
+	case *InvokeCommand:
+		return s.apply(s.decideInvoke(c, now, 0))
+	case InvokeCommand:
+		return s.apply(s.decideInvoke(&c, now, 0))
+	case DispatchCommand:
+		return s.apply(s.decideDispatch(c, now))
+	case CommandOutcome:
+		return s.apply(s.decideOutcome(c, now))
+	case AcknowledgeAlarm:
+		return s.apply(s.decideAck(c, now))
+	case ShelveAlarm:
+		return s.apply(s.decideShelve(c, now))
+	case Tick:
+		return s.handleTick(c), nil
+	}
+	return s.apply(s.Decide(cmd, now))
+}
+
+// apply folds d's events into s (unless err) and returns d.
+func (s *State) apply(d Decision, err error) (Decision, error) {
+	if err != nil {
+		return Decision{}, err
+	}
+	for _, ev := range d.Events {
+		s.Apply(ev)
+	}
+	return d, nil
+}
+
+func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
+	var prev []Reported
+	if len(s.Spec.Model.Rules) > 0 {
+		prev = append(prev, s.Reported...)
+	}
+	d := s.decideTelemetry(c, now)
+	if len(d.Events) == 0 || prev == nil {
+		for _, ev := range d.Events {
+			s.Apply(ev)
+		}
+		return d
+	}
+	// With rules, a batch spanning several source times is applied and
+	// judged one source time at a time, so that a for: window opens at
+	// the first sample that meets the condition, not at the batch's end.
+	ta := d.Events[0].(TelemetryApplied)
+	var evs []Event
+	for _, part := range splitBySourceTime(ta) {
+		s.Apply(part)
+		evs = append(evs, part)
+		evs = append(evs, s.evaluate(prev, s.Watermark, now)...)
+		prev = append(prev[:0], s.Reported...)
+	}
+	d.Events = evs
+	return d
+}
+
+// splitBySourceTime returns e's samples as one event per source time,
+// oldest first (e itself when they share one).
+func splitBySourceTime(e TelemetryApplied) []TelemetryApplied {
+	same := true
+	for i := 1; i < len(e.Samples); i++ {
+		if e.Samples[i].SourceTime != e.Samples[0].SourceTime {
+			same = false
+			break
+		}
+	}
+	if same {
+		return []TelemetryApplied{e}
+	}
+	sorted := append([]AppliedSample(nil), e.Samples...)
+	slices.SortStableFunc(sorted, func(a, b AppliedSample) int { return cmp.Compare(a.SourceTime, b.SourceTime) })
+	var parts []TelemetryApplied
+	for i := 0; i < len(sorted); {
+		j := i + 1
+		for j < len(sorted) && sorted[j].SourceTime == sorted[i].SourceTime {
+			j++
+		}
+		parts = append(parts, TelemetryApplied{Samples: sorted[i:j:j], ServerTime: e.ServerTime})
+		i = j
+	}
+	return parts
+}
+
+// handleTick closes the rule windows due by t.Now (each at its own due
+// event time), ends run-out shelves and times out commands.
+func (s *State) handleTick(t Tick) Decision {
+	var d Decision
+	for range len(s.Pending) + 1 {
+		due := s.ruleDue()
+		if due == 0 || due > t.Now {
+			break
+		}
+		if due > s.Watermark {
+			ev := WatermarkAdvanced{To: due}
+			s.Apply(ev)
+			d.Events = append(d.Events, ev)
+		}
+		evs := s.evaluate(nil, s.Watermark, t.Now)
+		if len(evs) == 0 {
+			break
+		}
+		d.Events = append(d.Events, evs...)
+	}
+	for i := range s.Alarms {
+		a := s.Alarms[i]
+		if tr, ok := a.Expire(t.Now); ok {
+			ev := AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: tr.At, Actor: tr.Actor}
+			s.Apply(ev)
+			d.Events = append(d.Events, ev)
+		}
+	}
+	for _, ev := range s.tickCommands(t.Now, t.Restarted) {
+		s.Apply(ev)
+		d.Events = append(d.Events, ev)
+	}
+	return d
+}
+
+// ruleDue returns the earliest event time at which an open for: window
+// ends, 0 if none.
+func (s *State) ruleDue() int64 {
+	var due int64
+	rules := s.Spec.Model.Rules
+	for i, since := range s.Pending {
+		if since == 0 || i >= len(rules) {
+			continue
+		}
+		if d := since + int64(rules[i].For); due == 0 || d < due {
+			due = d
+		}
+	}
+	return due
+}
+
+// Due returns the earliest time (Unix nanoseconds) at which a [Tick] would
+// change something without any other input — a for: window ending, a
+// shelve running out, a command's deadline or time-to-live passing — or
+// at which a retried command may be dispatched again; 0 if none. A twin
+// with a due time must not be forgotten while idle: the runtime keeps it
+// active or wakes it then.
+func (s *State) Due() int64 {
+	due := s.ruleDue()
+	earlier := func(t int64) {
+		if t != 0 && (due == 0 || t < due) {
+			due = t
+		}
+	}
+	for i := range s.Alarms {
+		earlier(s.Alarms[i].ShelvedUntil)
+	}
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		switch c.Status {
+		case CommandDispatched:
+			earlier(c.Deadline)
+		case CommandPending:
+			earlier(c.Expires)
+			if s.Connectivity != ConnectivityOffline {
+				earlier(c.NextAttempt)
+			}
+		}
+	}
+	return due
+}
+
+// evaluate runs every rule on the state at event time at (prev: the
+// reported values before the telemetry being decided, nil when none),
+// applies the resulting events and returns them. Commands the rules invoke
+// take their deadlines from now, the runtime's clock.
+func (s *State) evaluate(prev []Reported, at, now int64) []Event {
+	rules := s.Spec.Model.Rules
+	if len(rules) == 0 || len(s.Alarms) != len(rules) {
+		return nil
+	}
+	var evs []Event
+	add := func(ev Event) {
+		s.Apply(ev)
+		evs = append(evs, ev)
+	}
+	in := RuleInput{State: s, Prev: prev}
+	for i := range rules {
+		r := &rules[i]
+		out, rs := r.Step(in, RuleState{PendingSince: s.Pending[i]}, s.Alarms[i].Active, at)
+		switch out.Action {
+		case RuleRaise:
+			add(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message})
+			for _, act := range r.Actions {
+				if ev := s.action(r, act, now); ev != nil {
+					add(ev)
+				}
+			}
+		case RuleClear:
+			add(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at})
+		default:
+			if rs.PendingSince != s.Pending[i] {
+				add(RulePending{Rule: i, Since: rs.PendingSince})
+			}
+		}
+	}
+	return evs
+}
+
+// action returns the event of one rule action; nil when the action cannot
+// run against this twin's model (the configuration checks it, so only a
+// changed model gets here).
+func (s *State) action(r *Rule, act Action, now int64) Event {
+	actor := "rule:" + r.Name
+	if act.Command != "" {
+		rec, err := s.newCommand(act.Command, act.Args)
+		if err != nil {
+			return nil
+		}
+		rec.Actor, rec.Rule = actor, r.Name
+		s.initCommand(&rec, now, 0, 0, 0)
+		return CommandChanged{Command: rec}
+	}
+	d, err := s.Decide(SetDesired{Property: act.Property, Value: act.Value, Actor: actor}, now)
+	if err != nil || len(d.Events) == 0 {
+		return nil
+	}
+	return d.Events[0]
+}
+
+func (s *State) alarmIndex(name string) (int, error) {
+	for i := range s.Alarms {
+		if s.Alarms[i].Name == name {
+			return i, nil
+		}
+	}
+	names := make([]string, len(s.Alarms))
+	for i := range s.Alarms {
+		names[i] = s.Alarms[i].Name
+	}
+	return -1, fmt.Errorf("%w: %q on twin %s (its alarms: %s)", ErrNoSuchAlarm, name, s.Spec.ID, orNone(names))
+}
+
+func (s *State) decideAck(c AcknowledgeAlarm, now int64) (Decision, error) {
+	i, err := s.alarmIndex(c.Name)
+	if err != nil {
+		return Decision{}, err
+	}
+	a := s.Alarms[i]
+	if _, err := a.Acknowledge(now, c.Actor); err != nil {
+		return Decision{}, fmt.Errorf("twin %s: %w", s.Spec.ID, err)
+	}
+	return Decision{Events: []Event{AlarmChanged{Rule: i, Kind: AlarmAcknowledged, At: now, Actor: c.Actor}}, Alarm: &a}, nil
+}
+
+func (s *State) decideShelve(c ShelveAlarm, now int64) (Decision, error) {
+	i, err := s.alarmIndex(c.Name)
+	if err != nil {
+		return Decision{}, err
+	}
+	a := s.Alarms[i]
+	if c.Until == 0 {
+		if _, ok := a.Unshelve(now, c.Actor); !ok {
+			return Decision{Alarm: &a}, nil
+		}
+		return Decision{Events: []Event{AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: now, Actor: c.Actor}}, Alarm: &a}, nil
+	}
+	if _, err := a.Shelve(now, c.Until, c.Actor, c.Reason); err != nil {
+		return Decision{}, fmt.Errorf("twin %s: %w", s.Spec.ID, err)
+	}
+	return Decision{Events: []Event{AlarmChanged{Rule: i, Kind: AlarmShelved, At: now, Actor: c.Actor, Until: c.Until, Reason: c.Reason}}, Alarm: &a}, nil
+}
+
+// Delta returns desired minus reported for a numeric writable property
+// with a desired value, and whether it is within tolerance tol; ok false
+// when there is nothing to compare.
+func (s *State) Delta(prop int, tol float64) (delta float64, inSync, ok bool) {
+	if s.Desired == nil || prop < 0 || prop >= len(s.Desired) || s.Desired[prop].Value.IsZero() {
+		return 0, false, false
+	}
+	d, r := s.Desired[prop].Value, s.Reported[prop]
+	if r.Quality == QualityUnknown {
+		return 0, false, true
+	}
+	switch d.Type() {
+	case TypeInt, TypeDouble:
+		delta = d.AsDouble() - r.Value.AsDouble()
+		return delta, math.Abs(delta) <= tol, true
+	}
+	return 0, d.Equal(r.Value), true
+}

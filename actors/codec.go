@@ -97,6 +97,13 @@ func TwinToProto(st *twins.State, active bool) *pb.Twin {
 		}
 		t.Desired[props[i].Name] = &pb.DesiredValue{Value: ValueToProto(d.Value), UpdateTime: timestamp(d.UpdateTime), UpdatedBy: d.UpdatedBy}
 	}
+	t.Watermark = timestamp(st.Watermark)
+	for i := range st.Alarms {
+		a := &st.Alarms[i]
+		if a.State != twins.AlarmNormal || a.ShelvedUntil != 0 {
+			t.Alarms = append(t.Alarms, AlarmToProto(spec.ID, a, st.Watermark))
+		}
+	}
 	return t
 }
 
@@ -110,6 +117,14 @@ func encodeEvent(model *twins.Model, ev twins.Event) ([]byte, error) {
 		return encodeEvent(model, &e)
 	case twins.DesiredSet:
 		return encodeEvent(model, &e)
+	case twins.AlarmChanged:
+		je.Event = &pb.JournalEvent_Alarm{Alarm: &pb.AlarmChangedEvent{Rule: model.Rules[e.Rule].Name, Kind: int32(e.Kind), At: e.At, Actor: e.Actor, Message: e.Message, Until: e.Until, Reason: e.Reason, To: int32(e.To)}}
+	case twins.RulePending:
+		je.Event = &pb.JournalEvent_RulePending{RulePending: &pb.RulePendingEvent{Rule: model.Rules[e.Rule].Name, Since: e.Since}}
+	case twins.CommandChanged:
+		je.Event = &pb.JournalEvent_Command{Command: &pb.CommandChangedEvent{Command: storedCommand(&e.Command)}}
+	case twins.WatermarkAdvanced:
+		je.Event = &pb.JournalEvent_Watermark{Watermark: &pb.WatermarkAdvancedEvent{To: e.To}}
 	case *twins.TelemetryApplied:
 		te := &pb.TelemetryAppliedEvent{ServerTime: e.ServerTime, Samples: make([]*pb.StoredSample, len(e.Samples))}
 		for i, s := range e.Samples {
@@ -165,6 +180,23 @@ func decodeEvent(model *twins.Model, data []byte) (twins.Event, error) {
 			return nil, nil
 		}
 		return &twins.DesiredSet{Property: p.Index, Value: ValueFromProto(e.Desired.Value), Time: e.Desired.Time, Actor: e.Desired.Actor}, nil
+	case *pb.JournalEvent_Alarm:
+		i := ruleIndex(model, e.Alarm.Rule)
+		if i < 0 {
+			return nil, nil
+		}
+		a := e.Alarm
+		return twins.AlarmChanged{Rule: i, Kind: twins.AlarmTransitionKind(a.Kind), At: a.At, Actor: a.Actor, Message: a.Message, Until: a.Until, Reason: a.Reason, To: twins.AlarmState(a.To)}, nil
+	case *pb.JournalEvent_RulePending:
+		i := ruleIndex(model, e.RulePending.Rule)
+		if i < 0 {
+			return nil, nil
+		}
+		return twins.RulePending{Rule: i, Since: e.RulePending.Since}, nil
+	case *pb.JournalEvent_Command:
+		return twins.CommandChanged{Command: commandFromStored(e.Command.Command)}, nil
+	case *pb.JournalEvent_Watermark:
+		return twins.WatermarkAdvanced{To: e.Watermark.To}, nil
 	}
 	return nil, fmt.Errorf("actors: decode journal event: empty or unknown event")
 }
@@ -191,6 +223,24 @@ func encodeSnapshot(st *twins.State) ([]byte, error) {
 		}
 		s.Desired = append(s.Desired, &pb.StoredDesired{Property: props[i].Name, Value: ValueToProto(d.Value), UpdateTime: d.UpdateTime, UpdatedBy: d.UpdatedBy})
 	}
+	for i, a := range st.Alarms {
+		var pending int64
+		if i < len(st.Pending) {
+			pending = st.Pending[i]
+		}
+		if a.State == twins.AlarmNormal && a.RaisedAt == 0 && a.ShelvedUntil == 0 && pending == 0 {
+			continue
+		}
+		s.Alarms = append(s.Alarms, &pb.StoredAlarm{
+			Rule: a.Name, State: int32(a.State), Active: a.Active, RaisedAt: a.RaisedAt, ClearedAt: a.ClearedAt,
+			AckedAt: a.AckedAt, AckedBy: a.AckedBy, ShelvedUntil: a.ShelvedUntil, ShelvedBy: a.ShelvedBy,
+			ShelveReason: a.ShelveReason, Message: a.Message, PendingSince: pending,
+		})
+	}
+	for i := range st.Commands {
+		s.Commands = append(s.Commands, storedCommand(&st.Commands[i]))
+	}
+	s.CommandSeq = st.CommandSeq
 	return proto.MarshalOptions{Deterministic: true}.Marshal(s)
 }
 
@@ -222,7 +272,92 @@ func decodeSnapshot(st *twins.State, data []byte) error {
 		}
 		st.Desired[p.Index] = twins.Desired{Value: ValueFromProto(d.Value), UpdateTime: d.UpdateTime, UpdatedBy: d.UpdatedBy}
 	}
+	for _, a := range s.Alarms {
+		i := ruleIndex(m, a.Rule)
+		if i < 0 || i >= len(st.Alarms) {
+			continue
+		}
+		al := &st.Alarms[i]
+		al.State, al.Active = twins.AlarmState(a.State), a.Active
+		al.RaisedAt, al.ClearedAt, al.AckedAt, al.AckedBy = a.RaisedAt, a.ClearedAt, a.AckedAt, a.AckedBy
+		al.ShelvedUntil, al.ShelvedBy, al.ShelveReason, al.Message = a.ShelvedUntil, a.ShelvedBy, a.ShelveReason, a.Message
+		st.Pending[i] = a.PendingSince
+	}
+	st.Commands = nil
+	for _, c := range s.Commands {
+		st.Commands = append(st.Commands, commandFromStored(c))
+	}
+	st.CommandSeq = s.CommandSeq
 	return nil
+}
+
+func ruleIndex(m *twins.Model, name string) int {
+	for i := range m.Rules {
+		if m.Rules[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func storedCommand(c *twins.CommandRecord) *pb.StoredCommand {
+	sc := &pb.StoredCommand{
+		Id: c.ID, Name: c.Name, Key: c.Key, Actor: c.Actor, Rule: c.Rule, Status: int32(c.Status),
+		Created: c.Created, Dispatched: c.Dispatched, Completed: c.Completed, Deadline: c.Deadline,
+		Expires: c.Expires, NextAttempt: c.NextAttempt, Attempts: int32(c.Attempts),
+		TimeoutNanos: int64(c.Timeout), Error: c.Error,
+	}
+	for _, a := range c.Args {
+		sc.Args = append(sc.Args, &pb.StoredArg{Name: a.Name, Value: ValueToProto(a.Value)})
+	}
+	return sc
+}
+
+func commandFromStored(sc *pb.StoredCommand) twins.CommandRecord {
+	c := twins.CommandRecord{
+		ID: sc.GetId(), Name: sc.GetName(), Key: sc.GetKey(), Actor: sc.GetActor(), Rule: sc.GetRule(),
+		Status: twins.CommandStatus(sc.GetStatus()), Created: sc.GetCreated(), Dispatched: sc.GetDispatched(),
+		Completed: sc.GetCompleted(), Deadline: sc.GetDeadline(), Expires: sc.GetExpires(),
+		NextAttempt: sc.GetNextAttempt(), Attempts: int(sc.GetAttempts()), Timeout: time.Duration(sc.GetTimeoutNanos()),
+		Error: sc.GetError(),
+	}
+	for _, a := range sc.GetArgs() {
+		c.Args = append(c.Args, twins.CommandArg{Name: a.GetName(), Value: ValueFromProto(a.GetValue())})
+	}
+	return c
+}
+
+// AlarmToProto renders a twin's alarm for the API; now (Unix nanoseconds)
+// decides whether it is shelved.
+func AlarmToProto(twinID string, a *twins.Alarm, now int64) *pb.Alarm {
+	return &pb.Alarm{
+		Id: twinID + "/" + a.Name, TwinId: twinID, Name: a.Name, Severity: a.Severity.String(), State: a.State.String(),
+		Active: a.Active, Shelved: a.Shelved(now), RaisedAt: timestamp(a.RaisedAt), ClearedAt: timestamp(a.ClearedAt),
+		AckedAt: timestamp(a.AckedAt), AckedBy: a.AckedBy, ShelvedUntil: timestamp(a.ShelvedUntil),
+		ShelvedBy: a.ShelvedBy, ShelveReason: a.ShelveReason, Message: a.Message,
+	}
+}
+
+// CommandToProto renders a twin's command for the API.
+func CommandToProto(twinID string, c *twins.CommandRecord) *pb.Command {
+	pc := &pb.Command{
+		TwinId: twinID, Id: c.ID, Name: c.Name, Status: c.Status.String(), IdempotencyKey: c.Key, InvokedBy: c.Actor,
+		CreatedAt: timestamp(c.Created), DispatchedAt: timestamp(c.Dispatched), CompletedAt: timestamp(c.Completed),
+		Attempts: int32(c.Attempts), Error: c.Error,
+	}
+	if c.Status == twins.CommandDispatched {
+		pc.Deadline = timestamp(c.Deadline)
+	}
+	if !c.Status.Finished() {
+		pc.ExpiresAt = timestamp(c.Expires)
+	}
+	if len(c.Args) > 0 {
+		pc.Args = make(map[string]*pb.Value, len(c.Args))
+		for _, a := range c.Args {
+			pc.Args[a.Name] = ValueToProto(a.Value)
+		}
+	}
+	return pc
 }
 
 // encodeHistoryValue encodes one history point's value.
@@ -248,6 +383,10 @@ func ChangeToProto(spec *twins.Spec, version int64, ev twins.Event) *pb.TwinChan
 		return ChangeToProto(spec, version, *e)
 	case *twins.DesiredSet:
 		return ChangeToProto(spec, version, *e)
+	case *twins.AlarmChanged:
+		return ChangeToProto(spec, version, *e)
+	case *twins.CommandChanged:
+		return ChangeToProto(spec, version, *e)
 	case twins.TelemetryApplied:
 		c.Time = timestamp(e.ServerTime)
 		for _, s := range e.Samples {
@@ -267,6 +406,33 @@ func ChangeToProto(spec *twins.Spec, version int64, ev twins.Event) *pb.TwinChan
 		c.Time = timestamp(e.Time)
 		if n, ok := name(e.Property); ok {
 			c.Desired = map[string]*pb.DesiredValue{n: {Value: ValueToProto(e.Value), UpdateTime: timestamp(e.Time), UpdatedBy: e.Actor}}
+		}
+	case twins.CommandChanged:
+		c.Time = timestamp(max(e.Command.Completed, e.Command.Dispatched, e.Command.Created))
+		c.Command = CommandToProto(spec.ID, &e.Command)
+		c.Actor = e.Command.Actor
+	case twins.AlarmChanged:
+		c.Time = timestamp(e.At)
+		c.AlarmTransition = e.Kind.String()
+		c.Actor = e.Actor
+		if e.Rule >= 0 && e.Rule < len(spec.Model.Rules) {
+			r := &spec.Model.Rules[e.Rule]
+			c.Alarm = &pb.Alarm{
+				Id: spec.ID + "/" + r.Name, TwinId: spec.ID, Name: r.Name, Severity: r.Severity.String(),
+				State: e.To.String(), Active: e.To == twins.AlarmActiveUnacked || e.To == twins.AlarmActiveAcked,
+				Message: e.Message, Shelved: e.Kind == twins.AlarmShelved, ShelvedUntil: timestamp(e.Until),
+				ShelveReason: e.Reason,
+			}
+			switch e.Kind {
+			case twins.AlarmRaised:
+				c.Alarm.RaisedAt = timestamp(e.At)
+			case twins.AlarmCleared:
+				c.Alarm.ClearedAt = timestamp(e.At)
+			case twins.AlarmAcknowledged:
+				c.Alarm.AckedAt, c.Alarm.AckedBy = timestamp(e.At), e.Actor
+			case twins.AlarmShelved:
+				c.Alarm.ShelvedBy = e.Actor
+			}
 		}
 	}
 	return c

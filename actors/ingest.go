@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -219,14 +220,8 @@ func (r *Runtime) SubmitConnectivity(twinID string, c pb.Connectivity, done func
 // Errors wrap twins.ErrVersionConflict, ErrUnknownProperty, ErrNotWritable
 // or ErrInvalidValue when the twin refused the update.
 func (r *Runtime) SetDesired(ctx context.Context, twinID string, values map[string]*pb.Value, expectedVersion int64, actor string) (*pb.TelemetryApplied, error) {
-	return await(ctx, func(done func(*pb.TelemetryApplied, error)) {
-		if err := r.admit(twinID); err != nil {
-			done(nil, err)
-			return
-		}
-		msg := &pb.SetDesired{TwinId: twinID, Values: values, ExpectedVersion: expectedVersion, Actor: actor}
-		r.ingest.submit(twinID, msg, func(id uint64) { msg.CorrelationId = id }, done)
-	})
+	msg := &pb.SetDesired{TwinId: twinID, Values: values, ExpectedVersion: expectedVersion, Actor: actor}
+	return r.request(ctx, twinID, msg, func(id uint64) { msg.CorrelationId = id })
 }
 
 // admit checks that a write to twinID may be sent at all.
@@ -246,6 +241,11 @@ const (
 	reasonUnknownProperty = "unknown_property"
 	reasonNotWritable     = "not_writable"
 	reasonInvalidValue    = "invalid_value"
+	reasonNoSuchCommand   = "no_such_command"
+	reasonInvalidArgs     = "invalid_args"
+	reasonNoSuchAlarm     = "no_such_alarm"
+	reasonNothingToAck    = "nothing_to_acknowledge"
+	reasonInvalidShelve   = "invalid_shelve"
 )
 
 // reasonOf classifies a Decide error for the wire.
@@ -259,6 +259,16 @@ func reasonOf(err error) string {
 		return reasonNotWritable
 	case errors.Is(err, twins.ErrInvalidValue):
 		return reasonInvalidValue
+	case errors.Is(err, twins.ErrNoSuchCommand):
+		return reasonNoSuchCommand
+	case errors.Is(err, twins.ErrInvalidArgs):
+		return reasonInvalidArgs
+	case errors.Is(err, twins.ErrNoSuchAlarm):
+		return reasonNoSuchAlarm
+	case errors.Is(err, twins.ErrNothingToAcknowledge):
+		return reasonNothingToAck
+	case errors.Is(err, twins.ErrInvalidShelve):
+		return reasonInvalidShelve
 	}
 	return ""
 }
@@ -274,6 +284,79 @@ func reasonError(reason string) error {
 		return twins.ErrNotWritable
 	case reasonInvalidValue:
 		return twins.ErrInvalidValue
+	case reasonNoSuchCommand:
+		return twins.ErrNoSuchCommand
+	case reasonInvalidArgs:
+		return twins.ErrInvalidArgs
+	case reasonNoSuchAlarm:
+		return twins.ErrNoSuchAlarm
+	case reasonNothingToAck:
+		return twins.ErrNothingToAcknowledge
+	case reasonInvalidShelve:
+		return twins.ErrInvalidShelve
 	}
 	return ErrUnavailable
+}
+
+// InvokeCommand asks a twin to carry out a command and waits until the
+// command is journaled: pending, or failed at once when an interlock
+// blocks it. An empty op.Key gets a fresh one, so that a request the
+// runtime re-sends to the twin (no answer within the retry interval)
+// creates one command, not two. Errors wrap twins.ErrNoSuchCommand or
+// ErrInvalidArgs when the twin refused the request.
+func (r *Runtime) InvokeCommand(ctx context.Context, op *pb.InvokeCommandOp) (*pb.Command, error) {
+	if op.Key == "" {
+		op.Key = "auto:" + r.NodeID() + ":" + strconv.FormatUint(r.keys.Add(1), 36)
+	}
+	rep, err := r.request(ctx, op.TwinId, op, func(id uint64) { op.CorrelationId = id })
+	if err != nil {
+		return nil, err
+	}
+	if rep.Command == nil {
+		// A re-sent request answered from the twin's reply cache: read
+		// the command by its key.
+		st, _, err := r.State(ctx, op.TwinId)
+		if err != nil {
+			return nil, err
+		}
+		c, ok := st.CommandByKey(op.Key)
+		if !ok {
+			return nil, fmt.Errorf("%w: command with key %q of twin %s not found after it was accepted", ErrUnavailable, op.Key, op.TwinId)
+		}
+		return CommandToProto(op.TwinId, c), nil
+	}
+	return rep.Command, nil
+}
+
+// request sends msg to its twin and waits for the twin's answer.
+func (r *Runtime) request(ctx context.Context, twinID string, msg any, setID func(uint64)) (*pb.TelemetryApplied, error) {
+	return await(ctx, func(done func(*pb.TelemetryApplied, error)) {
+		if err := r.admit(twinID); err != nil {
+			done(nil, err)
+			return
+		}
+		r.ingest.submit(twinID, msg, setID, done)
+	})
+}
+
+// OperateAlarm acknowledges, shelves or unshelves a twin's alarm and waits
+// until that is journaled; it returns the alarm after it. Errors wrap
+// twins.ErrNoSuchAlarm, ErrNothingToAcknowledge or ErrInvalidShelve.
+func (r *Runtime) OperateAlarm(ctx context.Context, op *pb.AlarmOp) (*pb.Alarm, error) {
+	rep, err := r.request(ctx, op.TwinId, op, func(id uint64) { op.CorrelationId = id })
+	if err != nil {
+		return nil, err
+	}
+	if rep.Alarm == nil {
+		st, _, err := r.State(ctx, op.TwinId)
+		if err != nil {
+			return nil, err
+		}
+		a, ok := st.Alarm(op.Rule)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q on twin %s", twins.ErrNoSuchAlarm, op.Rule, op.TwinId)
+		}
+		return AlarmToProto(op.TwinId, a, r.clock.Now().UnixNano()), nil
+	}
+	return rep.Alarm, nil
 }

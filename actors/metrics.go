@@ -17,6 +17,19 @@ type metrics struct {
 	recovery    prometheus.Histogram
 	retries     prometheus.Counter
 	dropped     prometheus.Counter
+	dispatched  prometheus.Counter
+	commands    *prometheus.CounterVec
+	alarms      *prometheus.CounterVec
+}
+
+// commandChanged counts a command reaching status st.
+func (m *metrics) commandChanged(st twins.CommandStatus) {
+	m.commands.WithLabelValues(st.String()).Inc()
+}
+
+// alarmChanged counts an alarm transition.
+func (m *metrics) alarmChanged(k twins.AlarmTransitionKind) {
+	m.alarms.WithLabelValues(k.String()).Inc()
 }
 
 func newMetrics(reg prometheus.Registerer, active func() float64) *metrics {
@@ -54,6 +67,18 @@ func newMetrics(reg prometheus.Registerer, active func() float64) *metrics {
 			Name: "plantwin_feed_dropped_changes_total",
 			Help: "Twin changes not delivered to a subscriber (a watch) whose buffer was full; the subscriber resyncs.",
 		}),
+		dispatched: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "plantwin_command_dispatches_total",
+			Help: "Command attempts handed to an edge connector.",
+		}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plantwin_commands_total",
+			Help: "Command lifecycle steps journaled, by the status reached.",
+		}, []string{"status"}),
+		alarms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plantwin_alarm_transitions_total",
+			Help: "Alarm transitions journaled, by kind (raised, cleared, acknowledged, shelved, unshelved).",
+		}, []string{"kind"}),
 		rejected: make(map[twins.Reason]prometheus.Counter),
 	}
 	rej := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -64,7 +89,7 @@ func newMetrics(reg prometheus.Registerer, active func() float64) *metrics {
 		m.rejected[r] = rej.WithLabelValues(r.String())
 	}
 	if reg != nil {
-		reg.MustRegister(m.samples, m.updates, rej, m.failed, m.activations, m.passivated, m.recovery, m.retries, m.dropped,
+		reg.MustRegister(m.samples, m.updates, rej, m.failed, m.activations, m.passivated, m.recovery, m.retries, m.dropped, m.dispatched, m.commands, m.alarms,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "plantwin_twins_active",
 				Help: "Twins activated on this node.",

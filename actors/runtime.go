@@ -133,6 +133,9 @@ type Runtime struct {
 	started  time.Time
 	provider *plcluster.Provider
 
+	dispatcher atomic.Pointer[Dispatcher]
+	keys       atomic.Uint64 // for idempotency keys of commands invoked without one
+
 	sweepStop chan struct{}
 	sweepDone chan struct{}
 
@@ -482,4 +485,24 @@ func recoverState(store *persistence.Store, st *twins.State) (int64, error) {
 		return 0, err
 	}
 	return snapVersion, nil
+}
+
+// Dispatcher carries one attempt of a twin's command to its device and
+// returns when the device has answered: a nil error for success, or the error and
+// whether it is worth trying again (the device could not be reached).
+// It must honour ctx.
+type Dispatcher func(ctx context.Context, twinID string, cmd twins.CommandRecord) (retry bool, err error)
+
+// errNoDispatcher fails commands on a node that runs no edge connector.
+var errNoDispatcher = errors.New("no edge connector on this node carries commands")
+
+// SetDispatcher installs how twins' commands reach their devices (the
+// node's edge host). Until it is set, commands fail with
+// "no edge connector on this node carries commands".
+func (r *Runtime) SetDispatcher(d Dispatcher) {
+	if d == nil {
+		r.dispatcher.Store(nil)
+		return
+	}
+	r.dispatcher.Store(&d)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	plcluster "github.com/plantwin/plantwin/cluster"
@@ -37,6 +38,30 @@ type twinActor struct {
 	stopping    bool
 	recent      [2]recentReply // answers to recent correlation ids, for re-sent batches
 	recentNext  uint8
+
+	// Time and commands: the timer wakes the twin at its next due time
+	// (a rule window ending on a quiet device, a deadline); launched
+	// holds the dispatch attempts this activation handed to the device
+	// and not yet seen answered.
+	timer          Timer
+	timerAt        int64
+	launched       map[string]int
+	dispatchQueued bool
+}
+
+// tickMsg advances the twin's time (its timer fired, or it was recovered
+// with restarted set; local only).
+type tickMsg struct{ restarted bool }
+
+// dispatchMsg hands the twin's ready commands to the device (local only).
+type dispatchMsg struct{}
+
+// dispatchResult is the device's answer to one dispatch attempt (local only).
+type dispatchResult struct {
+	id      string
+	attempt int
+	err     error
+	retry   bool
 }
 
 type request struct {
@@ -46,12 +71,13 @@ type request struct {
 
 type commit struct {
 	replies      []reply
-	queued       []request        // write requests that arrived meanwhile: the next commit
-	stateReaders []*actor.PID     // local state reads (getState) waiting for this commit
-	changes      []VersionedEvent // events to publish once durable (only while the feed has subscribers)
-	events       int              // journal events in this commit
-	snapshot     int64            // version of the snapshot in this commit, 0 if none
-	final        bool             // the passivation snapshot
+	queued       []request             // write requests that arrived meanwhile: the next commit
+	stateReaders []*actor.PID          // local state reads (getState) waiting for this commit
+	changes      []VersionedEvent      // events to publish once durable (only while the feed has subscribers)
+	events       int                   // journal events in this commit
+	snapshot     int64                 // version of the snapshot in this commit, 0 if none
+	final        bool                  // the passivation snapshot
+	launch       []twins.CommandRecord // commands to hand to the device once durable
 }
 
 type reply struct {
@@ -89,9 +115,20 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *pb.ApplyTelemetry:
 		a.lastActive = time.Now().UnixNano()
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
-	case *pb.SetConnectivity, *pb.SetDesired:
+	case *pb.SetConnectivity, *pb.SetDesired, *pb.InvokeCommandOp, *pb.AlarmOp:
 		a.lastActive = time.Now().UnixNano()
 		a.handle(ctx, request{sender: ctx.Sender(), msg: m})
+	case *tickMsg:
+		a.timerAt = 0
+		a.handle(ctx, request{msg: m})
+	case *dispatchMsg:
+		a.dispatchQueued = false
+		a.handle(ctx, request{msg: m})
+	case *dispatchResult:
+		if a.launched[m.id] == m.attempt {
+			delete(a.launched, m.id)
+		}
+		a.handle(ctx, request{msg: m})
 	case *getState:
 		a.lastActive = time.Now().UnixNano()
 		if a.failed != "" {
@@ -106,7 +143,10 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *commitDone:
 		a.committed(ctx, m.err)
 	case *idleCheck:
-		if a.id != "" && !a.passivating && a.inflight == nil && m.now-a.lastActive >= int64(a.rt.cfg.PassivateAfter) {
+		// A twin with a due time (an open for: window, a shelve, an
+		// unfinished command) stays active so that it fires.
+		if a.id != "" && !a.passivating && a.inflight == nil && m.now-a.lastActive >= int64(a.rt.cfg.PassivateAfter) &&
+			a.st.Due() == 0 && len(a.launched) == 0 {
 			a.rt.lookup.RequestPassivation(ctx)
 		}
 	case *plcluster.PassivationGranted:
@@ -117,6 +157,9 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			a.rt.lookup.RequestPassivation(ctx)
 		}
 	case *actor.Stopping:
+		if a.timer != nil {
+			a.timer.Stop()
+		}
 		a.onStopping()
 	case *actor.Stopped:
 		a.rt.lookup.ActivationStopped(ctx)
@@ -153,6 +196,71 @@ func (a *twinActor) init(ctx actor.Context) {
 	a.snapVersion = snapVersion
 	a.rt.met.activations.Inc()
 	a.rt.met.recovery.Observe(time.Since(start).Seconds())
+	for i := range a.st.Commands {
+		if a.st.Commands[i].Status == twins.CommandDispatched {
+			// Handed to the device by an earlier activation: its outcome
+			// is unknown, and it must not be sent again.
+			ctx.Send(ctx.Self(), &tickMsg{restarted: true})
+			break
+		}
+	}
+	a.afterChange(ctx)
+}
+
+// afterChange re-arms the twin's timer for its next due time and queues
+// the dispatch of commands that are ready.
+func (a *twinActor) afterChange(ctx actor.Context) {
+	if a.failed != "" || a.passivating {
+		return
+	}
+	now := a.rt.clock.Now().UnixNano()
+	if !a.dispatchQueued && len(a.st.ReadyCommands(now)) > 0 {
+		a.dispatchQueued = true
+		ctx.Send(ctx.Self(), &dispatchMsg{})
+	}
+	due := a.st.Due()
+	if due == a.timerAt {
+		return
+	}
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	a.timerAt = due
+	if due == 0 {
+		return
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	a.timer = a.rt.clock.AfterFunc(time.Duration(max(due-now, 0)), func() { root.Send(self, &tickMsg{}) })
+}
+
+// launch hands dispatched commands to the device through the runtime's
+// dispatcher, each in its own goroutine; the answer comes back as a
+// dispatchResult.
+func (a *twinActor) launch(ctx actor.Context, recs []twins.CommandRecord) {
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	for _, rec := range recs {
+		if a.launched == nil {
+			a.launched = make(map[string]int)
+		}
+		a.launched[rec.ID] = rec.Attempts
+		d := a.rt.dispatcher.Load()
+		if d == nil {
+			ctx.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: errNoDispatcher})
+			continue
+		}
+		twinID := a.id
+		a.rt.met.dispatched.Inc()
+		go func() {
+			// The context bounds the device call on the wall clock; the
+			// command's deadline on the runtime's clock is enforced by
+			// the twin's timer either way.
+			cctx, cancel := context.WithTimeout(context.Background(), rec.Timeout)
+			defer cancel()
+			retry, err := (*d)(cctx, twinID, rec)
+			root.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: err, retry: retry})
+		}()
+	}
 }
 
 // retryFailedAfter is how long a twin that could not recover answers with
@@ -190,6 +298,10 @@ func correlation(msg any) uint64 {
 	case *pb.SetConnectivity:
 		return m.CorrelationId
 	case *pb.SetDesired:
+		return m.CorrelationId
+	case *pb.InvokeCommandOp:
+		return m.CorrelationId
+	case *pb.AlarmOp:
 		return m.CorrelationId
 	}
 	return 0
@@ -244,20 +356,8 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			continue
 		}
 		rep := &pb.TelemetryApplied{CorrelationId: correlation(r.msg), TwinId: a.id}
-		var dec twins.Decision
-		var err error
-		switch m := r.msg.(type) {
-		case *pb.ApplyTelemetry:
-			cmd := twins.ApplyTelemetry{Samples: make([]twins.Sample, len(m.Samples)), Policy: a.rt.policy}
-			for i, s := range m.Samples {
-				cmd.Samples[i] = twins.Sample{Property: s.GetProperty(), Value: ValueFromProto(s.GetValue()), SourceTime: s.GetSourceTimeUnixNano(), Quality: qualityFromProto(s.GetQuality())}
-			}
-			dec, err = a.st.Decide(cmd, now)
-		case *pb.SetConnectivity:
-			dec, err = a.st.Decide(twins.SetConnectivity{Connectivity: twins.Connectivity(m.Connectivity)}, now)
-		case *pb.SetDesired:
-			dec, err = a.decideDesired(m, now)
-		}
+		start := a.st.Version
+		dec, err := a.decide(r.msg, now)
 		if err != nil {
 			rep.Error, rep.Reason = err.Error(), reasonOf(err)
 			a.send(ctx, r.sender, rep)
@@ -267,25 +367,48 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			a.rt.met.rejected[rj.Reason].Inc()
 			rep.Rejected = append(rep.Rejected, &pb.SampleRejected{Index: int32(rj.Index), Property: rj.Property, Reason: rj.Reason.String(), Detail: rj.Detail})
 		}
-		for _, ev := range dec.Events {
+		for i, ev := range dec.Events {
+			version := start + int64(i) + 1
 			data, err := encodeEvent(model, ev)
 			if err != nil { // broken invariant: events come from Decide
 				panic(err)
 			}
-			a.st.Apply(ev)
-			w.Events = append(w.Events, persistence.Entry{Version: a.st.Version, Data: data})
+			w.Events = append(w.Events, persistence.Entry{Version: version, Data: data})
 			if publish {
-				c.changes = append(c.changes, VersionedEvent{Version: a.st.Version, Event: ev})
+				c.changes = append(c.changes, VersionedEvent{Version: version, Event: ev})
 			}
-			if t, ok := ev.(twins.TelemetryApplied); ok {
-				rep.Accepted += int32(len(t.Samples))
-				for _, s := range t.Samples {
-					hv, err := encodeHistoryValue(s.Value, s.Quality, t.ServerTime)
+			switch e := ev.(type) {
+			case twins.TelemetryApplied:
+				rep.Accepted += int32(len(e.Samples))
+				for _, s := range e.Samples {
+					hv, err := encodeHistoryValue(s.Value, s.Quality, e.ServerTime)
 					if err != nil {
 						panic(err)
 					}
-					w.History = append(w.History, persistence.HistoryPoint{Property: model.Properties[s.Property].Name, SourceTime: s.SourceTime, Version: a.st.Version, Data: hv})
+					w.History = append(w.History, persistence.HistoryPoint{Property: model.Properties[s.Property].Name, SourceTime: s.SourceTime, Version: version, Data: hv})
 				}
+			case twins.CommandChanged:
+				if e.Command.Status == twins.CommandDispatched {
+					c.launch = append(c.launch, e.Command)
+				}
+				a.rt.met.commandChanged(e.Command.Status)
+			case twins.AlarmChanged:
+				a.rt.met.alarmChanged(e.Kind)
+			}
+			if ae := auditEntry(model, ev, now); ae != nil {
+				data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ae)
+				if err != nil {
+					panic(err)
+				}
+				w.Audit = append(w.Audit, persistence.Entry{Version: version, Data: data})
+			}
+		}
+		if dec.Command != nil {
+			rep.Command = CommandToProto(a.id, dec.Command)
+		}
+		if dec.Alarm != nil {
+			if al, ok := a.st.Alarm(dec.Alarm.Name); ok {
+				rep.Alarm = AlarmToProto(a.id, al, now)
 			}
 		}
 		rep.Version = a.st.Version
@@ -293,11 +416,14 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			rr := a.remember(rep.CorrelationId)
 			rr.version, rr.accepted = rep.Version, rep.Accepted
 		}
-		c.replies = append(c.replies, reply{to: r.sender, msg: rep})
+		if r.sender != nil {
+			c.replies = append(c.replies, reply{to: r.sender, msg: rep})
+		}
 	}
 	if len(w.Events) == 0 {
 		// Nothing changed, so the state is as durable as it was.
 		a.finishReplies(ctx, c.replies)
+		a.afterChange(ctx)
 		a.maybeFinish(ctx)
 		return
 	}
@@ -309,6 +435,54 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	}
 	c.events = len(w.Events)
 	a.submit(ctx, w, c)
+}
+
+// decide runs one request through the twin's state (twins.State.Handle:
+// the events come back already applied).
+func (a *twinActor) decide(msg any, now int64) (twins.Decision, error) {
+	switch m := msg.(type) {
+	case *pb.ApplyTelemetry:
+		cmd := twins.ApplyTelemetry{Samples: make([]twins.Sample, len(m.Samples)), Policy: a.rt.policy}
+		for i, s := range m.Samples {
+			cmd.Samples[i] = twins.Sample{Property: s.GetProperty(), Value: ValueFromProto(s.GetValue()), SourceTime: s.GetSourceTimeUnixNano(), Quality: qualityFromProto(s.GetQuality())}
+		}
+		return a.st.Handle(&cmd, now)
+	case *pb.SetConnectivity:
+		return a.st.Handle(twins.SetConnectivity{Connectivity: twins.Connectivity(m.Connectivity)}, now)
+	case *pb.SetDesired:
+		return a.decideDesired(m, now)
+	case *pb.InvokeCommandOp:
+		args := make(map[string]twins.Value, len(m.Args))
+		for k, v := range m.Args {
+			args[k] = ValueFromProto(v)
+		}
+		return a.st.Handle(twins.InvokeCommand{Name: m.Command, Args: args, Key: m.Key, Actor: m.Actor,
+			Timeout: time.Duration(m.TimeoutNanos), TTL: time.Duration(m.TtlNanos)}, now)
+	case *pb.AlarmOp:
+		if m.Acknowledge {
+			return a.st.Handle(twins.AcknowledgeAlarm{Name: m.Rule, Actor: m.Actor}, now)
+		}
+		return a.st.Handle(twins.ShelveAlarm{Name: m.Rule, Until: m.Until, Actor: m.Actor, Reason: m.Reason}, now)
+	case *tickMsg:
+		return a.st.Handle(twins.Tick{Now: now, Restarted: m.restarted}, now)
+	case *dispatchMsg:
+		var all twins.Decision
+		for _, id := range a.st.ReadyCommands(now) {
+			d, err := a.st.Handle(twins.DispatchCommand{ID: id}, now)
+			if err != nil {
+				return all, err
+			}
+			all.Events = append(all.Events, d.Events...)
+		}
+		return all, nil
+	case *dispatchResult:
+		out := twins.CommandOutcome{ID: m.id, Attempt: m.attempt, Retry: m.retry}
+		if m.err != nil {
+			out.Err = m.err.Error()
+		}
+		return a.st.Handle(out, now)
+	}
+	return twins.Decision{}, fmt.Errorf("twin %s: unknown request %T", a.id, msg)
 }
 
 func (a *twinActor) submit(ctx actor.Context, w *persistence.Write, c *commit) {
@@ -364,6 +538,8 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		a.snapVersion = c.snapshot
 	}
 	a.finishReplies(ctx, c.replies)
+	a.launch(ctx, c.launch)
+	a.afterChange(ctx)
 	if len(c.changes) > 0 {
 		a.rt.feed.publish(a.id, func() *Change { return &Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes} })
 	}
@@ -427,9 +603,14 @@ func (a *twinActor) decideDesired(m *pb.SetDesired, now int64) (twins.Decision, 
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	for _, n := range names {
+		if _, err := a.st.Decide(twins.SetDesired{Property: n, Value: ValueFromProto(m.Values[n]), ExpectedVersion: m.ExpectedVersion, Actor: m.Actor}, now); err != nil {
+			return twins.Decision{}, err
+		}
+	}
 	var d twins.Decision
 	for _, n := range names {
-		one, err := a.st.Decide(twins.SetDesired{Property: n, Value: ValueFromProto(m.Values[n]), ExpectedVersion: m.ExpectedVersion, Actor: m.Actor}, now)
+		one, err := a.st.Handle(twins.SetDesired{Property: n, Value: ValueFromProto(m.Values[n]), Actor: m.Actor}, now)
 		if err != nil {
 			return twins.Decision{}, err
 		}

@@ -3,7 +3,9 @@ package edge
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/plantwin/plantwin/actors"
 	"github.com/plantwin/plantwin/twins"
 )
 
@@ -35,3 +37,25 @@ var (
 	ErrNotBound     = errors.New("no binding for this write or command")
 	ErrStopped      = errors.New("connector stopped")
 )
+
+// Dispatch carries one attempt of a twin's command to its device through
+// c (the node's Host) and classifies the outcome for the twin: an
+// unreachable device or a restarting connector is worth another attempt;
+// a refusal, a missing binding or no answer in time is not (after a
+// timeout the device may have acted, so sending again could act twice).
+func Dispatch(c Commander) actors.Dispatcher {
+	return func(ctx context.Context, twinID string, cmd twins.CommandRecord) (bool, error) {
+		args := make([]Arg, len(cmd.Args))
+		for i, a := range cmd.Args {
+			args[i] = Arg{Name: a.Name, Value: a.Value}
+		}
+		err := c.Command(ctx, twinID, cmd.Name, args)
+		if err == nil {
+			return false, nil
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return false, fmt.Errorf("no answer from the device within %s: %w", cmd.Timeout, err)
+		}
+		return errors.Is(err, ErrNotConnected) || errors.Is(err, ErrStopped), err
+	}
+}

@@ -9,22 +9,31 @@ import (
 	"github.com/plantwin/plantwin/gateway/auth"
 )
 
-// Policy is the role each method needs: viewers read, watch and query
-// history; operators also write desired values; admins do everything,
+// Policy is the role each method needs: viewers read, watch, query
+// history, commands, alarms and the audit trail; operators also write
+// desired values, invoke commands and acknowledge and shelve alarms;
+// admins do everything,
 // including backups. Reflection is open to any authenticated caller.
 // Methods missing here need the admin role.
 func Policy() map[string]auth.Role {
 	return map[string]auth.Role{
-		pb.TwinService_GetTwin_FullMethodName:        auth.RoleViewer,
-		pb.TwinService_ListTwins_FullMethodName:      auth.RoleViewer,
-		pb.TwinService_WatchTwins_FullMethodName:     auth.RoleViewer,
-		pb.TwinService_GetHistory_FullMethodName:     auth.RoleViewer,
-		pb.TwinService_UpdateDesired_FullMethodName:  auth.RoleOperator,
-		pb.ModelService_ListModels_FullMethodName:    auth.RoleViewer,
-		pb.ModelService_GetModel_FullMethodName:      auth.RoleViewer,
-		pb.NodeService_GetNode_FullMethodName:        auth.RoleViewer,
-		pb.EdgeService_ListConnectors_FullMethodName: auth.RoleViewer,
-		pb.AdminService_Backup_FullMethodName:        auth.RoleAdmin,
+		pb.TwinService_GetTwin_FullMethodName:          auth.RoleViewer,
+		pb.TwinService_ListTwins_FullMethodName:        auth.RoleViewer,
+		pb.TwinService_WatchTwins_FullMethodName:       auth.RoleViewer,
+		pb.TwinService_GetHistory_FullMethodName:       auth.RoleViewer,
+		pb.TwinService_UpdateDesired_FullMethodName:    auth.RoleOperator,
+		pb.TwinService_InvokeCommand_FullMethodName:    auth.RoleOperator,
+		pb.TwinService_GetCommand_FullMethodName:       auth.RoleViewer,
+		pb.TwinService_ListCommands_FullMethodName:     auth.RoleViewer,
+		pb.TwinService_ListAlarms_FullMethodName:       auth.RoleViewer,
+		pb.TwinService_AcknowledgeAlarm_FullMethodName: auth.RoleOperator,
+		pb.TwinService_ShelveAlarm_FullMethodName:      auth.RoleOperator,
+		pb.TwinService_GetAudit_FullMethodName:         auth.RoleViewer,
+		pb.ModelService_ListModels_FullMethodName:      auth.RoleViewer,
+		pb.ModelService_GetModel_FullMethodName:        auth.RoleViewer,
+		pb.NodeService_GetNode_FullMethodName:          auth.RoleViewer,
+		pb.EdgeService_ListConnectors_FullMethodName:   auth.RoleViewer,
+		pb.AdminService_Backup_FullMethodName:          auth.RoleAdmin,
 
 		reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      auth.RoleNone,
 		reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: auth.RoleNone,

@@ -19,7 +19,7 @@ const (
 
 // op is one unit of work for the committer: a Write, an activation or a
 // history prune. The committer is the only goroutine that writes heads,
-// journal, snapshots, history and bucket counters.
+// journal, snapshots, history, bucket counters and audit entries.
 type op struct {
 	kind opKind
 
@@ -311,6 +311,9 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 				hp.Property, hp.SourceTime, hp.Version, ErrInvalidWrite)
 		}
 	}
+	if err := checkAudit(w); err != nil {
+		return err
+	}
 
 	// Valid: write it.
 	if len(w.Events) > 0 {
@@ -352,6 +355,17 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 		}
 		counts[HourBucket(hp.SourceTime)]++
 	}
+	if len(w.Audit) > 0 {
+		prefix := twinPrefix(PrefixAudit, w.TwinID)
+		var key []byte
+		for _, a := range w.Audit {
+			key = appendUint64(append(key[:0], prefix...), uint64(a.Version))
+			val = appendPlainValue(val[:0], a.Data)
+			if err := b.Set(key, val, nil); err != nil {
+				return err
+			}
+		}
+	}
 	if next.Epoch != h.Epoch || next.SnapshotVersion != h.SnapshotVersion {
 		// The head key is written only when the epoch or snapshot changes:
 		// readHead takes the latest version from the last journal key, so
@@ -361,6 +375,36 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 		}
 	}
 	s.heads[w.TwinID] = next
+	return nil
+}
+
+// checkAudit rejects audit entries whose version is not one of w's event
+// versions (the events are already checked to be contiguous), and two
+// entries for one version, which would overwrite each other.
+func checkAudit(w *Write) error {
+	if len(w.Audit) == 0 {
+		return nil
+	}
+	if len(w.Events) == 0 {
+		return fmt.Errorf("%d audit entries but no events: %w", len(w.Audit), ErrInvalidWrite)
+	}
+	first, last := w.Events[0].Version, w.Events[len(w.Events)-1].Version
+	var seen map[int64]bool
+	if len(w.Audit) > 1 {
+		seen = make(map[int64]bool, len(w.Audit))
+	}
+	for i, a := range w.Audit {
+		if a.Version < first || a.Version > last {
+			return fmt.Errorf("audit entry %d has version %d, not among event versions [%d,%d]: %w",
+				i, a.Version, first, last, ErrInvalidWrite)
+		}
+		if seen != nil {
+			if seen[a.Version] {
+				return fmt.Errorf("audit entry %d repeats version %d: %w", i, a.Version, ErrInvalidWrite)
+			}
+			seen[a.Version] = true
+		}
+	}
 	return nil
 }
 

@@ -1,8 +1,9 @@
 // Package persistence is a node's durable storage: one Pebble store holding
 // each twin's journal of events, its latest snapshot, its head (latest
-// version and activation epoch, for fencing), per-property history, and
-// checkpoints for backup and restore. Values are opaque bytes from the
-// caller (the actors package encodes protobuf); persistence adds framing.
+// version and activation epoch, for fencing), per-property history, its
+// audit trail, and checkpoints for backup and restore. Values are opaque
+// bytes from the caller (the actors package encodes protobuf); persistence
+// adds framing.
 //
 // # Writes and durability
 //
@@ -21,8 +22,9 @@
 // write with ErrFailed until it is reopened, because its in-memory heads may
 // no longer match the disk.
 //
-// Reads (Head, LoadSnapshot, ReadJournal, ReadHistory) go straight to
-// Pebble and may observe a batch that is applied but not yet synced.
+// Reads (Head, LoadSnapshot, ReadJournal, ReadHistory, ReadAudit) go
+// straight to Pebble and may observe a batch that is applied but not yet
+// synced.
 //
 // # Fencing
 //
@@ -47,6 +49,7 @@
 //	0x06   reserved: compressed per-property history blocks
 //	0x07   0x07 hour-bucket                                 1 | points written (uvarint)           committer
 //	0x08   0x08 connector sequence                          1 | batch bytes                        Outbox (edge store-and-forward)
+//	0x09   0x09 twin version                                1 | audit bytes                        committer, with the event
 //
 // Journal and snapshot keys are (twin, version) so a replica can ship and
 // compare them; the head answers "latest version and epoch of twin X" with
@@ -57,13 +60,17 @@
 // tail for replicas catching up. History is bucketed by hour first, so
 // retention drops whole buckets with one DeleteRange, and a read of (twin,
 // property, [from,to)) is one seek per non-empty bucket, found from the
-// bucket counters (0x07). See docs/storage.md.
+// bucket counters (0x07). Audit keys (0x09) are (twin, version) like
+// journal keys, so an entry names its event, but audit entries are deleted
+// neither with the journal tail nor by history retention: they stay as long
+// as the twin is declared. See docs/storage.md.
 //
 // # Concurrency
 //
 // All Store methods are safe for concurrent use. Submit's done callback
-// runs on the syncer goroutine and must not block. ReadJournal's and
-// ReadHistory's fn run on the caller's goroutine and own the bytes they get.
+// runs on the syncer goroutine and must not block. The fn of ReadJournal,
+// ReadHistory and ReadAudit runs on the caller's goroutine and owns the
+// bytes it gets.
 // Close is idempotent: it stops intake, commits what is queued, stops the
 // goroutines (committer, syncer, retention) and closes Pebble.
 package persistence

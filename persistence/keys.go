@@ -32,6 +32,10 @@ const (
 	// key per (connector, sequence), plus one floor key per connector at
 	// sequence 0.
 	PrefixOutbox byte = 0x08
+	// PrefixAudit holds each twin's audit trail: one key per (twin, version)
+	// of an event an identified actor caused — commands, desired values,
+	// alarm acknowledgements and shelves.
+	PrefixAudit byte = 0x09
 )
 
 // HistoryBucket is the width of one history time bucket. Retention deletes
@@ -201,6 +205,17 @@ func EncodeSnapshotKey(twinID string, version int64) []byte {
 // DecodeSnapshotKey decodes a key written by EncodeSnapshotKey.
 func DecodeSnapshotKey(key []byte) (twinID string, version int64, err error) {
 	return decodeTwinVersionKey(key, PrefixSnapshot)
+}
+
+// EncodeAuditKey returns 0x09 | twin | version (8 bytes big-endian), the key
+// of the audit entry of the twin's event at version. version must be >= 0.
+func EncodeAuditKey(twinID string, version int64) []byte {
+	return appendUint64(twinPrefix(PrefixAudit, twinID), uint64(version))
+}
+
+// DecodeAuditKey decodes a key written by EncodeAuditKey.
+func DecodeAuditKey(key []byte) (twinID string, version int64, err error) {
+	return decodeTwinVersionKey(key, PrefixAudit)
 }
 
 func decodeTwinVersionKey(key []byte, prefix byte) (string, int64, error) {

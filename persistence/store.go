@@ -7,6 +7,7 @@ import (
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -54,8 +55,8 @@ type HistoryPoint struct {
 	Data       []byte
 }
 
-// Write is one twin's atomic update: events, optionally a snapshot, and
-// history points, written in one synced batch.
+// Write is one twin's atomic update: events, optionally a snapshot, history
+// points and audit entries, written in one synced batch.
 type Write struct {
 	TwinID string
 	// Epoch is the activation epoch of the writer (from Activate).
@@ -68,6 +69,10 @@ type Write struct {
 	Snapshot *Snapshot
 	// History points to record.
 	History []HistoryPoint
+	// Audit entries to record under their event's version (each Version
+	// must be one of Events' versions); kept as long as the twin is
+	// declared, unlike history.
+	Audit []Entry
 }
 
 // Stats are counters since Open plus Pebble's LSM health.
@@ -490,6 +495,54 @@ func (s *Store) ReadJournal(twinID string, from int64, fn func(version int64, ep
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("persistence: read journal of twin %s: %w", twinID, err)
+	}
+	return nil
+}
+
+// ReadAudit calls fn for the twin's audit entries with version > after, in
+// ascending version order, at most limit of them (limit <= 0: no limit). fn
+// owns data. It stops at fn's first error and returns it unwrapped.
+func (s *Store) ReadAudit(twinID string, after int64, limit int, fn func(version int64, data []byte) error) error {
+	if err := s.acquire(); err != nil {
+		return fmt.Errorf("persistence: read audit of twin %s: %w", twinID, err)
+	}
+	defer s.release()
+	if after == math.MaxInt64 {
+		return nil // no version is greater
+	}
+	from := max(after+1, 0)
+	prefix := twinPrefix(PrefixAudit, twinID)
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound: EncodeAuditKey(twinID, from),
+		UpperBound: prefixEnd(prefix),
+	})
+	if err != nil {
+		return fmt.Errorf("persistence: read audit of twin %s: %w", twinID, err)
+	}
+	defer it.Close()
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		key := it.Key()
+		if len(key) != len(prefix)+8 {
+			return fmt.Errorf("persistence: read audit of twin %s (key %x): %w", twinID, key, ErrCorrupt)
+		}
+		version, _, err := decodeVersion(key[len(prefix):])
+		if err != nil {
+			return fmt.Errorf("persistence: read audit of twin %s (key %x): %w: %w", twinID, key, ErrCorrupt, err)
+		}
+		data, err := decodePlainValue(it.Value())
+		if err != nil {
+			return fmt.Errorf("persistence: read audit of twin %s version %d (key %x): %w", twinID, version, key, err)
+		}
+		if err := fn(version, clone(data)); err != nil {
+			return err
+		}
+		if n++; limit > 0 && n == limit {
+			break
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("persistence: read audit of twin %s: %w", twinID, err)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ type ModbusDevice struct {
 		discrete   map[uint8]map[uint16]bool
 		exceptions map[uint16]error // holding/input address → error to answer
 		reads      int64
+		writes     map[writeKey]int
 	}
 }
 
@@ -42,6 +43,7 @@ func NewModbusDevice(addr string) *ModbusDevice {
 	d.mu.coils = map[uint8]map[uint16]bool{}
 	d.mu.discrete = map[uint8]map[uint16]bool{}
 	d.mu.exceptions = map[uint16]error{}
+	d.mu.writes = map[writeKey]int{}
 	return d
 }
 
@@ -160,6 +162,27 @@ func (d *ModbusDevice) Coil(unit uint8, addr uint16) bool {
 	return table(d.mu.coils, unit)[addr]
 }
 
+type writeKey struct {
+	table byte // 'c' coil, 'h' holding
+	unit  uint8
+	addr  uint16
+}
+
+// CoilWrites returns how many times clients wrote a coil: a test's proof
+// that a command was carried out once, not twice.
+func (d *ModbusDevice) CoilWrites(unit uint8, addr uint16) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.writes[writeKey{'c', unit, addr}]
+}
+
+// HoldingWrites returns how many times clients wrote a holding register.
+func (d *ModbusDevice) HoldingWrites(unit uint8, addr uint16) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.writes[writeKey{'h', unit, addr}]
+}
+
 // FailRegister makes every register read covering addr answer with err
 // (a modbus.Error such as modbus.ErrServerDeviceFailure becomes that
 // exception code); nil clears it.
@@ -183,6 +206,7 @@ func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
 	if req.IsWrite {
 		for i, v := range req.Args {
 			t[req.Addr+uint16(i)] = v
+			d.mu.writes[writeKey{'c', req.UnitId, req.Addr + uint16(i)}]++
 		}
 		return nil, nil
 	}
@@ -218,6 +242,7 @@ func (h handler) registers(unit uint8, t map[uint8]map[uint16]uint16, addr, qty 
 	if write {
 		for i, v := range args {
 			tab[addr+uint16(i)] = v
+			d.mu.writes[writeKey{'h', unit, addr + uint16(i)}]++
 		}
 		return nil, nil
 	}

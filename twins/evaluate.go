@@ -130,7 +130,7 @@ func (s *State) handleTick(t Tick) Decision {
 	for i := range s.Alarms {
 		a := s.Alarms[i]
 		if tr, ok := a.Expire(t.Now); ok {
-			ev := AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: tr.At, Actor: tr.Actor}
+			ev := s.withTo(AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: tr.At, Actor: tr.Actor})
 			s.Apply(ev)
 			d.Events = append(d.Events, ev)
 		}
@@ -209,14 +209,14 @@ func (s *State) evaluate(prev []Reported, at, now int64) []Event {
 		out, rs := r.Step(in, RuleState{PendingSince: s.Pending[i]}, s.Alarms[i].Active, at)
 		switch out.Action {
 		case RuleRaise:
-			add(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message})
+			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message}))
 			for _, act := range r.Actions {
 				if ev := s.action(r, act, now); ev != nil {
 					add(ev)
 				}
 			}
 		case RuleClear:
-			add(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at})
+			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at}))
 		default:
 			if rs.PendingSince != s.Pending[i] {
 				add(RulePending{Rule: i, Since: rs.PendingSince})
@@ -269,7 +269,7 @@ func (s *State) decideAck(c AcknowledgeAlarm, now int64) (Decision, error) {
 	if _, err := a.Acknowledge(now, c.Actor); err != nil {
 		return Decision{}, fmt.Errorf("twin %s: %w", s.Spec.ID, err)
 	}
-	return Decision{Events: []Event{AlarmChanged{Rule: i, Kind: AlarmAcknowledged, At: now, Actor: c.Actor}}, Alarm: &a}, nil
+	return Decision{Events: []Event{s.withTo(AlarmChanged{Rule: i, Kind: AlarmAcknowledged, At: now, Actor: c.Actor})}, Alarm: &a}, nil
 }
 
 func (s *State) decideShelve(c ShelveAlarm, now int64) (Decision, error) {
@@ -282,12 +282,12 @@ func (s *State) decideShelve(c ShelveAlarm, now int64) (Decision, error) {
 		if _, ok := a.Unshelve(now, c.Actor); !ok {
 			return Decision{Alarm: &a}, nil
 		}
-		return Decision{Events: []Event{AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: now, Actor: c.Actor}}, Alarm: &a}, nil
+		return Decision{Events: []Event{s.withTo(AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: now, Actor: c.Actor})}, Alarm: &a}, nil
 	}
 	if _, err := a.Shelve(now, c.Until, c.Actor, c.Reason); err != nil {
 		return Decision{}, fmt.Errorf("twin %s: %w", s.Spec.ID, err)
 	}
-	return Decision{Events: []Event{AlarmChanged{Rule: i, Kind: AlarmShelved, At: now, Actor: c.Actor, Until: c.Until, Reason: c.Reason}}, Alarm: &a}, nil
+	return Decision{Events: []Event{s.withTo(AlarmChanged{Rule: i, Kind: AlarmShelved, At: now, Actor: c.Actor, Until: c.Until, Reason: c.Reason})}, Alarm: &a}, nil
 }
 
 // Delta returns desired minus reported for a numeric writable property

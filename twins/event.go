@@ -45,6 +45,9 @@ type AlarmChanged struct {
 	Message string // for a raise
 	Until   int64  // for a shelve: when it ends
 	Reason  string // for a shelve
+	// To is the alarm's state after the operation (for watchers and the
+	// audit; Apply recomputes it through the lifecycle).
+	To AlarmState
 }
 
 // RulePending records that rule Rule's condition started to hold at event

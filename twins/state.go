@@ -123,14 +123,19 @@ func (s *State) applyAlarm(e *AlarmChanged) {
 	if e.Rule < 0 || e.Rule >= len(s.Alarms) {
 		return
 	}
-	a := &s.Alarms[e.Rule]
+	alarmOp(&s.Alarms[e.Rule], e)
+	if e.Kind == AlarmRaised || e.Kind == AlarmCleared {
+		s.Pending[e.Rule] = 0
+	}
+}
+
+// alarmOp applies e's operation to a.
+func alarmOp(a *Alarm, e *AlarmChanged) {
 	switch e.Kind {
 	case AlarmRaised:
 		a.Raise(e.At, e.Message)
-		s.Pending[e.Rule] = 0
 	case AlarmCleared:
 		a.Clear(e.At)
-		s.Pending[e.Rule] = 0
 	case AlarmAcknowledged:
 		_, _ = a.Acknowledge(e.At, e.Actor)
 	case AlarmShelved:
@@ -142,6 +147,16 @@ func (s *State) applyAlarm(e *AlarmChanged) {
 			a.Unshelve(e.At, e.Actor)
 		}
 	}
+}
+
+// withTo returns e with To set to the state the alarm takes by it.
+func (s *State) withTo(e AlarmChanged) AlarmChanged {
+	if e.Rule >= 0 && e.Rule < len(s.Alarms) {
+		a := s.Alarms[e.Rule]
+		alarmOp(&a, &e)
+		e.To = a.State
+	}
+	return e
 }
 
 func (s *State) applyTelemetry(e *TelemetryApplied) {

@@ -161,15 +161,6 @@ func defaultNodeName() string {
 	return "plantwin"
 }
 
-// countRules returns how many rules the models declare.
-func countRules(cfg *twins.Config) int {
-	n := 0
-	for _, m := range cfg.Models {
-		n += len(m.Rules)
-	}
-	return n
-}
-
 // loadEdge parses the connectors and bindings of the configuration file
 // (none for --demo) before anything starts.
 func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
@@ -426,6 +417,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	running.Store(host)
 	defer host.Stop()
+	rt.SetDispatcher(edge.Dispatch(host))
 
 	var gen *simulations.Generator
 	if o.demo {
@@ -442,9 +434,6 @@ func serve(ctx context.Context, o serveOptions) error {
 		gen.Start()
 	}
 	api.SetServing(true)
-	if n := countRules(cfg); n > 0 {
-		log.Warn("the configuration declares rules: they are parsed and checked, but this build does not evaluate them yet (no alarms are raised)", "rules", n)
-	}
 	log.Info("serving", "grpc_addr", lis.Addr().String(), "tls", tlsCfg != nil, "auth", authz.Enabled(), "data", o.data, "models", len(cfg.Models), "twins", len(cfg.Twins), "node_id", rt.NodeID(), "gogc", gogc, "try", "plantwin twins list --server "+lis.Addr().String())
 
 	// SIGHUP reloads the token file: new tokens work and removed ones stop

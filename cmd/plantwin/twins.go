@@ -23,6 +23,7 @@ import (
 func newTwinsCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "twins", Short: "Query, watch and drive twins on a node"}
 	cmd.AddCommand(newTwinsListCmd(), newTwinsGetCmd(), newTwinsWatchCmd(), newTwinsSetCmd(), newTwinsHistoryCmd())
+	cmd.AddCommand(newTwinsCmdCmd(), newTwinsCommandsCmd(), newTwinsAlarmsCmd(), newTwinsAckCmd(), newTwinsShelveCmd(), newTwinsUnshelveCmd(), newTwinsAuditCmd())
 	return cmd
 }
 

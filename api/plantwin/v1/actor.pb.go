@@ -236,8 +236,13 @@ type TelemetryApplied struct {
 	// shutting down); nothing of it was applied.
 	Error string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// With error: what kind of failure, snake_case (version_conflict,
-	// unknown_property, not_writable, invalid_value; empty: unavailable).
-	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// unknown_property, not_writable, invalid_value, not_found,
+	// failed_precondition; empty: unavailable).
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The command an InvokeCommandOp created (or found by its key).
+	Command *Command `protobuf:"bytes,8,opt,name=command,proto3" json:"command,omitempty"`
+	// The alarm after an AlarmOp.
+	Alarm         *Alarm `protobuf:"bytes,9,opt,name=alarm,proto3" json:"alarm,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -321,6 +326,217 @@ func (x *TelemetryApplied) GetReason() string {
 	return ""
 }
 
+func (x *TelemetryApplied) GetCommand() *Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *TelemetryApplied) GetAlarm() *Alarm {
+	if x != nil {
+		return x.Alarm
+	}
+	return nil
+}
+
+// InvokeCommandOp asks a twin to carry out a command of its model. The
+// twin answers TelemetryApplied with the command once it is journaled.
+type InvokeCommandOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	CorrelationId uint64                 `protobuf:"varint,2,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Command       string                 `protobuf:"bytes,4,opt,name=command,proto3" json:"command,omitempty"`
+	Args          map[string]*Value      `protobuf:"bytes,5,rep,name=args,proto3" json:"args,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Idempotency key: a repeated key returns the first command.
+	Key           string `protobuf:"bytes,6,opt,name=key,proto3" json:"key,omitempty"`
+	TimeoutNanos  int64  `protobuf:"varint,7,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	TtlNanos      int64  `protobuf:"varint,8,opt,name=ttl_nanos,json=ttlNanos,proto3" json:"ttl_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvokeCommandOp) Reset() {
+	*x = InvokeCommandOp{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvokeCommandOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvokeCommandOp) ProtoMessage() {}
+
+func (x *InvokeCommandOp) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvokeCommandOp.ProtoReflect.Descriptor instead.
+func (*InvokeCommandOp) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *InvokeCommandOp) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *InvokeCommandOp) GetCorrelationId() uint64 {
+	if x != nil {
+		return x.CorrelationId
+	}
+	return 0
+}
+
+func (x *InvokeCommandOp) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *InvokeCommandOp) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *InvokeCommandOp) GetArgs() map[string]*Value {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *InvokeCommandOp) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *InvokeCommandOp) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
+}
+
+func (x *InvokeCommandOp) GetTtlNanos() int64 {
+	if x != nil {
+		return x.TtlNanos
+	}
+	return 0
+}
+
+// AlarmOp acknowledges, shelves (until > 0) or unshelves (until 0) the
+// alarm of a rule.
+type AlarmOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	CorrelationId uint64                 `protobuf:"varint,2,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	Rule          string                 `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	Acknowledge   bool                   `protobuf:"varint,5,opt,name=acknowledge,proto3" json:"acknowledge,omitempty"`
+	Until         int64                  `protobuf:"varint,6,opt,name=until,proto3" json:"until,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmOp) Reset() {
+	*x = AlarmOp{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmOp) ProtoMessage() {}
+
+func (x *AlarmOp) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmOp.ProtoReflect.Descriptor instead.
+func (*AlarmOp) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *AlarmOp) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *AlarmOp) GetCorrelationId() uint64 {
+	if x != nil {
+		return x.CorrelationId
+	}
+	return 0
+}
+
+func (x *AlarmOp) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AlarmOp) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *AlarmOp) GetAcknowledge() bool {
+	if x != nil {
+		return x.Acknowledge
+	}
+	return false
+}
+
+func (x *AlarmOp) GetUntil() int64 {
+	if x != nil {
+		return x.Until
+	}
+	return 0
+}
+
+func (x *AlarmOp) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // SetDesired asks a twin to set desired values, all or none. The twin
 // answers TelemetryApplied once the events are durable.
 type SetDesired struct {
@@ -338,7 +554,7 @@ type SetDesired struct {
 
 func (x *SetDesired) Reset() {
 	*x = SetDesired{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +566,7 @@ func (x *SetDesired) String() string {
 func (*SetDesired) ProtoMessage() {}
 
 func (x *SetDesired) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[4]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +579,7 @@ func (x *SetDesired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDesired.ProtoReflect.Descriptor instead.
 func (*SetDesired) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SetDesired) GetTwinId() string {
@@ -413,7 +629,7 @@ type SetConnectivity struct {
 
 func (x *SetConnectivity) Reset() {
 	*x = SetConnectivity{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +641,7 @@ func (x *SetConnectivity) String() string {
 func (*SetConnectivity) ProtoMessage() {}
 
 func (x *SetConnectivity) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[5]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +654,7 @@ func (x *SetConnectivity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetConnectivity.ProtoReflect.Descriptor instead.
 func (*SetConnectivity) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{5}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetConnectivity) GetTwinId() string {
@@ -474,7 +690,7 @@ type GetTwinState struct {
 
 func (x *GetTwinState) Reset() {
 	*x = GetTwinState{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +702,7 @@ func (x *GetTwinState) String() string {
 func (*GetTwinState) ProtoMessage() {}
 
 func (x *GetTwinState) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[6]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +715,7 @@ func (x *GetTwinState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTwinState.ProtoReflect.Descriptor instead.
 func (*GetTwinState) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{6}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetTwinState) GetTwinId() string {
@@ -518,7 +734,7 @@ type Passivate struct {
 
 func (x *Passivate) Reset() {
 	*x = Passivate{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[7]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +746,7 @@ func (x *Passivate) String() string {
 func (*Passivate) ProtoMessage() {}
 
 func (x *Passivate) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[7]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +759,7 @@ func (x *Passivate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passivate.ProtoReflect.Descriptor instead.
 func (*Passivate) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{7}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
 }
 
 var File_plantwin_v1_actor_proto protoreflect.FileDescriptor
@@ -564,7 +780,7 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1a\n" +
 	"\bproperty\x18\x02 \x01(\tR\bproperty\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
-	"\x06detail\x18\x04 \x01(\tR\x06detail\"\xef\x01\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\"\xc9\x02\n" +
 	"\x10TelemetryApplied\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\x04R\rcorrelationId\x12\x17\n" +
 	"\atwin_id\x18\x02 \x01(\tR\x06twinId\x12\x18\n" +
@@ -572,6 +788,28 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\baccepted\x18\x04 \x01(\x05R\baccepted\x127\n" +
 	"\brejected\x18\x05 \x03(\v2\x1b.plantwin.v1.SampleRejectedR\brejected\x12\x14\n" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12.\n" +
+	"\acommand\x18\b \x01(\v2\x14.plantwin.v1.CommandR\acommand\x12(\n" +
+	"\x05alarm\x18\t \x01(\v2\x12.plantwin.v1.AlarmR\x05alarm\"\xde\x02\n" +
+	"\x0fInvokeCommandOp\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12%\n" +
+	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x18\n" +
+	"\acommand\x18\x04 \x01(\tR\acommand\x12:\n" +
+	"\x04args\x18\x05 \x03(\v2&.plantwin.v1.InvokeCommandOp.ArgsEntryR\x04args\x12\x10\n" +
+	"\x03key\x18\x06 \x01(\tR\x03key\x12#\n" +
+	"\rtimeout_nanos\x18\a \x01(\x03R\ftimeoutNanos\x12\x1b\n" +
+	"\tttl_nanos\x18\b \x01(\x03R\bttlNanos\x1aK\n" +
+	"\tArgsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\xc3\x01\n" +
+	"\aAlarmOp\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12%\n" +
+	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04rule\x18\x04 \x01(\tR\x04rule\x12 \n" +
+	"\vacknowledge\x18\x05 \x01(\bR\vacknowledge\x12\x14\n" +
+	"\x05until\x18\x06 \x01(\x03R\x05until\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\"\x99\x02\n" +
 	"\n" +
 	"SetDesired\x12\x17\n" +
@@ -603,34 +841,43 @@ func file_plantwin_v1_actor_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_actor_proto_rawDescData
 }
 
-var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*Sample)(nil),           // 0: plantwin.v1.Sample
 	(*ApplyTelemetry)(nil),   // 1: plantwin.v1.ApplyTelemetry
 	(*SampleRejected)(nil),   // 2: plantwin.v1.SampleRejected
 	(*TelemetryApplied)(nil), // 3: plantwin.v1.TelemetryApplied
-	(*SetDesired)(nil),       // 4: plantwin.v1.SetDesired
-	(*SetConnectivity)(nil),  // 5: plantwin.v1.SetConnectivity
-	(*GetTwinState)(nil),     // 6: plantwin.v1.GetTwinState
-	(*Passivate)(nil),        // 7: plantwin.v1.Passivate
-	nil,                      // 8: plantwin.v1.SetDesired.ValuesEntry
-	(*Value)(nil),            // 9: plantwin.v1.Value
-	(Quality)(0),             // 10: plantwin.v1.Quality
-	(Connectivity)(0),        // 11: plantwin.v1.Connectivity
+	(*InvokeCommandOp)(nil),  // 4: plantwin.v1.InvokeCommandOp
+	(*AlarmOp)(nil),          // 5: plantwin.v1.AlarmOp
+	(*SetDesired)(nil),       // 6: plantwin.v1.SetDesired
+	(*SetConnectivity)(nil),  // 7: plantwin.v1.SetConnectivity
+	(*GetTwinState)(nil),     // 8: plantwin.v1.GetTwinState
+	(*Passivate)(nil),        // 9: plantwin.v1.Passivate
+	nil,                      // 10: plantwin.v1.InvokeCommandOp.ArgsEntry
+	nil,                      // 11: plantwin.v1.SetDesired.ValuesEntry
+	(*Value)(nil),            // 12: plantwin.v1.Value
+	(Quality)(0),             // 13: plantwin.v1.Quality
+	(*Command)(nil),          // 14: plantwin.v1.Command
+	(*Alarm)(nil),            // 15: plantwin.v1.Alarm
+	(Connectivity)(0),        // 16: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_actor_proto_depIdxs = []int32{
-	9,  // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
-	10, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
+	12, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
+	13, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
 	0,  // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
 	2,  // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
-	8,  // 4: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
-	11, // 5: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
-	9,  // 6: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
-	7,  // [7:7] is the sub-list for method output_type
-	7,  // [7:7] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
+	15, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
+	10, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
+	11, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
+	16, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
+	12, // 9: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
+	12, // 10: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_actor_proto_init() }
@@ -645,7 +892,7 @@ func file_plantwin_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_actor_proto_rawDesc), len(file_plantwin_v1_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -29,6 +29,10 @@ type JournalEvent struct {
 	//	*JournalEvent_Telemetry
 	//	*JournalEvent_Connectivity
 	//	*JournalEvent_Desired
+	//	*JournalEvent_Alarm
+	//	*JournalEvent_RulePending
+	//	*JournalEvent_Command
+	//	*JournalEvent_Watermark
 	Event         isJournalEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -98,6 +102,42 @@ func (x *JournalEvent) GetDesired() *DesiredSetEvent {
 	return nil
 }
 
+func (x *JournalEvent) GetAlarm() *AlarmChangedEvent {
+	if x != nil {
+		if x, ok := x.Event.(*JournalEvent_Alarm); ok {
+			return x.Alarm
+		}
+	}
+	return nil
+}
+
+func (x *JournalEvent) GetRulePending() *RulePendingEvent {
+	if x != nil {
+		if x, ok := x.Event.(*JournalEvent_RulePending); ok {
+			return x.RulePending
+		}
+	}
+	return nil
+}
+
+func (x *JournalEvent) GetCommand() *CommandChangedEvent {
+	if x != nil {
+		if x, ok := x.Event.(*JournalEvent_Command); ok {
+			return x.Command
+		}
+	}
+	return nil
+}
+
+func (x *JournalEvent) GetWatermark() *WatermarkAdvancedEvent {
+	if x != nil {
+		if x, ok := x.Event.(*JournalEvent_Watermark); ok {
+			return x.Watermark
+		}
+	}
+	return nil
+}
+
 type isJournalEvent_Event interface {
 	isJournalEvent_Event()
 }
@@ -114,11 +154,634 @@ type JournalEvent_Desired struct {
 	Desired *DesiredSetEvent `protobuf:"bytes,3,opt,name=desired,proto3,oneof"`
 }
 
+type JournalEvent_Alarm struct {
+	Alarm *AlarmChangedEvent `protobuf:"bytes,4,opt,name=alarm,proto3,oneof"`
+}
+
+type JournalEvent_RulePending struct {
+	RulePending *RulePendingEvent `protobuf:"bytes,5,opt,name=rule_pending,json=rulePending,proto3,oneof"`
+}
+
+type JournalEvent_Command struct {
+	Command *CommandChangedEvent `protobuf:"bytes,6,opt,name=command,proto3,oneof"`
+}
+
+type JournalEvent_Watermark struct {
+	Watermark *WatermarkAdvancedEvent `protobuf:"bytes,7,opt,name=watermark,proto3,oneof"`
+}
+
 func (*JournalEvent_Telemetry) isJournalEvent_Event() {}
 
 func (*JournalEvent_Connectivity) isJournalEvent_Event() {}
 
 func (*JournalEvent_Desired) isJournalEvent_Event() {}
+
+func (*JournalEvent_Alarm) isJournalEvent_Event() {}
+
+func (*JournalEvent_RulePending) isJournalEvent_Event() {}
+
+func (*JournalEvent_Command) isJournalEvent_Event() {}
+
+func (*JournalEvent_Watermark) isJournalEvent_Event() {}
+
+// AlarmChangedEvent is one operation on a rule's alarm. kind is the
+// transition: 1 raised, 2 cleared, 3 acknowledged, 4 shelved, 5 unshelved.
+type AlarmChangedEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule's name (rules are matched by name when the model changes).
+	Rule    string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	Kind    int32  `protobuf:"varint,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	At      int64  `protobuf:"varint,3,opt,name=at,proto3" json:"at,omitempty"`
+	Actor   string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	Message string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	Until   int64  `protobuf:"varint,6,opt,name=until,proto3" json:"until,omitempty"`
+	Reason  string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The alarm's state after it (as StoredAlarm.state).
+	To            int32 `protobuf:"varint,8,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlarmChangedEvent) Reset() {
+	*x = AlarmChangedEvent{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlarmChangedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlarmChangedEvent) ProtoMessage() {}
+
+func (x *AlarmChangedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlarmChangedEvent.ProtoReflect.Descriptor instead.
+func (*AlarmChangedEvent) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AlarmChangedEvent) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *AlarmChangedEvent) GetKind() int32 {
+	if x != nil {
+		return x.Kind
+	}
+	return 0
+}
+
+func (x *AlarmChangedEvent) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
+func (x *AlarmChangedEvent) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AlarmChangedEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *AlarmChangedEvent) GetUntil() int64 {
+	if x != nil {
+		return x.Until
+	}
+	return 0
+}
+
+func (x *AlarmChangedEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AlarmChangedEvent) GetTo() int32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+// RulePendingEvent: a rule's for: window opened at since (0: closed).
+type RulePendingEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	Since         int64                  `protobuf:"varint,2,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RulePendingEvent) Reset() {
+	*x = RulePendingEvent{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RulePendingEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RulePendingEvent) ProtoMessage() {}
+
+func (x *RulePendingEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RulePendingEvent.ProtoReflect.Descriptor instead.
+func (*RulePendingEvent) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RulePendingEvent) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *RulePendingEvent) GetSince() int64 {
+	if x != nil {
+		return x.Since
+	}
+	return 0
+}
+
+type CommandChangedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *StoredCommand         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandChangedEvent) Reset() {
+	*x = CommandChangedEvent{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandChangedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandChangedEvent) ProtoMessage() {}
+
+func (x *CommandChangedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandChangedEvent.ProtoReflect.Descriptor instead.
+func (*CommandChangedEvent) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CommandChangedEvent) GetCommand() *StoredCommand {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+type WatermarkAdvancedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	To            int64                  `protobuf:"varint,1,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatermarkAdvancedEvent) Reset() {
+	*x = WatermarkAdvancedEvent{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatermarkAdvancedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatermarkAdvancedEvent) ProtoMessage() {}
+
+func (x *WatermarkAdvancedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatermarkAdvancedEvent.ProtoReflect.Descriptor instead.
+func (*WatermarkAdvancedEvent) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WatermarkAdvancedEvent) GetTo() int64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type StoredArg struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         *Value                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredArg) Reset() {
+	*x = StoredArg{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredArg) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredArg) ProtoMessage() {}
+
+func (x *StoredArg) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredArg.ProtoReflect.Descriptor instead.
+func (*StoredArg) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *StoredArg) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StoredArg) GetValue() *Value {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// StoredCommand is a command's whole record; status as twins.CommandStatus
+// (1 pending, 2 dispatched, 3 succeeded, 4 failed, 5 timed out).
+type StoredCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Args          []*StoredArg           `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	Key           string                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Rule          string                 `protobuf:"bytes,6,opt,name=rule,proto3" json:"rule,omitempty"`
+	Status        int32                  `protobuf:"varint,7,opt,name=status,proto3" json:"status,omitempty"`
+	Created       int64                  `protobuf:"varint,8,opt,name=created,proto3" json:"created,omitempty"`
+	Dispatched    int64                  `protobuf:"varint,9,opt,name=dispatched,proto3" json:"dispatched,omitempty"`
+	Completed     int64                  `protobuf:"varint,10,opt,name=completed,proto3" json:"completed,omitempty"`
+	Deadline      int64                  `protobuf:"varint,11,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	Expires       int64                  `protobuf:"varint,12,opt,name=expires,proto3" json:"expires,omitempty"`
+	NextAttempt   int64                  `protobuf:"varint,13,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
+	Attempts      int32                  `protobuf:"varint,14,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	TimeoutNanos  int64                  `protobuf:"varint,15,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	Error         string                 `protobuf:"bytes,16,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredCommand) Reset() {
+	*x = StoredCommand{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredCommand) ProtoMessage() {}
+
+func (x *StoredCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredCommand.ProtoReflect.Descriptor instead.
+func (*StoredCommand) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StoredCommand) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *StoredCommand) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StoredCommand) GetArgs() []*StoredArg {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *StoredCommand) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StoredCommand) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *StoredCommand) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *StoredCommand) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetCreated() int64 {
+	if x != nil {
+		return x.Created
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetDispatched() int64 {
+	if x != nil {
+		return x.Dispatched
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetCompleted() int64 {
+	if x != nil {
+		return x.Completed
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetDeadline() int64 {
+	if x != nil {
+		return x.Deadline
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetExpires() int64 {
+	if x != nil {
+		return x.Expires
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetNextAttempt() int64 {
+	if x != nil {
+		return x.NextAttempt
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetTimeoutNanos() int64 {
+	if x != nil {
+		return x.TimeoutNanos
+	}
+	return 0
+}
+
+func (x *StoredCommand) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// StoredAlarm is a rule's alarm in a snapshot; state as twins.AlarmState
+// (0 normal, 1 active unacknowledged, 2 active acknowledged, 3 cleared
+// unacknowledged).
+type StoredAlarm struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Rule         string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	State        int32                  `protobuf:"varint,2,opt,name=state,proto3" json:"state,omitempty"`
+	Active       bool                   `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
+	RaisedAt     int64                  `protobuf:"varint,4,opt,name=raised_at,json=raisedAt,proto3" json:"raised_at,omitempty"`
+	ClearedAt    int64                  `protobuf:"varint,5,opt,name=cleared_at,json=clearedAt,proto3" json:"cleared_at,omitempty"`
+	AckedAt      int64                  `protobuf:"varint,6,opt,name=acked_at,json=ackedAt,proto3" json:"acked_at,omitempty"`
+	AckedBy      string                 `protobuf:"bytes,7,opt,name=acked_by,json=ackedBy,proto3" json:"acked_by,omitempty"`
+	ShelvedUntil int64                  `protobuf:"varint,8,opt,name=shelved_until,json=shelvedUntil,proto3" json:"shelved_until,omitempty"`
+	ShelvedBy    string                 `protobuf:"bytes,9,opt,name=shelved_by,json=shelvedBy,proto3" json:"shelved_by,omitempty"`
+	ShelveReason string                 `protobuf:"bytes,10,opt,name=shelve_reason,json=shelveReason,proto3" json:"shelve_reason,omitempty"`
+	Message      string                 `protobuf:"bytes,11,opt,name=message,proto3" json:"message,omitempty"`
+	// The rule's for: window: open since (0: not).
+	PendingSince  int64 `protobuf:"varint,12,opt,name=pending_since,json=pendingSince,proto3" json:"pending_since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredAlarm) Reset() {
+	*x = StoredAlarm{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredAlarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredAlarm) ProtoMessage() {}
+
+func (x *StoredAlarm) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredAlarm.ProtoReflect.Descriptor instead.
+func (*StoredAlarm) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StoredAlarm) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *StoredAlarm) GetState() int32 {
+	if x != nil {
+		return x.State
+	}
+	return 0
+}
+
+func (x *StoredAlarm) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *StoredAlarm) GetRaisedAt() int64 {
+	if x != nil {
+		return x.RaisedAt
+	}
+	return 0
+}
+
+func (x *StoredAlarm) GetClearedAt() int64 {
+	if x != nil {
+		return x.ClearedAt
+	}
+	return 0
+}
+
+func (x *StoredAlarm) GetAckedAt() int64 {
+	if x != nil {
+		return x.AckedAt
+	}
+	return 0
+}
+
+func (x *StoredAlarm) GetAckedBy() string {
+	if x != nil {
+		return x.AckedBy
+	}
+	return ""
+}
+
+func (x *StoredAlarm) GetShelvedUntil() int64 {
+	if x != nil {
+		return x.ShelvedUntil
+	}
+	return 0
+}
+
+func (x *StoredAlarm) GetShelvedBy() string {
+	if x != nil {
+		return x.ShelvedBy
+	}
+	return ""
+}
+
+func (x *StoredAlarm) GetShelveReason() string {
+	if x != nil {
+		return x.ShelveReason
+	}
+	return ""
+}
+
+func (x *StoredAlarm) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *StoredAlarm) GetPendingSince() int64 {
+	if x != nil {
+		return x.PendingSince
+	}
+	return 0
+}
 
 type StoredSample struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -136,7 +799,7 @@ type StoredSample struct {
 
 func (x *StoredSample) Reset() {
 	*x = StoredSample{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +811,7 @@ func (x *StoredSample) String() string {
 func (*StoredSample) ProtoMessage() {}
 
 func (x *StoredSample) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +824,7 @@ func (x *StoredSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredSample.ProtoReflect.Descriptor instead.
 func (*StoredSample) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StoredSample) GetProperty() int32 {
@@ -216,7 +879,7 @@ type TelemetryAppliedEvent struct {
 
 func (x *TelemetryAppliedEvent) Reset() {
 	*x = TelemetryAppliedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -228,7 +891,7 @@ func (x *TelemetryAppliedEvent) String() string {
 func (*TelemetryAppliedEvent) ProtoMessage() {}
 
 func (x *TelemetryAppliedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -241,7 +904,7 @@ func (x *TelemetryAppliedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TelemetryAppliedEvent.ProtoReflect.Descriptor instead.
 func (*TelemetryAppliedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{2}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TelemetryAppliedEvent) GetSamples() []*StoredSample {
@@ -268,7 +931,7 @@ type ConnectivityChangedEvent struct {
 
 func (x *ConnectivityChangedEvent) Reset() {
 	*x = ConnectivityChangedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -280,7 +943,7 @@ func (x *ConnectivityChangedEvent) String() string {
 func (*ConnectivityChangedEvent) ProtoMessage() {}
 
 func (x *ConnectivityChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -293,7 +956,7 @@ func (x *ConnectivityChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectivityChangedEvent.ProtoReflect.Descriptor instead.
 func (*ConnectivityChangedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{3}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConnectivityChangedEvent) GetConnectivity() Connectivity {
@@ -323,7 +986,7 @@ type DesiredSetEvent struct {
 
 func (x *DesiredSetEvent) Reset() {
 	*x = DesiredSetEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +998,7 @@ func (x *DesiredSetEvent) String() string {
 func (*DesiredSetEvent) ProtoMessage() {}
 
 func (x *DesiredSetEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +1011,7 @@ func (x *DesiredSetEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredSetEvent.ProtoReflect.Descriptor instead.
 func (*DesiredSetEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DesiredSetEvent) GetProperty() string {
@@ -392,7 +1055,7 @@ type StoredReported struct {
 
 func (x *StoredReported) Reset() {
 	*x = StoredReported{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -404,7 +1067,7 @@ func (x *StoredReported) String() string {
 func (*StoredReported) ProtoMessage() {}
 
 func (x *StoredReported) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -417,7 +1080,7 @@ func (x *StoredReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReported.ProtoReflect.Descriptor instead.
 func (*StoredReported) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{5}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StoredReported) GetProperty() string {
@@ -467,7 +1130,7 @@ type StoredDesired struct {
 
 func (x *StoredDesired) Reset() {
 	*x = StoredDesired{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -479,7 +1142,7 @@ func (x *StoredDesired) String() string {
 func (*StoredDesired) ProtoMessage() {}
 
 func (x *StoredDesired) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -492,7 +1155,7 @@ func (x *StoredDesired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredDesired.ProtoReflect.Descriptor instead.
 func (*StoredDesired) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{6}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StoredDesired) GetProperty() string {
@@ -533,13 +1196,16 @@ type TwinSnapshot struct {
 	Connectivity      Connectivity           `protobuf:"varint,5,opt,name=connectivity,proto3,enum=plantwin.v1.Connectivity" json:"connectivity,omitempty"`
 	ConnectivitySince int64                  `protobuf:"varint,6,opt,name=connectivity_since,json=connectivitySince,proto3" json:"connectivity_since,omitempty"`
 	Watermark         int64                  `protobuf:"varint,7,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	Alarms            []*StoredAlarm         `protobuf:"bytes,8,rep,name=alarms,proto3" json:"alarms,omitempty"`
+	Commands          []*StoredCommand       `protobuf:"bytes,9,rep,name=commands,proto3" json:"commands,omitempty"`
+	CommandSeq        int64                  `protobuf:"varint,10,opt,name=command_seq,json=commandSeq,proto3" json:"command_seq,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
 
 func (x *TwinSnapshot) Reset() {
 	*x = TwinSnapshot{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +1217,7 @@ func (x *TwinSnapshot) String() string {
 func (*TwinSnapshot) ProtoMessage() {}
 
 func (x *TwinSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +1230,7 @@ func (x *TwinSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwinSnapshot.ProtoReflect.Descriptor instead.
 func (*TwinSnapshot) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{7}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TwinSnapshot) GetVersion() int64 {
@@ -616,6 +1282,27 @@ func (x *TwinSnapshot) GetWatermark() int64 {
 	return 0
 }
 
+func (x *TwinSnapshot) GetAlarms() []*StoredAlarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
+func (x *TwinSnapshot) GetCommands() []*StoredCommand {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+func (x *TwinSnapshot) GetCommandSeq() int64 {
+	if x != nil {
+		return x.CommandSeq
+	}
+	return 0
+}
+
 // HistoryValue is one history sample's value (the key holds twin,
 // property, source time and version).
 type HistoryValue struct {
@@ -629,7 +1316,7 @@ type HistoryValue struct {
 
 func (x *HistoryValue) Reset() {
 	*x = HistoryValue{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +1328,7 @@ func (x *HistoryValue) String() string {
 func (*HistoryValue) ProtoMessage() {}
 
 func (x *HistoryValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +1341,7 @@ func (x *HistoryValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryValue.ProtoReflect.Descriptor instead.
 func (*HistoryValue) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{8}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HistoryValue) GetValue() *Value {
@@ -682,12 +1369,71 @@ var File_plantwin_v1_journal_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\n" +
-	"\x19plantwin/v1/journal.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\"\xe2\x01\n" +
+	"\x19plantwin/v1/journal.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\"\xe1\x03\n" +
 	"\fJournalEvent\x12B\n" +
 	"\ttelemetry\x18\x01 \x01(\v2\".plantwin.v1.TelemetryAppliedEventH\x00R\ttelemetry\x12K\n" +
 	"\fconnectivity\x18\x02 \x01(\v2%.plantwin.v1.ConnectivityChangedEventH\x00R\fconnectivity\x128\n" +
-	"\adesired\x18\x03 \x01(\v2\x1c.plantwin.v1.DesiredSetEventH\x00R\adesiredB\a\n" +
-	"\x05event\"\xcf\x01\n" +
+	"\adesired\x18\x03 \x01(\v2\x1c.plantwin.v1.DesiredSetEventH\x00R\adesired\x126\n" +
+	"\x05alarm\x18\x04 \x01(\v2\x1e.plantwin.v1.AlarmChangedEventH\x00R\x05alarm\x12B\n" +
+	"\frule_pending\x18\x05 \x01(\v2\x1d.plantwin.v1.RulePendingEventH\x00R\vrulePending\x12<\n" +
+	"\acommand\x18\x06 \x01(\v2 .plantwin.v1.CommandChangedEventH\x00R\acommand\x12C\n" +
+	"\twatermark\x18\a \x01(\v2#.plantwin.v1.WatermarkAdvancedEventH\x00R\twatermarkB\a\n" +
+	"\x05event\"\xb9\x01\n" +
+	"\x11AlarmChangedEvent\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\x05R\x04kind\x12\x0e\n" +
+	"\x02at\x18\x03 \x01(\x03R\x02at\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x14\n" +
+	"\x05until\x18\x06 \x01(\x03R\x05until\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x0e\n" +
+	"\x02to\x18\b \x01(\x05R\x02to\"<\n" +
+	"\x10RulePendingEvent\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x14\n" +
+	"\x05since\x18\x02 \x01(\x03R\x05since\"K\n" +
+	"\x13CommandChangedEvent\x124\n" +
+	"\acommand\x18\x01 \x01(\v2\x1a.plantwin.v1.StoredCommandR\acommand\"(\n" +
+	"\x16WatermarkAdvancedEvent\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\x03R\x02to\"I\n" +
+	"\tStoredArg\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\"\xbb\x03\n" +
+	"\rStoredCommand\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12*\n" +
+	"\x04args\x18\x03 \x03(\v2\x16.plantwin.v1.StoredArgR\x04args\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12\x12\n" +
+	"\x04rule\x18\x06 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06status\x18\a \x01(\x05R\x06status\x12\x18\n" +
+	"\acreated\x18\b \x01(\x03R\acreated\x12\x1e\n" +
+	"\n" +
+	"dispatched\x18\t \x01(\x03R\n" +
+	"dispatched\x12\x1c\n" +
+	"\tcompleted\x18\n" +
+	" \x01(\x03R\tcompleted\x12\x1a\n" +
+	"\bdeadline\x18\v \x01(\x03R\bdeadline\x12\x18\n" +
+	"\aexpires\x18\f \x01(\x03R\aexpires\x12!\n" +
+	"\fnext_attempt\x18\r \x01(\x03R\vnextAttempt\x12\x1a\n" +
+	"\battempts\x18\x0e \x01(\x05R\battempts\x12#\n" +
+	"\rtimeout_nanos\x18\x0f \x01(\x03R\ftimeoutNanos\x12\x14\n" +
+	"\x05error\x18\x10 \x01(\tR\x05error\"\xe9\x02\n" +
+	"\vStoredAlarm\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\x05R\x05state\x12\x16\n" +
+	"\x06active\x18\x03 \x01(\bR\x06active\x12\x1b\n" +
+	"\traised_at\x18\x04 \x01(\x03R\braisedAt\x12\x1d\n" +
+	"\n" +
+	"cleared_at\x18\x05 \x01(\x03R\tclearedAt\x12\x19\n" +
+	"\backed_at\x18\x06 \x01(\x03R\aackedAt\x12\x19\n" +
+	"\backed_by\x18\a \x01(\tR\aackedBy\x12#\n" +
+	"\rshelved_until\x18\b \x01(\x03R\fshelvedUntil\x12\x1d\n" +
+	"\n" +
+	"shelved_by\x18\t \x01(\tR\tshelvedBy\x12#\n" +
+	"\rshelve_reason\x18\n" +
+	" \x01(\tR\fshelveReason\x12\x18\n" +
+	"\amessage\x18\v \x01(\tR\amessage\x12#\n" +
+	"\rpending_since\x18\f \x01(\x03R\fpendingSince\"\xcf\x01\n" +
 	"\fStoredSample\x12\x1a\n" +
 	"\bproperty\x18\x01 \x01(\x05R\bproperty\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12\x1f\n" +
@@ -722,7 +1468,7 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\vupdate_time\x18\x03 \x01(\x03R\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\xb9\x02\n" +
+	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\xc4\x03\n" +
 	"\fTwinSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x127\n" +
@@ -730,7 +1476,12 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\adesired\x18\x04 \x03(\v2\x1a.plantwin.v1.StoredDesiredR\adesired\x12=\n" +
 	"\fconnectivity\x18\x05 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12-\n" +
 	"\x12connectivity_since\x18\x06 \x01(\x03R\x11connectivitySince\x12\x1c\n" +
-	"\twatermark\x18\a \x01(\x03R\twatermark\"\x89\x01\n" +
+	"\twatermark\x18\a \x01(\x03R\twatermark\x120\n" +
+	"\x06alarms\x18\b \x03(\v2\x18.plantwin.v1.StoredAlarmR\x06alarms\x126\n" +
+	"\bcommands\x18\t \x03(\v2\x1a.plantwin.v1.StoredCommandR\bcommands\x12\x1f\n" +
+	"\vcommand_seq\x18\n" +
+	" \x01(\x03R\n" +
+	"commandSeq\"\x89\x01\n" +
 	"\fHistoryValue\x12(\n" +
 	"\x05value\x18\x01 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12.\n" +
 	"\aquality\x18\x02 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\x12\x1f\n" +
@@ -749,43 +1500,59 @@ func file_plantwin_v1_journal_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_journal_proto_rawDescData
 }
 
-var file_plantwin_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plantwin_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_plantwin_v1_journal_proto_goTypes = []any{
 	(*JournalEvent)(nil),             // 0: plantwin.v1.JournalEvent
-	(*StoredSample)(nil),             // 1: plantwin.v1.StoredSample
-	(*TelemetryAppliedEvent)(nil),    // 2: plantwin.v1.TelemetryAppliedEvent
-	(*ConnectivityChangedEvent)(nil), // 3: plantwin.v1.ConnectivityChangedEvent
-	(*DesiredSetEvent)(nil),          // 4: plantwin.v1.DesiredSetEvent
-	(*StoredReported)(nil),           // 5: plantwin.v1.StoredReported
-	(*StoredDesired)(nil),            // 6: plantwin.v1.StoredDesired
-	(*TwinSnapshot)(nil),             // 7: plantwin.v1.TwinSnapshot
-	(*HistoryValue)(nil),             // 8: plantwin.v1.HistoryValue
-	(*Value)(nil),                    // 9: plantwin.v1.Value
-	(Quality)(0),                     // 10: plantwin.v1.Quality
-	(Connectivity)(0),                // 11: plantwin.v1.Connectivity
+	(*AlarmChangedEvent)(nil),        // 1: plantwin.v1.AlarmChangedEvent
+	(*RulePendingEvent)(nil),         // 2: plantwin.v1.RulePendingEvent
+	(*CommandChangedEvent)(nil),      // 3: plantwin.v1.CommandChangedEvent
+	(*WatermarkAdvancedEvent)(nil),   // 4: plantwin.v1.WatermarkAdvancedEvent
+	(*StoredArg)(nil),                // 5: plantwin.v1.StoredArg
+	(*StoredCommand)(nil),            // 6: plantwin.v1.StoredCommand
+	(*StoredAlarm)(nil),              // 7: plantwin.v1.StoredAlarm
+	(*StoredSample)(nil),             // 8: plantwin.v1.StoredSample
+	(*TelemetryAppliedEvent)(nil),    // 9: plantwin.v1.TelemetryAppliedEvent
+	(*ConnectivityChangedEvent)(nil), // 10: plantwin.v1.ConnectivityChangedEvent
+	(*DesiredSetEvent)(nil),          // 11: plantwin.v1.DesiredSetEvent
+	(*StoredReported)(nil),           // 12: plantwin.v1.StoredReported
+	(*StoredDesired)(nil),            // 13: plantwin.v1.StoredDesired
+	(*TwinSnapshot)(nil),             // 14: plantwin.v1.TwinSnapshot
+	(*HistoryValue)(nil),             // 15: plantwin.v1.HistoryValue
+	(*Value)(nil),                    // 16: plantwin.v1.Value
+	(Quality)(0),                     // 17: plantwin.v1.Quality
+	(Connectivity)(0),                // 18: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_journal_proto_depIdxs = []int32{
-	2,  // 0: plantwin.v1.JournalEvent.telemetry:type_name -> plantwin.v1.TelemetryAppliedEvent
-	3,  // 1: plantwin.v1.JournalEvent.connectivity:type_name -> plantwin.v1.ConnectivityChangedEvent
-	4,  // 2: plantwin.v1.JournalEvent.desired:type_name -> plantwin.v1.DesiredSetEvent
-	9,  // 3: plantwin.v1.StoredSample.value:type_name -> plantwin.v1.Value
-	10, // 4: plantwin.v1.StoredSample.quality:type_name -> plantwin.v1.Quality
-	1,  // 5: plantwin.v1.TelemetryAppliedEvent.samples:type_name -> plantwin.v1.StoredSample
-	11, // 6: plantwin.v1.ConnectivityChangedEvent.connectivity:type_name -> plantwin.v1.Connectivity
-	9,  // 7: plantwin.v1.DesiredSetEvent.value:type_name -> plantwin.v1.Value
-	9,  // 8: plantwin.v1.StoredReported.value:type_name -> plantwin.v1.Value
-	10, // 9: plantwin.v1.StoredReported.quality:type_name -> plantwin.v1.Quality
-	9,  // 10: plantwin.v1.StoredDesired.value:type_name -> plantwin.v1.Value
-	5,  // 11: plantwin.v1.TwinSnapshot.reported:type_name -> plantwin.v1.StoredReported
-	6,  // 12: plantwin.v1.TwinSnapshot.desired:type_name -> plantwin.v1.StoredDesired
-	11, // 13: plantwin.v1.TwinSnapshot.connectivity:type_name -> plantwin.v1.Connectivity
-	9,  // 14: plantwin.v1.HistoryValue.value:type_name -> plantwin.v1.Value
-	10, // 15: plantwin.v1.HistoryValue.quality:type_name -> plantwin.v1.Quality
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 0: plantwin.v1.JournalEvent.telemetry:type_name -> plantwin.v1.TelemetryAppliedEvent
+	10, // 1: plantwin.v1.JournalEvent.connectivity:type_name -> plantwin.v1.ConnectivityChangedEvent
+	11, // 2: plantwin.v1.JournalEvent.desired:type_name -> plantwin.v1.DesiredSetEvent
+	1,  // 3: plantwin.v1.JournalEvent.alarm:type_name -> plantwin.v1.AlarmChangedEvent
+	2,  // 4: plantwin.v1.JournalEvent.rule_pending:type_name -> plantwin.v1.RulePendingEvent
+	3,  // 5: plantwin.v1.JournalEvent.command:type_name -> plantwin.v1.CommandChangedEvent
+	4,  // 6: plantwin.v1.JournalEvent.watermark:type_name -> plantwin.v1.WatermarkAdvancedEvent
+	6,  // 7: plantwin.v1.CommandChangedEvent.command:type_name -> plantwin.v1.StoredCommand
+	16, // 8: plantwin.v1.StoredArg.value:type_name -> plantwin.v1.Value
+	5,  // 9: plantwin.v1.StoredCommand.args:type_name -> plantwin.v1.StoredArg
+	16, // 10: plantwin.v1.StoredSample.value:type_name -> plantwin.v1.Value
+	17, // 11: plantwin.v1.StoredSample.quality:type_name -> plantwin.v1.Quality
+	8,  // 12: plantwin.v1.TelemetryAppliedEvent.samples:type_name -> plantwin.v1.StoredSample
+	18, // 13: plantwin.v1.ConnectivityChangedEvent.connectivity:type_name -> plantwin.v1.Connectivity
+	16, // 14: plantwin.v1.DesiredSetEvent.value:type_name -> plantwin.v1.Value
+	16, // 15: plantwin.v1.StoredReported.value:type_name -> plantwin.v1.Value
+	17, // 16: plantwin.v1.StoredReported.quality:type_name -> plantwin.v1.Quality
+	16, // 17: plantwin.v1.StoredDesired.value:type_name -> plantwin.v1.Value
+	12, // 18: plantwin.v1.TwinSnapshot.reported:type_name -> plantwin.v1.StoredReported
+	13, // 19: plantwin.v1.TwinSnapshot.desired:type_name -> plantwin.v1.StoredDesired
+	18, // 20: plantwin.v1.TwinSnapshot.connectivity:type_name -> plantwin.v1.Connectivity
+	7,  // 21: plantwin.v1.TwinSnapshot.alarms:type_name -> plantwin.v1.StoredAlarm
+	6,  // 22: plantwin.v1.TwinSnapshot.commands:type_name -> plantwin.v1.StoredCommand
+	16, // 23: plantwin.v1.HistoryValue.value:type_name -> plantwin.v1.Value
+	17, // 24: plantwin.v1.HistoryValue.quality:type_name -> plantwin.v1.Quality
+	25, // [25:25] is the sub-list for method output_type
+	25, // [25:25] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_journal_proto_init() }
@@ -798,6 +1565,10 @@ func file_plantwin_v1_journal_proto_init() {
 		(*JournalEvent_Telemetry)(nil),
 		(*JournalEvent_Connectivity)(nil),
 		(*JournalEvent_Desired)(nil),
+		(*JournalEvent_Alarm)(nil),
+		(*JournalEvent_RulePending)(nil),
+		(*JournalEvent_Command)(nil),
+		(*JournalEvent_Watermark)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -805,7 +1576,7 @@ func file_plantwin_v1_journal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_journal_proto_rawDesc), len(file_plantwin_v1_journal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -23,6 +23,613 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type InvokeCommandRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TwinId  string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Command string                 `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	Args    map[string]*Value      `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A repeated key returns the first command with that key.
+	IdempotencyKey string `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Per attempt (default 10s).
+	Timeout *durationpb.Duration `protobuf:"bytes,5,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// How long the command may wait for an offline device (default 60s).
+	Ttl *durationpb.Duration `protobuf:"bytes,6,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// Answer when the command has finished, not when it is accepted.
+	Wait          bool `protobuf:"varint,7,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvokeCommandRequest) Reset() {
+	*x = InvokeCommandRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvokeCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvokeCommandRequest) ProtoMessage() {}
+
+func (x *InvokeCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvokeCommandRequest.ProtoReflect.Descriptor instead.
+func (*InvokeCommandRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *InvokeCommandRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *InvokeCommandRequest) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *InvokeCommandRequest) GetArgs() map[string]*Value {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *InvokeCommandRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *InvokeCommandRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *InvokeCommandRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *InvokeCommandRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+type GetCommandRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	CommandId     string                 `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCommandRequest) Reset() {
+	*x = GetCommandRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCommandRequest) ProtoMessage() {}
+
+func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
+func (*GetCommandRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetCommandRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *GetCommandRequest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+type ListCommandsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommandsRequest) Reset() {
+	*x = ListCommandsRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommandsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommandsRequest) ProtoMessage() {}
+
+func (x *ListCommandsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommandsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommandsRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListCommandsRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+type ListCommandsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Commands      []*Command             `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommandsResponse) Reset() {
+	*x = ListCommandsResponse{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommandsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommandsResponse) ProtoMessage() {}
+
+func (x *ListCommandsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommandsResponse.ProtoReflect.Descriptor instead.
+func (*ListCommandsResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ListCommandsResponse) GetCommands() []*Command {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+type ListAlarmsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: every twin.
+	TwinId string `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	// Only alarms whose condition holds now.
+	ActiveOnly    bool `protobuf:"varint,2,opt,name=active_only,json=activeOnly,proto3" json:"active_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlarmsRequest) Reset() {
+	*x = ListAlarmsRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlarmsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlarmsRequest) ProtoMessage() {}
+
+func (x *ListAlarmsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlarmsRequest.ProtoReflect.Descriptor instead.
+func (*ListAlarmsRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListAlarmsRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *ListAlarmsRequest) GetActiveOnly() bool {
+	if x != nil {
+		return x.ActiveOnly
+	}
+	return false
+}
+
+type ListAlarmsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alarms        []*Alarm               `protobuf:"bytes,1,rep,name=alarms,proto3" json:"alarms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlarmsResponse) Reset() {
+	*x = ListAlarmsResponse{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlarmsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlarmsResponse) ProtoMessage() {}
+
+func (x *ListAlarmsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlarmsResponse.ProtoReflect.Descriptor instead.
+func (*ListAlarmsResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListAlarmsResponse) GetAlarms() []*Alarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
+type AcknowledgeAlarmRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "TWIN/RULE", as Alarm.id.
+	AlarmId       string `protobuf:"bytes,1,opt,name=alarm_id,json=alarmId,proto3" json:"alarm_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcknowledgeAlarmRequest) Reset() {
+	*x = AcknowledgeAlarmRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcknowledgeAlarmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcknowledgeAlarmRequest) ProtoMessage() {}
+
+func (x *AcknowledgeAlarmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcknowledgeAlarmRequest.ProtoReflect.Descriptor instead.
+func (*AcknowledgeAlarmRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AcknowledgeAlarmRequest) GetAlarmId() string {
+	if x != nil {
+		return x.AlarmId
+	}
+	return ""
+}
+
+type ShelveAlarmRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "TWIN/RULE", as Alarm.id.
+	AlarmId string `protobuf:"bytes,1,opt,name=alarm_id,json=alarmId,proto3" json:"alarm_id,omitempty"`
+	// 0 unshelves.
+	Duration      *durationpb.Duration `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	Reason        string               `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShelveAlarmRequest) Reset() {
+	*x = ShelveAlarmRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShelveAlarmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShelveAlarmRequest) ProtoMessage() {}
+
+func (x *ShelveAlarmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShelveAlarmRequest.ProtoReflect.Descriptor instead.
+func (*ShelveAlarmRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ShelveAlarmRequest) GetAlarmId() string {
+	if x != nil {
+		return x.AlarmId
+	}
+	return ""
+}
+
+func (x *ShelveAlarmRequest) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *ShelveAlarmRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type GetAuditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAuditRequest) Reset() {
+	*x = GetAuditRequest{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAuditRequest) ProtoMessage() {}
+
+func (x *GetAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAuditRequest.ProtoReflect.Descriptor instead.
+func (*GetAuditRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetAuditRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+type AuditEntry struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Time    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Actor   string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`
+	// command, desired, acknowledged, shelved, unshelved.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// What: "stop c3 (succeeded)", "speed=0", "overheat".
+	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *AuditEntry) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type GetAuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAuditResponse) Reset() {
+	*x = GetAuditResponse{}
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAuditResponse) ProtoMessage() {}
+
+func (x *GetAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAuditResponse.ProtoReflect.Descriptor instead.
+func (*GetAuditResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetAuditResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 type GetTwinRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -32,7 +639,7 @@ type GetTwinRequest struct {
 
 func (x *GetTwinRequest) Reset() {
 	*x = GetTwinRequest{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +651,7 @@ func (x *GetTwinRequest) String() string {
 func (*GetTwinRequest) ProtoMessage() {}
 
 func (x *GetTwinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +664,7 @@ func (x *GetTwinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTwinRequest.ProtoReflect.Descriptor instead.
 func (*GetTwinRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{0}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetTwinRequest) GetId() string {
@@ -88,7 +695,7 @@ type ListTwinsRequest struct {
 
 func (x *ListTwinsRequest) Reset() {
 	*x = ListTwinsRequest{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -100,7 +707,7 @@ func (x *ListTwinsRequest) String() string {
 func (*ListTwinsRequest) ProtoMessage() {}
 
 func (x *ListTwinsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -113,7 +720,7 @@ func (x *ListTwinsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTwinsRequest.ProtoReflect.Descriptor instead.
 func (*ListTwinsRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListTwinsRequest) GetModel() string {
@@ -173,7 +780,7 @@ type ListTwinsResponse struct {
 
 func (x *ListTwinsResponse) Reset() {
 	*x = ListTwinsResponse{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[2]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +792,7 @@ func (x *ListTwinsResponse) String() string {
 func (*ListTwinsResponse) ProtoMessage() {}
 
 func (x *ListTwinsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[2]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +805,7 @@ func (x *ListTwinsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTwinsResponse.ProtoReflect.Descriptor instead.
 func (*ListTwinsResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{2}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListTwinsResponse) GetTwins() []*Twin {
@@ -251,7 +858,7 @@ type WatchTwinsRequest struct {
 
 func (x *WatchTwinsRequest) Reset() {
 	*x = WatchTwinsRequest{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[3]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -263,7 +870,7 @@ func (x *WatchTwinsRequest) String() string {
 func (*WatchTwinsRequest) ProtoMessage() {}
 
 func (x *WatchTwinsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[3]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -276,7 +883,7 @@ func (x *WatchTwinsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTwinsRequest.ProtoReflect.Descriptor instead.
 func (*WatchTwinsRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{3}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WatchTwinsRequest) GetModel() string {
@@ -352,7 +959,7 @@ type WatchTwinsResponse struct {
 
 func (x *WatchTwinsResponse) Reset() {
 	*x = WatchTwinsResponse{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[4]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -364,7 +971,7 @@ func (x *WatchTwinsResponse) String() string {
 func (*WatchTwinsResponse) ProtoMessage() {}
 
 func (x *WatchTwinsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[4]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -377,7 +984,7 @@ func (x *WatchTwinsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchTwinsResponse.ProtoReflect.Descriptor instead.
 func (*WatchTwinsResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchTwinsResponse) GetEvent() isWatchTwinsResponse_Event {
@@ -502,14 +1109,21 @@ type TwinChange struct {
 	// Desired values set by this change.
 	Desired map[string]*DesiredValue `protobuf:"bytes,5,rep,name=desired,proto3" json:"desired,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Set when the device's connectivity changed.
-	Connectivity  Connectivity `protobuf:"varint,6,opt,name=connectivity,proto3,enum=plantwin.v1.Connectivity" json:"connectivity,omitempty"`
+	Connectivity Connectivity `protobuf:"varint,6,opt,name=connectivity,proto3,enum=plantwin.v1.Connectivity" json:"connectivity,omitempty"`
+	// Set when an alarm changed: its state after the change, and what
+	// happened (raised, cleared, acknowledged, shelved, unshelved) by whom.
+	Alarm           *Alarm `protobuf:"bytes,7,opt,name=alarm,proto3" json:"alarm,omitempty"`
+	AlarmTransition string `protobuf:"bytes,8,opt,name=alarm_transition,json=alarmTransition,proto3" json:"alarm_transition,omitempty"`
+	Actor           string `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Set when a command was created or moved on in its lifecycle.
+	Command       *Command `protobuf:"bytes,10,opt,name=command,proto3" json:"command,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TwinChange) Reset() {
 	*x = TwinChange{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[5]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +1135,7 @@ func (x *TwinChange) String() string {
 func (*TwinChange) ProtoMessage() {}
 
 func (x *TwinChange) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[5]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +1148,7 @@ func (x *TwinChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwinChange.ProtoReflect.Descriptor instead.
 func (*TwinChange) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{5}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TwinChange) GetTwinId() string {
@@ -579,6 +1193,34 @@ func (x *TwinChange) GetConnectivity() Connectivity {
 	return Connectivity_CONNECTIVITY_UNSPECIFIED
 }
 
+func (x *TwinChange) GetAlarm() *Alarm {
+	if x != nil {
+		return x.Alarm
+	}
+	return nil
+}
+
+func (x *TwinChange) GetAlarmTransition() string {
+	if x != nil {
+		return x.AlarmTransition
+	}
+	return ""
+}
+
+func (x *TwinChange) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *TwinChange) GetCommand() *Command {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
 type TwinLeft struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
@@ -589,7 +1231,7 @@ type TwinLeft struct {
 
 func (x *TwinLeft) Reset() {
 	*x = TwinLeft{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[6]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +1243,7 @@ func (x *TwinLeft) String() string {
 func (*TwinLeft) ProtoMessage() {}
 
 func (x *TwinLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[6]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +1256,7 @@ func (x *TwinLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwinLeft.ProtoReflect.Descriptor instead.
 func (*TwinLeft) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{6}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TwinLeft) GetTwinId() string {
@@ -640,7 +1282,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[7]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +1294,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[7]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +1307,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{7}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -685,7 +1327,7 @@ type Lagged struct {
 
 func (x *Lagged) Reset() {
 	*x = Lagged{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[8]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +1339,7 @@ func (x *Lagged) String() string {
 func (*Lagged) ProtoMessage() {}
 
 func (x *Lagged) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[8]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +1352,7 @@ func (x *Lagged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lagged.ProtoReflect.Descriptor instead.
 func (*Lagged) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{8}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Lagged) GetDropped() int64 {
@@ -730,7 +1372,7 @@ type Synced struct {
 
 func (x *Synced) Reset() {
 	*x = Synced{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[9]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +1384,7 @@ func (x *Synced) String() string {
 func (*Synced) ProtoMessage() {}
 
 func (x *Synced) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[9]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +1397,7 @@ func (x *Synced) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Synced.ProtoReflect.Descriptor instead.
 func (*Synced) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{9}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Synced) GetTwins() int32 {
@@ -778,7 +1420,7 @@ type UpdateDesiredRequest struct {
 
 func (x *UpdateDesiredRequest) Reset() {
 	*x = UpdateDesiredRequest{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[10]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +1432,7 @@ func (x *UpdateDesiredRequest) String() string {
 func (*UpdateDesiredRequest) ProtoMessage() {}
 
 func (x *UpdateDesiredRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[10]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +1445,7 @@ func (x *UpdateDesiredRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDesiredRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDesiredRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{10}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateDesiredRequest) GetTwinId() string {
@@ -838,7 +1480,7 @@ type UpdateDesiredResponse struct {
 
 func (x *UpdateDesiredResponse) Reset() {
 	*x = UpdateDesiredResponse{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[11]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +1492,7 @@ func (x *UpdateDesiredResponse) String() string {
 func (*UpdateDesiredResponse) ProtoMessage() {}
 
 func (x *UpdateDesiredResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[11]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +1505,7 @@ func (x *UpdateDesiredResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDesiredResponse.ProtoReflect.Descriptor instead.
 func (*UpdateDesiredResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{11}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateDesiredResponse) GetVersion() int64 {
@@ -900,7 +1542,7 @@ type GetHistoryRequest struct {
 
 func (x *GetHistoryRequest) Reset() {
 	*x = GetHistoryRequest{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[12]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1554,7 @@ func (x *GetHistoryRequest) String() string {
 func (*GetHistoryRequest) ProtoMessage() {}
 
 func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[12]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1567,7 @@ func (x *GetHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{12}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetHistoryRequest) GetTwinId() string {
@@ -991,7 +1633,7 @@ type HistoryPoint struct {
 
 func (x *HistoryPoint) Reset() {
 	*x = HistoryPoint{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[13]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1003,7 +1645,7 @@ func (x *HistoryPoint) String() string {
 func (*HistoryPoint) ProtoMessage() {}
 
 func (x *HistoryPoint) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[13]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1016,7 +1658,7 @@ func (x *HistoryPoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryPoint.ProtoReflect.Descriptor instead.
 func (*HistoryPoint) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{13}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HistoryPoint) GetValue() *Value {
@@ -1072,7 +1714,7 @@ type HistoryBucket struct {
 
 func (x *HistoryBucket) Reset() {
 	*x = HistoryBucket{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[14]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1726,7 @@ func (x *HistoryBucket) String() string {
 func (*HistoryBucket) ProtoMessage() {}
 
 func (x *HistoryBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[14]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1739,7 @@ func (x *HistoryBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryBucket.ProtoReflect.Descriptor instead.
 func (*HistoryBucket) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{14}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HistoryBucket) GetStartTime() *timestamppb.Timestamp {
@@ -1163,7 +1805,7 @@ type GetHistoryResponse struct {
 
 func (x *GetHistoryResponse) Reset() {
 	*x = GetHistoryResponse{}
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[15]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1817,7 @@ func (x *GetHistoryResponse) String() string {
 func (*GetHistoryResponse) ProtoMessage() {}
 
 func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_twin_service_proto_msgTypes[15]
+	mi := &file_plantwin_v1_twin_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1830,7 @@ func (x *GetHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{15}
+	return file_plantwin_v1_twin_service_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetHistoryResponse) GetPoints() []*HistoryPoint {
@@ -1216,7 +1858,49 @@ var File_plantwin_v1_twin_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eplantwin/v1/twin_service.proto\x12\vplantwin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17plantwin/v1/types.proto\" \n" +
+	"\x1eplantwin/v1/twin_service.proto\x12\vplantwin.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17plantwin/v1/types.proto\"\xf6\x02\n" +
+	"\x14InvokeCommandRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
+	"\acommand\x18\x02 \x01(\tR\acommand\x12?\n" +
+	"\x04args\x18\x03 \x03(\v2+.plantwin.v1.InvokeCommandRequest.ArgsEntryR\x04args\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x123\n" +
+	"\atimeout\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12+\n" +
+	"\x03ttl\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x12\n" +
+	"\x04wait\x18\a \x01(\bR\x04wait\x1aK\n" +
+	"\tArgsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"K\n" +
+	"\x11GetCommandRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\".\n" +
+	"\x13ListCommandsRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"H\n" +
+	"\x14ListCommandsResponse\x120\n" +
+	"\bcommands\x18\x01 \x03(\v2\x14.plantwin.v1.CommandR\bcommands\"M\n" +
+	"\x11ListAlarmsRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x1f\n" +
+	"\vactive_only\x18\x02 \x01(\bR\n" +
+	"activeOnly\"@\n" +
+	"\x12ListAlarmsResponse\x12*\n" +
+	"\x06alarms\x18\x01 \x03(\v2\x12.plantwin.v1.AlarmR\x06alarms\"4\n" +
+	"\x17AcknowledgeAlarmRequest\x12\x19\n" +
+	"\balarm_id\x18\x01 \x01(\tR\aalarmId\"~\n" +
+	"\x12ShelveAlarmRequest\x12\x19\n" +
+	"\balarm_id\x18\x01 \x01(\tR\aalarmId\x125\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"*\n" +
+	"\x0fGetAuditRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\x9c\x01\n" +
+	"\n" +
+	"AuditEntry\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\"E\n" +
+	"\x10GetAuditResponse\x121\n" +
+	"\aentries\x18\x01 \x03(\v2\x17.plantwin.v1.AuditEntryR\aentries\" \n" +
 	"\x0eGetTwinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x92\x02\n" +
 	"\x10ListTwinsRequest\x12\x14\n" +
@@ -1258,7 +1942,7 @@ const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\theartbeat\x18\x04 \x01(\v2\x16.plantwin.v1.HeartbeatH\x00R\theartbeat\x12-\n" +
 	"\x06lagged\x18\x05 \x01(\v2\x13.plantwin.v1.LaggedH\x00R\x06lagged\x12-\n" +
 	"\x06synced\x18\x06 \x01(\v2\x13.plantwin.v1.SyncedH\x00R\x06syncedB\a\n" +
-	"\x05event\"\xe1\x03\n" +
+	"\x05event\"\xfc\x04\n" +
 	"\n" +
 	"TwinChange\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
@@ -1266,7 +1950,12 @@ const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12A\n" +
 	"\breported\x18\x04 \x03(\v2%.plantwin.v1.TwinChange.ReportedEntryR\breported\x12>\n" +
 	"\adesired\x18\x05 \x03(\v2$.plantwin.v1.TwinChange.DesiredEntryR\adesired\x12=\n" +
-	"\fconnectivity\x18\x06 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x1aW\n" +
+	"\fconnectivity\x18\x06 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12(\n" +
+	"\x05alarm\x18\a \x01(\v2\x12.plantwin.v1.AlarmR\x05alarm\x12)\n" +
+	"\x10alarm_transition\x18\b \x01(\tR\x0falarmTransition\x12\x14\n" +
+	"\x05actor\x18\t \x01(\tR\x05actor\x12.\n" +
+	"\acommand\x18\n" +
+	" \x01(\v2\x14.plantwin.v1.CommandR\acommand\x1aW\n" +
 	"\rReportedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.plantwin.v1.PropertyValueR\x05value:\x028\x01\x1aU\n" +
@@ -1325,7 +2014,7 @@ const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\x12GetHistoryResponse\x121\n" +
 	"\x06points\x18\x01 \x03(\v2\x19.plantwin.v1.HistoryPointR\x06points\x124\n" +
 	"\abuckets\x18\x02 \x03(\v2\x1a.plantwin.v1.HistoryBucketR\abuckets\x12&\n" +
-	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\x8c\x03\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken2\x99\a\n" +
 	"\vTwinService\x129\n" +
 	"\aGetTwin\x12\x1b.plantwin.v1.GetTwinRequest\x1a\x11.plantwin.v1.Twin\x12J\n" +
 	"\tListTwins\x12\x1d.plantwin.v1.ListTwinsRequest\x1a\x1e.plantwin.v1.ListTwinsResponse\x12O\n" +
@@ -1333,7 +2022,16 @@ const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"WatchTwins\x12\x1e.plantwin.v1.WatchTwinsRequest\x1a\x1f.plantwin.v1.WatchTwinsResponse0\x01\x12V\n" +
 	"\rUpdateDesired\x12!.plantwin.v1.UpdateDesiredRequest\x1a\".plantwin.v1.UpdateDesiredResponse\x12M\n" +
 	"\n" +
-	"GetHistory\x12\x1e.plantwin.v1.GetHistoryRequest\x1a\x1f.plantwin.v1.GetHistoryResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"GetHistory\x12\x1e.plantwin.v1.GetHistoryRequest\x1a\x1f.plantwin.v1.GetHistoryResponse\x12H\n" +
+	"\rInvokeCommand\x12!.plantwin.v1.InvokeCommandRequest\x1a\x14.plantwin.v1.Command\x12B\n" +
+	"\n" +
+	"GetCommand\x12\x1e.plantwin.v1.GetCommandRequest\x1a\x14.plantwin.v1.Command\x12S\n" +
+	"\fListCommands\x12 .plantwin.v1.ListCommandsRequest\x1a!.plantwin.v1.ListCommandsResponse\x12M\n" +
+	"\n" +
+	"ListAlarms\x12\x1e.plantwin.v1.ListAlarmsRequest\x1a\x1f.plantwin.v1.ListAlarmsResponse\x12L\n" +
+	"\x10AcknowledgeAlarm\x12$.plantwin.v1.AcknowledgeAlarmRequest\x1a\x12.plantwin.v1.Alarm\x12B\n" +
+	"\vShelveAlarm\x12\x1f.plantwin.v1.ShelveAlarmRequest\x1a\x12.plantwin.v1.Alarm\x12G\n" +
+	"\bGetAudit\x12\x1c.plantwin.v1.GetAuditRequest\x1a\x1d.plantwin.v1.GetAuditResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_twin_service_proto_rawDescOnce sync.Once
@@ -1347,88 +2045,127 @@ func file_plantwin_v1_twin_service_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_twin_service_proto_rawDescData
 }
 
-var file_plantwin_v1_twin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_plantwin_v1_twin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_plantwin_v1_twin_service_proto_goTypes = []any{
-	(*GetTwinRequest)(nil),        // 0: plantwin.v1.GetTwinRequest
-	(*ListTwinsRequest)(nil),      // 1: plantwin.v1.ListTwinsRequest
-	(*ListTwinsResponse)(nil),     // 2: plantwin.v1.ListTwinsResponse
-	(*WatchTwinsRequest)(nil),     // 3: plantwin.v1.WatchTwinsRequest
-	(*WatchTwinsResponse)(nil),    // 4: plantwin.v1.WatchTwinsResponse
-	(*TwinChange)(nil),            // 5: plantwin.v1.TwinChange
-	(*TwinLeft)(nil),              // 6: plantwin.v1.TwinLeft
-	(*Heartbeat)(nil),             // 7: plantwin.v1.Heartbeat
-	(*Lagged)(nil),                // 8: plantwin.v1.Lagged
-	(*Synced)(nil),                // 9: plantwin.v1.Synced
-	(*UpdateDesiredRequest)(nil),  // 10: plantwin.v1.UpdateDesiredRequest
-	(*UpdateDesiredResponse)(nil), // 11: plantwin.v1.UpdateDesiredResponse
-	(*GetHistoryRequest)(nil),     // 12: plantwin.v1.GetHistoryRequest
-	(*HistoryPoint)(nil),          // 13: plantwin.v1.HistoryPoint
-	(*HistoryBucket)(nil),         // 14: plantwin.v1.HistoryBucket
-	(*GetHistoryResponse)(nil),    // 15: plantwin.v1.GetHistoryResponse
-	nil,                           // 16: plantwin.v1.ListTwinsRequest.LabelsEntry
-	nil,                           // 17: plantwin.v1.WatchTwinsRequest.LabelsEntry
-	nil,                           // 18: plantwin.v1.WatchTwinsRequest.FromVersionsEntry
-	nil,                           // 19: plantwin.v1.TwinChange.ReportedEntry
-	nil,                           // 20: plantwin.v1.TwinChange.DesiredEntry
-	nil,                           // 21: plantwin.v1.UpdateDesiredRequest.ValuesEntry
-	(*Twin)(nil),                  // 22: plantwin.v1.Twin
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
-	(Connectivity)(0),             // 25: plantwin.v1.Connectivity
-	(*Value)(nil),                 // 26: plantwin.v1.Value
-	(Quality)(0),                  // 27: plantwin.v1.Quality
-	(*PropertyValue)(nil),         // 28: plantwin.v1.PropertyValue
-	(*DesiredValue)(nil),          // 29: plantwin.v1.DesiredValue
+	(*InvokeCommandRequest)(nil),    // 0: plantwin.v1.InvokeCommandRequest
+	(*GetCommandRequest)(nil),       // 1: plantwin.v1.GetCommandRequest
+	(*ListCommandsRequest)(nil),     // 2: plantwin.v1.ListCommandsRequest
+	(*ListCommandsResponse)(nil),    // 3: plantwin.v1.ListCommandsResponse
+	(*ListAlarmsRequest)(nil),       // 4: plantwin.v1.ListAlarmsRequest
+	(*ListAlarmsResponse)(nil),      // 5: plantwin.v1.ListAlarmsResponse
+	(*AcknowledgeAlarmRequest)(nil), // 6: plantwin.v1.AcknowledgeAlarmRequest
+	(*ShelveAlarmRequest)(nil),      // 7: plantwin.v1.ShelveAlarmRequest
+	(*GetAuditRequest)(nil),         // 8: plantwin.v1.GetAuditRequest
+	(*AuditEntry)(nil),              // 9: plantwin.v1.AuditEntry
+	(*GetAuditResponse)(nil),        // 10: plantwin.v1.GetAuditResponse
+	(*GetTwinRequest)(nil),          // 11: plantwin.v1.GetTwinRequest
+	(*ListTwinsRequest)(nil),        // 12: plantwin.v1.ListTwinsRequest
+	(*ListTwinsResponse)(nil),       // 13: plantwin.v1.ListTwinsResponse
+	(*WatchTwinsRequest)(nil),       // 14: plantwin.v1.WatchTwinsRequest
+	(*WatchTwinsResponse)(nil),      // 15: plantwin.v1.WatchTwinsResponse
+	(*TwinChange)(nil),              // 16: plantwin.v1.TwinChange
+	(*TwinLeft)(nil),                // 17: plantwin.v1.TwinLeft
+	(*Heartbeat)(nil),               // 18: plantwin.v1.Heartbeat
+	(*Lagged)(nil),                  // 19: plantwin.v1.Lagged
+	(*Synced)(nil),                  // 20: plantwin.v1.Synced
+	(*UpdateDesiredRequest)(nil),    // 21: plantwin.v1.UpdateDesiredRequest
+	(*UpdateDesiredResponse)(nil),   // 22: plantwin.v1.UpdateDesiredResponse
+	(*GetHistoryRequest)(nil),       // 23: plantwin.v1.GetHistoryRequest
+	(*HistoryPoint)(nil),            // 24: plantwin.v1.HistoryPoint
+	(*HistoryBucket)(nil),           // 25: plantwin.v1.HistoryBucket
+	(*GetHistoryResponse)(nil),      // 26: plantwin.v1.GetHistoryResponse
+	nil,                             // 27: plantwin.v1.InvokeCommandRequest.ArgsEntry
+	nil,                             // 28: plantwin.v1.ListTwinsRequest.LabelsEntry
+	nil,                             // 29: plantwin.v1.WatchTwinsRequest.LabelsEntry
+	nil,                             // 30: plantwin.v1.WatchTwinsRequest.FromVersionsEntry
+	nil,                             // 31: plantwin.v1.TwinChange.ReportedEntry
+	nil,                             // 32: plantwin.v1.TwinChange.DesiredEntry
+	nil,                             // 33: plantwin.v1.UpdateDesiredRequest.ValuesEntry
+	(*durationpb.Duration)(nil),     // 34: google.protobuf.Duration
+	(*Command)(nil),                 // 35: plantwin.v1.Command
+	(*Alarm)(nil),                   // 36: plantwin.v1.Alarm
+	(*timestamppb.Timestamp)(nil),   // 37: google.protobuf.Timestamp
+	(*Twin)(nil),                    // 38: plantwin.v1.Twin
+	(Connectivity)(0),               // 39: plantwin.v1.Connectivity
+	(*Value)(nil),                   // 40: plantwin.v1.Value
+	(Quality)(0),                    // 41: plantwin.v1.Quality
+	(*PropertyValue)(nil),           // 42: plantwin.v1.PropertyValue
+	(*DesiredValue)(nil),            // 43: plantwin.v1.DesiredValue
 }
 var file_plantwin_v1_twin_service_proto_depIdxs = []int32{
-	16, // 0: plantwin.v1.ListTwinsRequest.labels:type_name -> plantwin.v1.ListTwinsRequest.LabelsEntry
-	22, // 1: plantwin.v1.ListTwinsResponse.twins:type_name -> plantwin.v1.Twin
-	17, // 2: plantwin.v1.WatchTwinsRequest.labels:type_name -> plantwin.v1.WatchTwinsRequest.LabelsEntry
-	18, // 3: plantwin.v1.WatchTwinsRequest.from_versions:type_name -> plantwin.v1.WatchTwinsRequest.FromVersionsEntry
-	23, // 4: plantwin.v1.WatchTwinsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
-	22, // 5: plantwin.v1.WatchTwinsResponse.state:type_name -> plantwin.v1.Twin
-	5,  // 6: plantwin.v1.WatchTwinsResponse.change:type_name -> plantwin.v1.TwinChange
-	6,  // 7: plantwin.v1.WatchTwinsResponse.left:type_name -> plantwin.v1.TwinLeft
-	7,  // 8: plantwin.v1.WatchTwinsResponse.heartbeat:type_name -> plantwin.v1.Heartbeat
-	8,  // 9: plantwin.v1.WatchTwinsResponse.lagged:type_name -> plantwin.v1.Lagged
-	9,  // 10: plantwin.v1.WatchTwinsResponse.synced:type_name -> plantwin.v1.Synced
-	24, // 11: plantwin.v1.TwinChange.time:type_name -> google.protobuf.Timestamp
-	19, // 12: plantwin.v1.TwinChange.reported:type_name -> plantwin.v1.TwinChange.ReportedEntry
-	20, // 13: plantwin.v1.TwinChange.desired:type_name -> plantwin.v1.TwinChange.DesiredEntry
-	25, // 14: plantwin.v1.TwinChange.connectivity:type_name -> plantwin.v1.Connectivity
-	24, // 15: plantwin.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	21, // 16: plantwin.v1.UpdateDesiredRequest.values:type_name -> plantwin.v1.UpdateDesiredRequest.ValuesEntry
-	22, // 17: plantwin.v1.UpdateDesiredResponse.twin:type_name -> plantwin.v1.Twin
-	24, // 18: plantwin.v1.GetHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
-	24, // 19: plantwin.v1.GetHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
-	23, // 20: plantwin.v1.GetHistoryRequest.step:type_name -> google.protobuf.Duration
-	26, // 21: plantwin.v1.HistoryPoint.value:type_name -> plantwin.v1.Value
-	24, // 22: plantwin.v1.HistoryPoint.source_time:type_name -> google.protobuf.Timestamp
-	24, // 23: plantwin.v1.HistoryPoint.server_time:type_name -> google.protobuf.Timestamp
-	27, // 24: plantwin.v1.HistoryPoint.quality:type_name -> plantwin.v1.Quality
-	24, // 25: plantwin.v1.HistoryBucket.start_time:type_name -> google.protobuf.Timestamp
-	26, // 26: plantwin.v1.HistoryBucket.last:type_name -> plantwin.v1.Value
-	27, // 27: plantwin.v1.HistoryBucket.last_quality:type_name -> plantwin.v1.Quality
-	13, // 28: plantwin.v1.GetHistoryResponse.points:type_name -> plantwin.v1.HistoryPoint
-	14, // 29: plantwin.v1.GetHistoryResponse.buckets:type_name -> plantwin.v1.HistoryBucket
-	28, // 30: plantwin.v1.TwinChange.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
-	29, // 31: plantwin.v1.TwinChange.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
-	26, // 32: plantwin.v1.UpdateDesiredRequest.ValuesEntry.value:type_name -> plantwin.v1.Value
-	0,  // 33: plantwin.v1.TwinService.GetTwin:input_type -> plantwin.v1.GetTwinRequest
-	1,  // 34: plantwin.v1.TwinService.ListTwins:input_type -> plantwin.v1.ListTwinsRequest
-	3,  // 35: plantwin.v1.TwinService.WatchTwins:input_type -> plantwin.v1.WatchTwinsRequest
-	10, // 36: plantwin.v1.TwinService.UpdateDesired:input_type -> plantwin.v1.UpdateDesiredRequest
-	12, // 37: plantwin.v1.TwinService.GetHistory:input_type -> plantwin.v1.GetHistoryRequest
-	22, // 38: plantwin.v1.TwinService.GetTwin:output_type -> plantwin.v1.Twin
-	2,  // 39: plantwin.v1.TwinService.ListTwins:output_type -> plantwin.v1.ListTwinsResponse
-	4,  // 40: plantwin.v1.TwinService.WatchTwins:output_type -> plantwin.v1.WatchTwinsResponse
-	11, // 41: plantwin.v1.TwinService.UpdateDesired:output_type -> plantwin.v1.UpdateDesiredResponse
-	15, // 42: plantwin.v1.TwinService.GetHistory:output_type -> plantwin.v1.GetHistoryResponse
-	38, // [38:43] is the sub-list for method output_type
-	33, // [33:38] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	27, // 0: plantwin.v1.InvokeCommandRequest.args:type_name -> plantwin.v1.InvokeCommandRequest.ArgsEntry
+	34, // 1: plantwin.v1.InvokeCommandRequest.timeout:type_name -> google.protobuf.Duration
+	34, // 2: plantwin.v1.InvokeCommandRequest.ttl:type_name -> google.protobuf.Duration
+	35, // 3: plantwin.v1.ListCommandsResponse.commands:type_name -> plantwin.v1.Command
+	36, // 4: plantwin.v1.ListAlarmsResponse.alarms:type_name -> plantwin.v1.Alarm
+	34, // 5: plantwin.v1.ShelveAlarmRequest.duration:type_name -> google.protobuf.Duration
+	37, // 6: plantwin.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	9,  // 7: plantwin.v1.GetAuditResponse.entries:type_name -> plantwin.v1.AuditEntry
+	28, // 8: plantwin.v1.ListTwinsRequest.labels:type_name -> plantwin.v1.ListTwinsRequest.LabelsEntry
+	38, // 9: plantwin.v1.ListTwinsResponse.twins:type_name -> plantwin.v1.Twin
+	29, // 10: plantwin.v1.WatchTwinsRequest.labels:type_name -> plantwin.v1.WatchTwinsRequest.LabelsEntry
+	30, // 11: plantwin.v1.WatchTwinsRequest.from_versions:type_name -> plantwin.v1.WatchTwinsRequest.FromVersionsEntry
+	34, // 12: plantwin.v1.WatchTwinsRequest.heartbeat_interval:type_name -> google.protobuf.Duration
+	38, // 13: plantwin.v1.WatchTwinsResponse.state:type_name -> plantwin.v1.Twin
+	16, // 14: plantwin.v1.WatchTwinsResponse.change:type_name -> plantwin.v1.TwinChange
+	17, // 15: plantwin.v1.WatchTwinsResponse.left:type_name -> plantwin.v1.TwinLeft
+	18, // 16: plantwin.v1.WatchTwinsResponse.heartbeat:type_name -> plantwin.v1.Heartbeat
+	19, // 17: plantwin.v1.WatchTwinsResponse.lagged:type_name -> plantwin.v1.Lagged
+	20, // 18: plantwin.v1.WatchTwinsResponse.synced:type_name -> plantwin.v1.Synced
+	37, // 19: plantwin.v1.TwinChange.time:type_name -> google.protobuf.Timestamp
+	31, // 20: plantwin.v1.TwinChange.reported:type_name -> plantwin.v1.TwinChange.ReportedEntry
+	32, // 21: plantwin.v1.TwinChange.desired:type_name -> plantwin.v1.TwinChange.DesiredEntry
+	39, // 22: plantwin.v1.TwinChange.connectivity:type_name -> plantwin.v1.Connectivity
+	36, // 23: plantwin.v1.TwinChange.alarm:type_name -> plantwin.v1.Alarm
+	35, // 24: plantwin.v1.TwinChange.command:type_name -> plantwin.v1.Command
+	37, // 25: plantwin.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	33, // 26: plantwin.v1.UpdateDesiredRequest.values:type_name -> plantwin.v1.UpdateDesiredRequest.ValuesEntry
+	38, // 27: plantwin.v1.UpdateDesiredResponse.twin:type_name -> plantwin.v1.Twin
+	37, // 28: plantwin.v1.GetHistoryRequest.start_time:type_name -> google.protobuf.Timestamp
+	37, // 29: plantwin.v1.GetHistoryRequest.end_time:type_name -> google.protobuf.Timestamp
+	34, // 30: plantwin.v1.GetHistoryRequest.step:type_name -> google.protobuf.Duration
+	40, // 31: plantwin.v1.HistoryPoint.value:type_name -> plantwin.v1.Value
+	37, // 32: plantwin.v1.HistoryPoint.source_time:type_name -> google.protobuf.Timestamp
+	37, // 33: plantwin.v1.HistoryPoint.server_time:type_name -> google.protobuf.Timestamp
+	41, // 34: plantwin.v1.HistoryPoint.quality:type_name -> plantwin.v1.Quality
+	37, // 35: plantwin.v1.HistoryBucket.start_time:type_name -> google.protobuf.Timestamp
+	40, // 36: plantwin.v1.HistoryBucket.last:type_name -> plantwin.v1.Value
+	41, // 37: plantwin.v1.HistoryBucket.last_quality:type_name -> plantwin.v1.Quality
+	24, // 38: plantwin.v1.GetHistoryResponse.points:type_name -> plantwin.v1.HistoryPoint
+	25, // 39: plantwin.v1.GetHistoryResponse.buckets:type_name -> plantwin.v1.HistoryBucket
+	40, // 40: plantwin.v1.InvokeCommandRequest.ArgsEntry.value:type_name -> plantwin.v1.Value
+	42, // 41: plantwin.v1.TwinChange.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
+	43, // 42: plantwin.v1.TwinChange.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
+	40, // 43: plantwin.v1.UpdateDesiredRequest.ValuesEntry.value:type_name -> plantwin.v1.Value
+	11, // 44: plantwin.v1.TwinService.GetTwin:input_type -> plantwin.v1.GetTwinRequest
+	12, // 45: plantwin.v1.TwinService.ListTwins:input_type -> plantwin.v1.ListTwinsRequest
+	14, // 46: plantwin.v1.TwinService.WatchTwins:input_type -> plantwin.v1.WatchTwinsRequest
+	21, // 47: plantwin.v1.TwinService.UpdateDesired:input_type -> plantwin.v1.UpdateDesiredRequest
+	23, // 48: plantwin.v1.TwinService.GetHistory:input_type -> plantwin.v1.GetHistoryRequest
+	0,  // 49: plantwin.v1.TwinService.InvokeCommand:input_type -> plantwin.v1.InvokeCommandRequest
+	1,  // 50: plantwin.v1.TwinService.GetCommand:input_type -> plantwin.v1.GetCommandRequest
+	2,  // 51: plantwin.v1.TwinService.ListCommands:input_type -> plantwin.v1.ListCommandsRequest
+	4,  // 52: plantwin.v1.TwinService.ListAlarms:input_type -> plantwin.v1.ListAlarmsRequest
+	6,  // 53: plantwin.v1.TwinService.AcknowledgeAlarm:input_type -> plantwin.v1.AcknowledgeAlarmRequest
+	7,  // 54: plantwin.v1.TwinService.ShelveAlarm:input_type -> plantwin.v1.ShelveAlarmRequest
+	8,  // 55: plantwin.v1.TwinService.GetAudit:input_type -> plantwin.v1.GetAuditRequest
+	38, // 56: plantwin.v1.TwinService.GetTwin:output_type -> plantwin.v1.Twin
+	13, // 57: plantwin.v1.TwinService.ListTwins:output_type -> plantwin.v1.ListTwinsResponse
+	15, // 58: plantwin.v1.TwinService.WatchTwins:output_type -> plantwin.v1.WatchTwinsResponse
+	22, // 59: plantwin.v1.TwinService.UpdateDesired:output_type -> plantwin.v1.UpdateDesiredResponse
+	26, // 60: plantwin.v1.TwinService.GetHistory:output_type -> plantwin.v1.GetHistoryResponse
+	35, // 61: plantwin.v1.TwinService.InvokeCommand:output_type -> plantwin.v1.Command
+	35, // 62: plantwin.v1.TwinService.GetCommand:output_type -> plantwin.v1.Command
+	3,  // 63: plantwin.v1.TwinService.ListCommands:output_type -> plantwin.v1.ListCommandsResponse
+	5,  // 64: plantwin.v1.TwinService.ListAlarms:output_type -> plantwin.v1.ListAlarmsResponse
+	36, // 65: plantwin.v1.TwinService.AcknowledgeAlarm:output_type -> plantwin.v1.Alarm
+	36, // 66: plantwin.v1.TwinService.ShelveAlarm:output_type -> plantwin.v1.Alarm
+	10, // 67: plantwin.v1.TwinService.GetAudit:output_type -> plantwin.v1.GetAuditResponse
+	56, // [56:68] is the sub-list for method output_type
+	44, // [44:56] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_twin_service_proto_init() }
@@ -1437,8 +2174,8 @@ func file_plantwin_v1_twin_service_proto_init() {
 		return
 	}
 	file_plantwin_v1_types_proto_init()
-	file_plantwin_v1_twin_service_proto_msgTypes[2].OneofWrappers = []any{}
-	file_plantwin_v1_twin_service_proto_msgTypes[4].OneofWrappers = []any{
+	file_plantwin_v1_twin_service_proto_msgTypes[13].OneofWrappers = []any{}
+	file_plantwin_v1_twin_service_proto_msgTypes[15].OneofWrappers = []any{
 		(*WatchTwinsResponse_State)(nil),
 		(*WatchTwinsResponse_Change)(nil),
 		(*WatchTwinsResponse_Left)(nil),
@@ -1446,14 +2183,14 @@ func file_plantwin_v1_twin_service_proto_init() {
 		(*WatchTwinsResponse_Lagged)(nil),
 		(*WatchTwinsResponse_Synced)(nil),
 	}
-	file_plantwin_v1_twin_service_proto_msgTypes[14].OneofWrappers = []any{}
+	file_plantwin_v1_twin_service_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_twin_service_proto_rawDesc), len(file_plantwin_v1_twin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,11 +19,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TwinService_GetTwin_FullMethodName       = "/plantwin.v1.TwinService/GetTwin"
-	TwinService_ListTwins_FullMethodName     = "/plantwin.v1.TwinService/ListTwins"
-	TwinService_WatchTwins_FullMethodName    = "/plantwin.v1.TwinService/WatchTwins"
-	TwinService_UpdateDesired_FullMethodName = "/plantwin.v1.TwinService/UpdateDesired"
-	TwinService_GetHistory_FullMethodName    = "/plantwin.v1.TwinService/GetHistory"
+	TwinService_GetTwin_FullMethodName          = "/plantwin.v1.TwinService/GetTwin"
+	TwinService_ListTwins_FullMethodName        = "/plantwin.v1.TwinService/ListTwins"
+	TwinService_WatchTwins_FullMethodName       = "/plantwin.v1.TwinService/WatchTwins"
+	TwinService_UpdateDesired_FullMethodName    = "/plantwin.v1.TwinService/UpdateDesired"
+	TwinService_GetHistory_FullMethodName       = "/plantwin.v1.TwinService/GetHistory"
+	TwinService_InvokeCommand_FullMethodName    = "/plantwin.v1.TwinService/InvokeCommand"
+	TwinService_GetCommand_FullMethodName       = "/plantwin.v1.TwinService/GetCommand"
+	TwinService_ListCommands_FullMethodName     = "/plantwin.v1.TwinService/ListCommands"
+	TwinService_ListAlarms_FullMethodName       = "/plantwin.v1.TwinService/ListAlarms"
+	TwinService_AcknowledgeAlarm_FullMethodName = "/plantwin.v1.TwinService/AcknowledgeAlarm"
+	TwinService_ShelveAlarm_FullMethodName      = "/plantwin.v1.TwinService/ShelveAlarm"
+	TwinService_GetAudit_FullMethodName         = "/plantwin.v1.TwinService/GetAudit"
 )
 
 // TwinServiceClient is the client API for TwinService service.
@@ -49,6 +56,30 @@ type TwinServiceClient interface {
 	// GetHistory returns a property's values over a time range, raw or
 	// downsampled into fixed buckets.
 	GetHistory(ctx context.Context, in *GetHistoryRequest, opts ...grpc.CallOption) (*GetHistoryResponse, error)
+	// InvokeCommand asks a twin to carry out one of its model's commands.
+	// It answers once the command is journaled (pending, or failed at once
+	// when an interlock blocks it); with wait, once it has finished or the
+	// call's deadline passes. A repeated idempotency_key returns the first
+	// command and carries nothing out again. INVALID_ARGUMENT names an
+	// unknown command or a bad argument.
+	InvokeCommand(ctx context.Context, in *InvokeCommandRequest, opts ...grpc.CallOption) (*Command, error)
+	// GetCommand returns one command of a twin.
+	GetCommand(ctx context.Context, in *GetCommandRequest, opts ...grpc.CallOption) (*Command, error)
+	// ListCommands returns a twin's unfinished commands and its newest
+	// finished ones, oldest first.
+	ListCommands(ctx context.Context, in *ListCommandsRequest, opts ...grpc.CallOption) (*ListCommandsResponse, error)
+	// ListAlarms returns the alarms that are not normal (or are shelved), of
+	// one twin or of every twin, most severe first.
+	ListAlarms(ctx context.Context, in *ListAlarmsRequest, opts ...grpc.CallOption) (*ListAlarmsResponse, error)
+	// AcknowledgeAlarm acknowledges an alarm; FAILED_PRECONDITION when there
+	// is nothing to acknowledge. The caller is journaled.
+	AcknowledgeAlarm(ctx context.Context, in *AcknowledgeAlarmRequest, opts ...grpc.CallOption) (*Alarm, error)
+	// ShelveAlarm shelves an alarm for a duration (0 unshelves it): it stays
+	// tracked but is not annunciated. The caller and reason are journaled.
+	ShelveAlarm(ctx context.Context, in *ShelveAlarmRequest, opts ...grpc.CallOption) (*Alarm, error)
+	// GetAudit returns who invoked commands, set desired values and
+	// acknowledged or shelved alarms on a twin, newest last.
+	GetAudit(ctx context.Context, in *GetAuditRequest, opts ...grpc.CallOption) (*GetAuditResponse, error)
 }
 
 type twinServiceClient struct {
@@ -118,6 +149,76 @@ func (c *twinServiceClient) GetHistory(ctx context.Context, in *GetHistoryReques
 	return out, nil
 }
 
+func (c *twinServiceClient) InvokeCommand(ctx context.Context, in *InvokeCommandRequest, opts ...grpc.CallOption) (*Command, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Command)
+	err := c.cc.Invoke(ctx, TwinService_InvokeCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) GetCommand(ctx context.Context, in *GetCommandRequest, opts ...grpc.CallOption) (*Command, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Command)
+	err := c.cc.Invoke(ctx, TwinService_GetCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) ListCommands(ctx context.Context, in *ListCommandsRequest, opts ...grpc.CallOption) (*ListCommandsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCommandsResponse)
+	err := c.cc.Invoke(ctx, TwinService_ListCommands_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) ListAlarms(ctx context.Context, in *ListAlarmsRequest, opts ...grpc.CallOption) (*ListAlarmsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlarmsResponse)
+	err := c.cc.Invoke(ctx, TwinService_ListAlarms_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) AcknowledgeAlarm(ctx context.Context, in *AcknowledgeAlarmRequest, opts ...grpc.CallOption) (*Alarm, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Alarm)
+	err := c.cc.Invoke(ctx, TwinService_AcknowledgeAlarm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) ShelveAlarm(ctx context.Context, in *ShelveAlarmRequest, opts ...grpc.CallOption) (*Alarm, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Alarm)
+	err := c.cc.Invoke(ctx, TwinService_ShelveAlarm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *twinServiceClient) GetAudit(ctx context.Context, in *GetAuditRequest, opts ...grpc.CallOption) (*GetAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAuditResponse)
+	err := c.cc.Invoke(ctx, TwinService_GetAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TwinServiceServer is the server API for TwinService service.
 // All implementations must embed UnimplementedTwinServiceServer
 // for forward compatibility.
@@ -141,6 +242,30 @@ type TwinServiceServer interface {
 	// GetHistory returns a property's values over a time range, raw or
 	// downsampled into fixed buckets.
 	GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error)
+	// InvokeCommand asks a twin to carry out one of its model's commands.
+	// It answers once the command is journaled (pending, or failed at once
+	// when an interlock blocks it); with wait, once it has finished or the
+	// call's deadline passes. A repeated idempotency_key returns the first
+	// command and carries nothing out again. INVALID_ARGUMENT names an
+	// unknown command or a bad argument.
+	InvokeCommand(context.Context, *InvokeCommandRequest) (*Command, error)
+	// GetCommand returns one command of a twin.
+	GetCommand(context.Context, *GetCommandRequest) (*Command, error)
+	// ListCommands returns a twin's unfinished commands and its newest
+	// finished ones, oldest first.
+	ListCommands(context.Context, *ListCommandsRequest) (*ListCommandsResponse, error)
+	// ListAlarms returns the alarms that are not normal (or are shelved), of
+	// one twin or of every twin, most severe first.
+	ListAlarms(context.Context, *ListAlarmsRequest) (*ListAlarmsResponse, error)
+	// AcknowledgeAlarm acknowledges an alarm; FAILED_PRECONDITION when there
+	// is nothing to acknowledge. The caller is journaled.
+	AcknowledgeAlarm(context.Context, *AcknowledgeAlarmRequest) (*Alarm, error)
+	// ShelveAlarm shelves an alarm for a duration (0 unshelves it): it stays
+	// tracked but is not annunciated. The caller and reason are journaled.
+	ShelveAlarm(context.Context, *ShelveAlarmRequest) (*Alarm, error)
+	// GetAudit returns who invoked commands, set desired values and
+	// acknowledged or shelved alarms on a twin, newest last.
+	GetAudit(context.Context, *GetAuditRequest) (*GetAuditResponse, error)
 	mustEmbedUnimplementedTwinServiceServer()
 }
 
@@ -165,6 +290,27 @@ func (UnimplementedTwinServiceServer) UpdateDesired(context.Context, *UpdateDesi
 }
 func (UnimplementedTwinServiceServer) GetHistory(context.Context, *GetHistoryRequest) (*GetHistoryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetHistory not implemented")
+}
+func (UnimplementedTwinServiceServer) InvokeCommand(context.Context, *InvokeCommandRequest) (*Command, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method InvokeCommand not implemented")
+}
+func (UnimplementedTwinServiceServer) GetCommand(context.Context, *GetCommandRequest) (*Command, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCommand not implemented")
+}
+func (UnimplementedTwinServiceServer) ListCommands(context.Context, *ListCommandsRequest) (*ListCommandsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCommands not implemented")
+}
+func (UnimplementedTwinServiceServer) ListAlarms(context.Context, *ListAlarmsRequest) (*ListAlarmsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListAlarms not implemented")
+}
+func (UnimplementedTwinServiceServer) AcknowledgeAlarm(context.Context, *AcknowledgeAlarmRequest) (*Alarm, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AcknowledgeAlarm not implemented")
+}
+func (UnimplementedTwinServiceServer) ShelveAlarm(context.Context, *ShelveAlarmRequest) (*Alarm, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ShelveAlarm not implemented")
+}
+func (UnimplementedTwinServiceServer) GetAudit(context.Context, *GetAuditRequest) (*GetAuditResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetAudit not implemented")
 }
 func (UnimplementedTwinServiceServer) mustEmbedUnimplementedTwinServiceServer() {}
 func (UnimplementedTwinServiceServer) testEmbeddedByValue()                     {}
@@ -270,6 +416,132 @@ func _TwinService_GetHistory_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TwinService_InvokeCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InvokeCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).InvokeCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_InvokeCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).InvokeCommand(ctx, req.(*InvokeCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_GetCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).GetCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_GetCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).GetCommand(ctx, req.(*GetCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_ListCommands_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommandsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).ListCommands(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_ListCommands_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).ListCommands(ctx, req.(*ListCommandsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_ListAlarms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlarmsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).ListAlarms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_ListAlarms_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).ListAlarms(ctx, req.(*ListAlarmsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_AcknowledgeAlarm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcknowledgeAlarmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).AcknowledgeAlarm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_AcknowledgeAlarm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).AcknowledgeAlarm(ctx, req.(*AcknowledgeAlarmRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_ShelveAlarm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShelveAlarmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).ShelveAlarm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_ShelveAlarm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).ShelveAlarm(ctx, req.(*ShelveAlarmRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _TwinService_GetAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TwinServiceServer).GetAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TwinService_GetAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TwinServiceServer).GetAudit(ctx, req.(*GetAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TwinService_ServiceDesc is the grpc.ServiceDesc for TwinService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -292,6 +564,34 @@ var TwinService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHistory",
 			Handler:    _TwinService_GetHistory_Handler,
+		},
+		{
+			MethodName: "InvokeCommand",
+			Handler:    _TwinService_InvokeCommand_Handler,
+		},
+		{
+			MethodName: "GetCommand",
+			Handler:    _TwinService_GetCommand_Handler,
+		},
+		{
+			MethodName: "ListCommands",
+			Handler:    _TwinService_ListCommands_Handler,
+		},
+		{
+			MethodName: "ListAlarms",
+			Handler:    _TwinService_ListAlarms_Handler,
+		},
+		{
+			MethodName: "AcknowledgeAlarm",
+			Handler:    _TwinService_AcknowledgeAlarm_Handler,
+		},
+		{
+			MethodName: "ShelveAlarm",
+			Handler:    _TwinService_ShelveAlarm_Handler,
+		},
+		{
+			MethodName: "GetAudit",
+			Handler:    _TwinService_GetAudit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

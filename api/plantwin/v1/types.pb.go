@@ -406,7 +406,12 @@ type Twin struct {
 	ConnectivitySince *timestamppb.Timestamp    `protobuf:"bytes,9,opt,name=connectivity_since,json=connectivitySince,proto3" json:"connectivity_since,omitempty"`
 	// Whether the twin is activated on a node right now (false: passivated,
 	// state read from storage).
-	Active        bool `protobuf:"varint,10,opt,name=active,proto3" json:"active,omitempty"`
+	Active bool `protobuf:"varint,10,opt,name=active,proto3" json:"active,omitempty"`
+	// The alarms of the model's rules that are not normal (or are shelved).
+	Alarms []*Alarm `protobuf:"bytes,11,rep,name=alarms,proto3" json:"alarms,omitempty"`
+	// Event time: the newest source time applied (or reached by the clock
+	// while the device was quiet).
+	Watermark     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=watermark,proto3" json:"watermark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -511,6 +516,338 @@ func (x *Twin) GetActive() bool {
 	return false
 }
 
+func (x *Twin) GetAlarms() []*Alarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
+func (x *Twin) GetWatermark() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Watermark
+	}
+	return nil
+}
+
+// Alarm is the alarm of one rule on one twin (ISA-18.2 states).
+type Alarm struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TwinId string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	// The rule's name.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// low, medium, high, critical.
+	Severity string `protobuf:"bytes,3,opt,name=severity,proto3" json:"severity,omitempty"`
+	// normal, active_unacked, active_acked, cleared_unacked.
+	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	// Whether the rule's condition holds.
+	Active  bool `protobuf:"varint,5,opt,name=active,proto3" json:"active,omitempty"`
+	Shelved bool `protobuf:"varint,6,opt,name=shelved,proto3" json:"shelved,omitempty"`
+	// Event time of the last raise and clear.
+	RaisedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=raised_at,json=raisedAt,proto3" json:"raised_at,omitempty"`
+	ClearedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=cleared_at,json=clearedAt,proto3" json:"cleared_at,omitempty"`
+	AckedAt      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=acked_at,json=ackedAt,proto3" json:"acked_at,omitempty"`
+	AckedBy      string                 `protobuf:"bytes,10,opt,name=acked_by,json=ackedBy,proto3" json:"acked_by,omitempty"`
+	ShelvedUntil *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=shelved_until,json=shelvedUntil,proto3" json:"shelved_until,omitempty"`
+	ShelvedBy    string                 `protobuf:"bytes,12,opt,name=shelved_by,json=shelvedBy,proto3" json:"shelved_by,omitempty"`
+	ShelveReason string                 `protobuf:"bytes,13,opt,name=shelve_reason,json=shelveReason,proto3" json:"shelve_reason,omitempty"`
+	Message      string                 `protobuf:"bytes,14,opt,name=message,proto3" json:"message,omitempty"`
+	// "TWIN/RULE": what AcknowledgeAlarm and ShelveAlarm take.
+	Id            string `protobuf:"bytes,15,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alarm) Reset() {
+	*x = Alarm{}
+	mi := &file_plantwin_v1_types_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alarm) ProtoMessage() {}
+
+func (x *Alarm) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_types_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alarm.ProtoReflect.Descriptor instead.
+func (*Alarm) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_types_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Alarm) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *Alarm) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Alarm) GetSeverity() string {
+	if x != nil {
+		return x.Severity
+	}
+	return ""
+}
+
+func (x *Alarm) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Alarm) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *Alarm) GetShelved() bool {
+	if x != nil {
+		return x.Shelved
+	}
+	return false
+}
+
+func (x *Alarm) GetRaisedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RaisedAt
+	}
+	return nil
+}
+
+func (x *Alarm) GetClearedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClearedAt
+	}
+	return nil
+}
+
+func (x *Alarm) GetAckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AckedAt
+	}
+	return nil
+}
+
+func (x *Alarm) GetAckedBy() string {
+	if x != nil {
+		return x.AckedBy
+	}
+	return ""
+}
+
+func (x *Alarm) GetShelvedUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ShelvedUntil
+	}
+	return nil
+}
+
+func (x *Alarm) GetShelvedBy() string {
+	if x != nil {
+		return x.ShelvedBy
+	}
+	return ""
+}
+
+func (x *Alarm) GetShelveReason() string {
+	if x != nil {
+		return x.ShelveReason
+	}
+	return ""
+}
+
+func (x *Alarm) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Alarm) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// Command is one command of a twin and where it is in its lifecycle.
+type Command struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TwinId string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	// "c1", "c2", ... per twin.
+	Id   string            `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Name string            `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Args map[string]*Value `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// pending, dispatched, succeeded, failed, timed_out.
+	Status         string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	IdempotencyKey string `protobuf:"bytes,6,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Who invoked it: "token:NAME", "rule:RULE", ...
+	InvokedBy    string                 `protobuf:"bytes,7,opt,name=invoked_by,json=invokedBy,proto3" json:"invoked_by,omitempty"`
+	CreatedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	DispatchedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=dispatched_at,json=dispatchedAt,proto3" json:"dispatched_at,omitempty"`
+	CompletedAt  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	// When a dispatched attempt times out.
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// When a command not yet carried out gives up (its time-to-live).
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	Attempts  int32                  `protobuf:"varint,13,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Why it failed or timed out (the device's refusal, an interlock, ...).
+	Error         string `protobuf:"bytes,14,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Command) Reset() {
+	*x = Command{}
+	mi := &file_plantwin_v1_types_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Command) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Command) ProtoMessage() {}
+
+func (x *Command) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_types_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Command.ProtoReflect.Descriptor instead.
+func (*Command) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_types_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Command) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *Command) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Command) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Command) GetArgs() map[string]*Value {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *Command) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Command) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Command) GetInvokedBy() string {
+	if x != nil {
+		return x.InvokedBy
+	}
+	return ""
+}
+
+func (x *Command) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Command) GetDispatchedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DispatchedAt
+	}
+	return nil
+}
+
+func (x *Command) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *Command) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Command) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Command) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *Command) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_plantwin_v1_types_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_types_proto_rawDesc = "" +
@@ -537,7 +874,7 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"\vupdate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\x03 \x01(\tR\tupdatedBy\"\x99\x05\n" +
+	"updated_by\x18\x03 \x01(\tR\tupdatedBy\"\xff\x05\n" +
 	"\x04Twin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +
@@ -549,7 +886,9 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"\fconnectivity\x18\b \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12I\n" +
 	"\x12connectivity_since\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x11connectivitySince\x12\x16\n" +
 	"\x06active\x18\n" +
-	" \x01(\bR\x06active\x1a9\n" +
+	" \x01(\bR\x06active\x12*\n" +
+	"\x06alarms\x18\v \x03(\v2\x12.plantwin.v1.AlarmR\x06alarms\x128\n" +
+	"\twatermark\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\twatermark\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aW\n" +
@@ -558,7 +897,48 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x1a.plantwin.v1.PropertyValueR\x05value:\x028\x01\x1aU\n" +
 	"\fDesiredEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
-	"\x05value\x18\x02 \x01(\v2\x19.plantwin.v1.DesiredValueR\x05value:\x028\x01*\\\n" +
+	"\x05value\x18\x02 \x01(\v2\x19.plantwin.v1.DesiredValueR\x05value:\x028\x01\"\x8d\x04\n" +
+	"\x05Alarm\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bseverity\x18\x03 \x01(\tR\bseverity\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x16\n" +
+	"\x06active\x18\x05 \x01(\bR\x06active\x12\x18\n" +
+	"\ashelved\x18\x06 \x01(\bR\ashelved\x127\n" +
+	"\traised_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\braisedAt\x129\n" +
+	"\n" +
+	"cleared_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tclearedAt\x125\n" +
+	"\backed_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aackedAt\x12\x19\n" +
+	"\backed_by\x18\n" +
+	" \x01(\tR\aackedBy\x12?\n" +
+	"\rshelved_until\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\fshelvedUntil\x12\x1d\n" +
+	"\n" +
+	"shelved_by\x18\f \x01(\tR\tshelvedBy\x12#\n" +
+	"\rshelve_reason\x18\r \x01(\tR\fshelveReason\x12\x18\n" +
+	"\amessage\x18\x0e \x01(\tR\amessage\x12\x0e\n" +
+	"\x02id\x18\x0f \x01(\tR\x02id\"\x87\x05\n" +
+	"\aCommand\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x122\n" +
+	"\x04args\x18\x04 \x03(\v2\x1e.plantwin.v1.Command.ArgsEntryR\x04args\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\x12'\n" +
+	"\x0fidempotency_key\x18\x06 \x01(\tR\x0eidempotencyKey\x12\x1d\n" +
+	"\n" +
+	"invoked_by\x18\a \x01(\tR\tinvokedBy\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12?\n" +
+	"\rdispatched_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fdispatchedAt\x12=\n" +
+	"\fcompleted_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x126\n" +
+	"\bdeadline\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x129\n" +
+	"\n" +
+	"expires_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1a\n" +
+	"\battempts\x18\r \x01(\x05R\battempts\x12\x14\n" +
+	"\x05error\x18\x0e \x01(\tR\x05error\x1aK\n" +
+	"\tArgsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01*\\\n" +
 	"\aQuality\x12\x17\n" +
 	"\x13QUALITY_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fQUALITY_GOOD\x10\x01\x12\x15\n" +
@@ -582,7 +962,7 @@ func file_plantwin_v1_types_proto_rawDescGZIP() []byte {
 }
 
 var file_plantwin_v1_types_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plantwin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_plantwin_v1_types_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_plantwin_v1_types_proto_goTypes = []any{
 	(Quality)(0),                  // 0: plantwin.v1.Quality
 	(Connectivity)(0),             // 1: plantwin.v1.Connectivity
@@ -590,30 +970,46 @@ var file_plantwin_v1_types_proto_goTypes = []any{
 	(*PropertyValue)(nil),         // 3: plantwin.v1.PropertyValue
 	(*DesiredValue)(nil),          // 4: plantwin.v1.DesiredValue
 	(*Twin)(nil),                  // 5: plantwin.v1.Twin
-	nil,                           // 6: plantwin.v1.Twin.LabelsEntry
-	nil,                           // 7: plantwin.v1.Twin.ReportedEntry
-	nil,                           // 8: plantwin.v1.Twin.DesiredEntry
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*Alarm)(nil),                 // 6: plantwin.v1.Alarm
+	(*Command)(nil),               // 7: plantwin.v1.Command
+	nil,                           // 8: plantwin.v1.Twin.LabelsEntry
+	nil,                           // 9: plantwin.v1.Twin.ReportedEntry
+	nil,                           // 10: plantwin.v1.Twin.DesiredEntry
+	nil,                           // 11: plantwin.v1.Command.ArgsEntry
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_plantwin_v1_types_proto_depIdxs = []int32{
 	2,  // 0: plantwin.v1.PropertyValue.value:type_name -> plantwin.v1.Value
-	9,  // 1: plantwin.v1.PropertyValue.source_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: plantwin.v1.PropertyValue.server_time:type_name -> google.protobuf.Timestamp
+	12, // 1: plantwin.v1.PropertyValue.source_time:type_name -> google.protobuf.Timestamp
+	12, // 2: plantwin.v1.PropertyValue.server_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: plantwin.v1.PropertyValue.quality:type_name -> plantwin.v1.Quality
 	2,  // 4: plantwin.v1.DesiredValue.value:type_name -> plantwin.v1.Value
-	9,  // 5: plantwin.v1.DesiredValue.update_time:type_name -> google.protobuf.Timestamp
-	6,  // 6: plantwin.v1.Twin.labels:type_name -> plantwin.v1.Twin.LabelsEntry
-	7,  // 7: plantwin.v1.Twin.reported:type_name -> plantwin.v1.Twin.ReportedEntry
-	8,  // 8: plantwin.v1.Twin.desired:type_name -> plantwin.v1.Twin.DesiredEntry
+	12, // 5: plantwin.v1.DesiredValue.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 6: plantwin.v1.Twin.labels:type_name -> plantwin.v1.Twin.LabelsEntry
+	9,  // 7: plantwin.v1.Twin.reported:type_name -> plantwin.v1.Twin.ReportedEntry
+	10, // 8: plantwin.v1.Twin.desired:type_name -> plantwin.v1.Twin.DesiredEntry
 	1,  // 9: plantwin.v1.Twin.connectivity:type_name -> plantwin.v1.Connectivity
-	9,  // 10: plantwin.v1.Twin.connectivity_since:type_name -> google.protobuf.Timestamp
-	3,  // 11: plantwin.v1.Twin.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
-	4,  // 12: plantwin.v1.Twin.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	12, // 10: plantwin.v1.Twin.connectivity_since:type_name -> google.protobuf.Timestamp
+	6,  // 11: plantwin.v1.Twin.alarms:type_name -> plantwin.v1.Alarm
+	12, // 12: plantwin.v1.Twin.watermark:type_name -> google.protobuf.Timestamp
+	12, // 13: plantwin.v1.Alarm.raised_at:type_name -> google.protobuf.Timestamp
+	12, // 14: plantwin.v1.Alarm.cleared_at:type_name -> google.protobuf.Timestamp
+	12, // 15: plantwin.v1.Alarm.acked_at:type_name -> google.protobuf.Timestamp
+	12, // 16: plantwin.v1.Alarm.shelved_until:type_name -> google.protobuf.Timestamp
+	11, // 17: plantwin.v1.Command.args:type_name -> plantwin.v1.Command.ArgsEntry
+	12, // 18: plantwin.v1.Command.created_at:type_name -> google.protobuf.Timestamp
+	12, // 19: plantwin.v1.Command.dispatched_at:type_name -> google.protobuf.Timestamp
+	12, // 20: plantwin.v1.Command.completed_at:type_name -> google.protobuf.Timestamp
+	12, // 21: plantwin.v1.Command.deadline:type_name -> google.protobuf.Timestamp
+	12, // 22: plantwin.v1.Command.expires_at:type_name -> google.protobuf.Timestamp
+	3,  // 23: plantwin.v1.Twin.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
+	4,  // 24: plantwin.v1.Twin.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
+	2,  // 25: plantwin.v1.Command.ArgsEntry.value:type_name -> plantwin.v1.Value
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_types_proto_init() }
@@ -634,7 +1030,7 @@ func file_plantwin_v1_types_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_types_proto_rawDesc), len(file_plantwin_v1_types_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -241,6 +241,11 @@ func encodeSnapshot(st *twins.State) ([]byte, error) {
 		s.Commands = append(s.Commands, storedCommand(&st.Commands[i]))
 	}
 	s.CommandSeq = st.CommandSeq
+	for _, w := range st.Windows {
+		if len(w.Times) > 0 {
+			s.Windows = append(s.Windows, &pb.StoredWindow{Property: props[w.Property].Name, Times: w.Times, Values: w.Values})
+		}
+	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(s)
 }
 
@@ -288,6 +293,17 @@ func decodeSnapshot(st *twins.State, data []byte) error {
 		st.Commands = append(st.Commands, commandFromStored(c))
 	}
 	st.CommandSeq = s.CommandSeq
+	for _, sw := range s.Windows {
+		p, ok := m.Property(sw.Property)
+		if !ok || len(sw.Times) != len(sw.Values) {
+			continue
+		}
+		for i := range st.Windows {
+			if st.Windows[i].Property == p.Index {
+				st.Windows[i].Restore(sw.Times, sw.Values)
+			}
+		}
+	}
 	return nil
 }
 

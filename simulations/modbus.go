@@ -31,6 +31,7 @@ type ModbusDevice struct {
 		exceptions map[uint16]error // holding/input address → error to answer
 		reads      int64
 		writes     map[writeKey]int
+		delay      time.Duration // answers are held back this long (Delay)
 	}
 }
 
@@ -183,9 +184,9 @@ func (d *ModbusDevice) HoldingWrites(unit uint8, addr uint16) int {
 	return d.mu.writes[writeKey{'h', unit, addr}]
 }
 
-// FailRegister makes every register read covering addr answer with err
-// (a modbus.Error such as modbus.ErrServerDeviceFailure becomes that
-// exception code); nil clears it.
+// FailRegister makes every register read or write covering addr answer
+// with err (a modbus.Error such as modbus.ErrServerDeviceFailure becomes
+// that exception code) without taking effect; nil clears it.
 func (d *ModbusDevice) FailRegister(addr uint16, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -196,10 +197,36 @@ func (d *ModbusDevice) FailRegister(addr uint16, err error) {
 	d.mu.exceptions[addr] = err
 }
 
+// Delay makes the device slow to answer: every request (read or write,
+// including those answered with an exception) takes effect when it
+// arrives, as before, but its answer leaves only d later, like a
+// congested PLC whose acknowledgement is late. A client that gives up
+// waiting has therefore still had its write carried out. The wait holds
+// no lock: other clients, Set and Get go on meanwhile (each client
+// connection is served in order, so its next request waits too). 0
+// restores prompt answers; requests already waiting keep their delay.
+func (d *ModbusDevice) Delay(delay time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mu.delay = delay
+}
+
+// holdAnswer waits the Delay before a handler's answer leaves. Handlers
+// defer it first, so it runs after they released the lock.
+func (d *ModbusDevice) holdAnswer() {
+	d.mu.Lock()
+	delay := d.mu.delay
+	d.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+}
+
 type handler struct{ d *ModbusDevice }
 
 func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
 	d := h.d
+	defer d.holdAnswer()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t := table(d.mu.coils, req.UnitId)
@@ -220,6 +247,7 @@ func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
 
 func (h handler) HandleDiscreteInputs(req *modbus.DiscreteInputsRequest) ([]bool, error) {
 	d := h.d
+	defer d.holdAnswer()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.mu.reads++
@@ -255,12 +283,14 @@ func (h handler) registers(unit uint8, t map[uint8]map[uint16]uint16, addr, qty 
 }
 
 func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
+	defer h.d.holdAnswer()
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	return h.registers(req.UnitId, h.d.mu.holding, req.Addr, req.Quantity, req.IsWrite, req.Args)
 }
 
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {
+	defer h.d.holdAnswer()
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	return h.registers(req.UnitId, h.d.mu.input, req.Addr, req.Quantity, false, nil)

@@ -568,7 +568,9 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 	if len(items) == 0 {
 		return
 	}
-	env, err := ruleEnv(m)
+	ws := &windowSet{m: m, keys: map[string]bool{}}
+	defer func() { m.Windows = ws.specs }()
+	env, err := ruleEnv(m, ws)
 	if err != nil {
 		p.errorf(n, path, "%v", err)
 		return

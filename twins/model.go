@@ -44,6 +44,9 @@ type Model struct {
 	Properties  []Property
 	Commands    []Command
 	Rules       []Rule // compiled by ParseConfig
+	// Windows are the window functions (avg, min, max, delta, rate,
+	// count) the rules use; twins buffer recent samples for them.
+	Windows []WindowSpec
 
 	props map[string]int // name -> index in Properties; nil for hand-built models
 	cmds  map[string]int // name -> index in Commands

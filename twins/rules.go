@@ -69,9 +69,11 @@ var celReserved = map[string]bool{
 	"var": true, "void": true, "while": true, "in": true, "true": true, "false": true, "null": true,
 }
 
-// ruleEnv returns the CEL environment of m's rules.
-func ruleEnv(m *Model) (*cel.Env, error) {
+// ruleEnv returns the CEL environment of m's rules; the window functions
+// they use are collected in ws.
+func ruleEnv(m *Model, ws *windowSet) (*cel.Env, error) {
 	opts := []cel.EnvOption{
+		cel.Variable(windowVar, cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable("prev", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("quality", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("labels", cel.MapType(cel.StringType, cel.StringType)),
@@ -79,11 +81,12 @@ func ruleEnv(m *Model) (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 	}
 	for _, p := range m.Properties {
-		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || slices.Contains(RuleVars, p.Name) {
+		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || slices.Contains(RuleVars, p.Name) || p.Name == windowVar {
 			continue // not addressable by name; prev/quality still index it
 		}
 		opts = append(opts, cel.Variable(p.Name, celType(p.Type)))
 	}
+	opts = append(opts, windowMacros(ws)...)
 	return cel.NewEnv(opts...)
 }
 
@@ -146,8 +149,8 @@ type RuleInput struct {
 	Prev  []Reported // indexed by Property.Index; nil: the same as State's
 }
 
-// activation builds the CEL variables of in.
-func (in RuleInput) activation() map[string]any {
+// activation builds the CEL variables of in at event time at.
+func (in RuleInput) activation(at int64) map[string]any {
 	s := in.State
 	m := s.Spec.Model
 	vars := make(map[string]any, len(m.Properties)+4)
@@ -172,6 +175,9 @@ func (in RuleInput) activation() map[string]any {
 		labels = map[string]string{}
 	}
 	vars["prev"], vars["quality"], vars["labels"], vars["id"] = prev, quality, labels, s.Spec.ID
+	if len(m.Windows) > 0 {
+		vars[windowVar] = s.windowValues(at)
+	}
 	return vars
 }
 
@@ -240,7 +246,7 @@ type RuleOutcome struct {
 // is active or not, with the rule's memory rs. It is a pure function of
 // its arguments: a replay on the same inputs decides the same.
 func (r *Rule) Step(in RuleInput, rs RuleState, active bool, now int64) (RuleOutcome, RuleState) {
-	vars := in.activation()
+	vars := in.activation(now)
 	if active {
 		var clear bool
 		var err error

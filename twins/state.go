@@ -35,6 +35,9 @@ type State struct {
 	// oldest first; CommandSeq is the number of the newest ("c7": 7).
 	Commands   []CommandRecord
 	CommandSeq int64
+	// Windows buffers recent good samples of the properties the rules'
+	// window functions read.
+	Windows []WindowBuffer
 }
 
 // NewState returns the initial state of the twin spec, whose Model must be
@@ -45,6 +48,7 @@ func NewState(spec *Spec) *State {
 		Reported: make([]Reported, len(spec.Model.Properties)),
 	}
 	s.initAlarms()
+	s.initWindows()
 	return s
 }
 
@@ -71,6 +75,12 @@ func (s *State) Clone() *State {
 	if s.Alarms != nil {
 		c.Alarms = append([]Alarm(nil), s.Alarms...)
 		c.Pending = append([]int64(nil), s.Pending...)
+	}
+	if s.Windows != nil {
+		c.Windows = make([]WindowBuffer, len(s.Windows))
+		for i := range s.Windows {
+			c.Windows[i] = s.Windows[i].clone()
+		}
 	}
 	if s.Commands != nil {
 		c.Commands = make([]CommandRecord, len(s.Commands))
@@ -164,6 +174,9 @@ func (s *State) applyTelemetry(e *TelemetryApplied) {
 		a := &e.Samples[i]
 		if a.SourceTime > s.Watermark {
 			s.Watermark = a.SourceTime
+		}
+		if a.Property >= 0 && a.Property < len(s.Reported) {
+			s.windowSample(a)
 		}
 		if a.Stale || a.Property < 0 || a.Property >= len(s.Reported) {
 			continue

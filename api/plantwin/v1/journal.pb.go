@@ -1199,6 +1199,7 @@ type TwinSnapshot struct {
 	Alarms            []*StoredAlarm         `protobuf:"bytes,8,rep,name=alarms,proto3" json:"alarms,omitempty"`
 	Commands          []*StoredCommand       `protobuf:"bytes,9,rep,name=commands,proto3" json:"commands,omitempty"`
 	CommandSeq        int64                  `protobuf:"varint,10,opt,name=command_seq,json=commandSeq,proto3" json:"command_seq,omitempty"`
+	Windows           []*StoredWindow        `protobuf:"bytes,11,rep,name=windows,proto3" json:"windows,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -1303,6 +1304,76 @@ func (x *TwinSnapshot) GetCommandSeq() int64 {
 	return 0
 }
 
+func (x *TwinSnapshot) GetWindows() []*StoredWindow {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
+// StoredWindow is a twin's buffer of recent good samples of one property,
+// kept for its rules' window functions (avg, min, max, ...).
+type StoredWindow struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Property string                 `protobuf:"bytes,1,opt,name=property,proto3" json:"property,omitempty"`
+	// Source times, ascending, and the values at them.
+	Times         []int64   `protobuf:"varint,2,rep,packed,name=times,proto3" json:"times,omitempty"`
+	Values        []float64 `protobuf:"fixed64,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredWindow) Reset() {
+	*x = StoredWindow{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredWindow) ProtoMessage() {}
+
+func (x *StoredWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredWindow.ProtoReflect.Descriptor instead.
+func (*StoredWindow) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StoredWindow) GetProperty() string {
+	if x != nil {
+		return x.Property
+	}
+	return ""
+}
+
+func (x *StoredWindow) GetTimes() []int64 {
+	if x != nil {
+		return x.Times
+	}
+	return nil
+}
+
+func (x *StoredWindow) GetValues() []float64 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 // HistoryValue is one history sample's value (the key holds twin,
 // property, source time and version).
 type HistoryValue struct {
@@ -1316,7 +1387,7 @@ type HistoryValue struct {
 
 func (x *HistoryValue) Reset() {
 	*x = HistoryValue{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1399,7 @@ func (x *HistoryValue) String() string {
 func (*HistoryValue) ProtoMessage() {}
 
 func (x *HistoryValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1412,7 @@ func (x *HistoryValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryValue.ProtoReflect.Descriptor instead.
 func (*HistoryValue) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{15}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *HistoryValue) GetValue() *Value {
@@ -1468,7 +1539,7 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\vupdate_time\x18\x03 \x01(\x03R\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\xc4\x03\n" +
+	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\xf9\x03\n" +
 	"\fTwinSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x127\n" +
@@ -1481,7 +1552,12 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\bcommands\x18\t \x03(\v2\x1a.plantwin.v1.StoredCommandR\bcommands\x12\x1f\n" +
 	"\vcommand_seq\x18\n" +
 	" \x01(\x03R\n" +
-	"commandSeq\"\x89\x01\n" +
+	"commandSeq\x123\n" +
+	"\awindows\x18\v \x03(\v2\x19.plantwin.v1.StoredWindowR\awindows\"X\n" +
+	"\fStoredWindow\x12\x1a\n" +
+	"\bproperty\x18\x01 \x01(\tR\bproperty\x12\x14\n" +
+	"\x05times\x18\x02 \x03(\x03R\x05times\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\x01R\x06values\"\x89\x01\n" +
 	"\fHistoryValue\x12(\n" +
 	"\x05value\x18\x01 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12.\n" +
 	"\aquality\x18\x02 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\x12\x1f\n" +
@@ -1500,7 +1576,7 @@ func file_plantwin_v1_journal_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_journal_proto_rawDescData
 }
 
-var file_plantwin_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_plantwin_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_plantwin_v1_journal_proto_goTypes = []any{
 	(*JournalEvent)(nil),             // 0: plantwin.v1.JournalEvent
 	(*AlarmChangedEvent)(nil),        // 1: plantwin.v1.AlarmChangedEvent
@@ -1517,10 +1593,11 @@ var file_plantwin_v1_journal_proto_goTypes = []any{
 	(*StoredReported)(nil),           // 12: plantwin.v1.StoredReported
 	(*StoredDesired)(nil),            // 13: plantwin.v1.StoredDesired
 	(*TwinSnapshot)(nil),             // 14: plantwin.v1.TwinSnapshot
-	(*HistoryValue)(nil),             // 15: plantwin.v1.HistoryValue
-	(*Value)(nil),                    // 16: plantwin.v1.Value
-	(Quality)(0),                     // 17: plantwin.v1.Quality
-	(Connectivity)(0),                // 18: plantwin.v1.Connectivity
+	(*StoredWindow)(nil),             // 15: plantwin.v1.StoredWindow
+	(*HistoryValue)(nil),             // 16: plantwin.v1.HistoryValue
+	(*Value)(nil),                    // 17: plantwin.v1.Value
+	(Quality)(0),                     // 18: plantwin.v1.Quality
+	(Connectivity)(0),                // 19: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_journal_proto_depIdxs = []int32{
 	9,  // 0: plantwin.v1.JournalEvent.telemetry:type_name -> plantwin.v1.TelemetryAppliedEvent
@@ -1531,28 +1608,29 @@ var file_plantwin_v1_journal_proto_depIdxs = []int32{
 	3,  // 5: plantwin.v1.JournalEvent.command:type_name -> plantwin.v1.CommandChangedEvent
 	4,  // 6: plantwin.v1.JournalEvent.watermark:type_name -> plantwin.v1.WatermarkAdvancedEvent
 	6,  // 7: plantwin.v1.CommandChangedEvent.command:type_name -> plantwin.v1.StoredCommand
-	16, // 8: plantwin.v1.StoredArg.value:type_name -> plantwin.v1.Value
+	17, // 8: plantwin.v1.StoredArg.value:type_name -> plantwin.v1.Value
 	5,  // 9: plantwin.v1.StoredCommand.args:type_name -> plantwin.v1.StoredArg
-	16, // 10: plantwin.v1.StoredSample.value:type_name -> plantwin.v1.Value
-	17, // 11: plantwin.v1.StoredSample.quality:type_name -> plantwin.v1.Quality
+	17, // 10: plantwin.v1.StoredSample.value:type_name -> plantwin.v1.Value
+	18, // 11: plantwin.v1.StoredSample.quality:type_name -> plantwin.v1.Quality
 	8,  // 12: plantwin.v1.TelemetryAppliedEvent.samples:type_name -> plantwin.v1.StoredSample
-	18, // 13: plantwin.v1.ConnectivityChangedEvent.connectivity:type_name -> plantwin.v1.Connectivity
-	16, // 14: plantwin.v1.DesiredSetEvent.value:type_name -> plantwin.v1.Value
-	16, // 15: plantwin.v1.StoredReported.value:type_name -> plantwin.v1.Value
-	17, // 16: plantwin.v1.StoredReported.quality:type_name -> plantwin.v1.Quality
-	16, // 17: plantwin.v1.StoredDesired.value:type_name -> plantwin.v1.Value
+	19, // 13: plantwin.v1.ConnectivityChangedEvent.connectivity:type_name -> plantwin.v1.Connectivity
+	17, // 14: plantwin.v1.DesiredSetEvent.value:type_name -> plantwin.v1.Value
+	17, // 15: plantwin.v1.StoredReported.value:type_name -> plantwin.v1.Value
+	18, // 16: plantwin.v1.StoredReported.quality:type_name -> plantwin.v1.Quality
+	17, // 17: plantwin.v1.StoredDesired.value:type_name -> plantwin.v1.Value
 	12, // 18: plantwin.v1.TwinSnapshot.reported:type_name -> plantwin.v1.StoredReported
 	13, // 19: plantwin.v1.TwinSnapshot.desired:type_name -> plantwin.v1.StoredDesired
-	18, // 20: plantwin.v1.TwinSnapshot.connectivity:type_name -> plantwin.v1.Connectivity
+	19, // 20: plantwin.v1.TwinSnapshot.connectivity:type_name -> plantwin.v1.Connectivity
 	7,  // 21: plantwin.v1.TwinSnapshot.alarms:type_name -> plantwin.v1.StoredAlarm
 	6,  // 22: plantwin.v1.TwinSnapshot.commands:type_name -> plantwin.v1.StoredCommand
-	16, // 23: plantwin.v1.HistoryValue.value:type_name -> plantwin.v1.Value
-	17, // 24: plantwin.v1.HistoryValue.quality:type_name -> plantwin.v1.Quality
-	25, // [25:25] is the sub-list for method output_type
-	25, // [25:25] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	15, // 23: plantwin.v1.TwinSnapshot.windows:type_name -> plantwin.v1.StoredWindow
+	17, // 24: plantwin.v1.HistoryValue.value:type_name -> plantwin.v1.Value
+	18, // 25: plantwin.v1.HistoryValue.quality:type_name -> plantwin.v1.Quality
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_journal_proto_init() }
@@ -1576,7 +1654,7 @@ func file_plantwin_v1_journal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_journal_proto_rawDesc), len(file_plantwin_v1_journal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -135,6 +135,7 @@ type Runtime struct {
 
 	dispatcher atomic.Pointer[Dispatcher]
 	keys       atomic.Uint64 // for idempotency keys of commands invoked without one
+	wakes      *wakeSchedule
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
@@ -173,6 +174,7 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	r.met = newMetrics(cfg.Registerer, func() float64 { return float64(r.lookup.Active()) })
 	r.feed = newFeed(func(n int) { r.met.dropped.Add(float64(n)) })
+	r.wakes = newWakeSchedule(r)
 	r.started = time.Now()
 	protoLog := cfg.Logger.With("component", "protoactor")
 	r.system = actor.NewActorSystemWithConfig(actor.Configure(
@@ -219,6 +221,10 @@ func Start(cfg Config) (*Runtime, error) {
 	r.ingest = newIngest(r)
 	r.sweepStop, r.sweepDone = make(chan struct{}), make(chan struct{})
 	go r.passivationSweep()
+	if err := r.wakes.load(); err != nil {
+		// Not fatal: those twins still act when their next message comes.
+		r.log.Error("cannot load the wake schedule", "err", err)
+	}
 	r.log.Info("runtime started", "actor_addr", r.system.Address(), "gossip_addr", provider.GossipAddr(), "node_id", r.system.ID)
 	return r, nil
 }
@@ -308,6 +314,7 @@ func (r *Runtime) ActiveTwins() int { return r.lookup.Active() }
 func (r *Runtime) Close() error {
 	r.closeOnce.Do(func() {
 		r.closing.Store(true)
+		r.wakes.stop()
 		close(r.sweepStop)
 		<-r.sweepDone
 		r.ingest.drain(10 * time.Second)

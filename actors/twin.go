@@ -47,6 +47,9 @@ type twinActor struct {
 	timerAt        int64
 	launched       map[string]int
 	dispatchQueued bool
+	// persistedDue is the due time in the node's durable wake schedule
+	// as this activation last wrote it (-1: not written yet).
+	persistedDue int64
 }
 
 // tickMsg advances the twin's time (its timer fired, or it was recovered
@@ -78,6 +81,7 @@ type commit struct {
 	snapshot     int64                 // version of the snapshot in this commit, 0 if none
 	final        bool                  // the passivation snapshot
 	launch       []twins.CommandRecord // commands to hand to the device once durable
+	wake         *int64                // the due time this commit writes to the wake schedule
 }
 
 type reply struct {
@@ -121,6 +125,8 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *tickMsg:
 		a.timerAt = 0
 		a.handle(ctx, request{msg: m})
+	case *pb.Wake:
+		a.handle(ctx, request{msg: &tickMsg{}})
 	case *dispatchMsg:
 		a.dispatchQueued = false
 		a.handle(ctx, request{msg: m})
@@ -144,9 +150,11 @@ func (a *twinActor) Receive(ctx actor.Context) {
 		a.committed(ctx, m.err)
 	case *idleCheck:
 		// A twin with a due time (an open for: window, a shelve, an
-		// unfinished command) stays active so that it fires.
-		if a.id != "" && !a.passivating && a.inflight == nil && m.now-a.lastActive >= int64(a.rt.cfg.PassivateAfter) &&
-			a.st.Due() == 0 && len(a.launched) == 0 {
+		// unfinished command) passivates only once that time is in the
+		// node's durable wake schedule, which wakes it; one waiting for a
+		// device's answer stays.
+		if due := a.st.Due(); a.id != "" && !a.passivating && a.inflight == nil && m.now-a.lastActive >= int64(a.rt.cfg.PassivateAfter) &&
+			(due == 0 || due == a.persistedDue) && len(a.launched) == 0 {
 			a.rt.lookup.RequestPassivation(ctx)
 		}
 	case *plcluster.PassivationGranted:
@@ -174,6 +182,7 @@ func (a *twinActor) init(ctx actor.Context) {
 		return
 	}
 	a.id = id
+	a.persistedDue = -1
 	a.lastActive = time.Now().UnixNano()
 	spec, ok := a.rt.twins.Twin(id)
 	if !ok {
@@ -433,6 +442,10 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			c.snapshot = a.st.Version
 		}
 	}
+	if due := a.st.Due(); due != a.persistedDue {
+		w.Wake = &due
+		c.wake = &due
+	}
 	c.events = len(w.Events)
 	a.submit(ctx, w, c)
 }
@@ -534,6 +547,10 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		return
 	}
 	a.rt.met.updates.Add(float64(c.events))
+	if c.wake != nil {
+		a.persistedDue = *c.wake
+		a.rt.wakes.set(a.id, *c.wake)
+	}
 	if c.snapshot > 0 {
 		a.snapVersion = c.snapshot
 	}

@@ -3,6 +3,7 @@ package persistence
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -302,5 +303,56 @@ func TestAuditSurvivesReopen(t *testing.T) {
 	s = mustOpen(t, cfg)
 	if diff := gocmp.Diff(wantAudit("a\x00b", 1, 3), readAudit(t, s, "a\x00b", 0, 0)); diff != "" {
 		t.Errorf("audit after reopen (-want +got):\n%s", diff)
+	}
+}
+
+func TestWakeSchedule(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	at := func(v int64) *int64 { return &v }
+	for i, w := range []*Write{
+		{TwinID: "a", Events: []Entry{{Version: 1, Data: []byte("e")}}, Wake: at(500)},
+		{TwinID: "b\x00x", Events: []Entry{{Version: 1, Data: []byte("e")}}, Wake: at(100)},
+		{TwinID: "c", Events: []Entry{{Version: 1, Data: []byte("e")}}, Wake: at(7)},
+		{TwinID: "c", Events: []Entry{{Version: 2, Data: []byte("e")}}, Wake: at(0)},
+		{TwinID: "a", Events: []Entry{{Version: 2, Data: []byte("e")}}}, // nil: unchanged
+	} {
+		epoch, _, err := s.Activate(w.TwinID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Epoch = epoch
+		if err := s.Commit(ctx, w); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	scan := func(s *Store) string {
+		var got []string
+		if err := s.ScanWake(func(id string, due int64) error {
+			got = append(got, fmt.Sprintf("%q=%d", id, due))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(got, " ")
+	}
+	want := `"a"=500 "b\x00x"=100`
+	if got := scan(s); got != want {
+		t.Errorf("wake schedule %s, want %s", got, want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := scan(s); got != want {
+		t.Errorf("after reopen %s, want %s", got, want)
 	}
 }

@@ -366,6 +366,16 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 			}
 		}
 	}
+	if w.Wake != nil {
+		key := EncodeWakeKey(w.TwinID)
+		if *w.Wake == 0 {
+			if err := b.Delete(key, nil); err != nil {
+				return err
+			}
+		} else if err := b.Set(key, appendPlainValue(nil, appendUint64(nil, uint64(*w.Wake))), nil); err != nil {
+			return err
+		}
+	}
 	if next.Epoch != h.Epoch || next.SnapshotVersion != h.SnapshotVersion {
 		// The head key is written only when the epoch or snapshot changes:
 		// readHead takes the latest version from the last journal key, so

@@ -50,6 +50,7 @@
 //	0x07   0x07 hour-bucket                                 1 | points written (uvarint)           committer
 //	0x08   0x08 connector sequence                          1 | batch bytes                        Outbox (edge store-and-forward)
 //	0x09   0x09 twin version                                1 | audit bytes                        committer, with the event
+//	0x0A   0x0A twin                                        1 | due (8 bytes, unix ns)             committer; the node's wake schedule
 //
 // Journal and snapshot keys are (twin, version) so a replica can ship and
 // compare them; the head answers "latest version and epoch of twin X" with
@@ -63,7 +64,10 @@
 // bucket counters (0x07). Audit keys (0x09) are (twin, version) like
 // journal keys, so an entry names its event, but audit entries are deleted
 // neither with the journal tail nor by history retention: they stay as long
-// as the twin is declared. See docs/storage.md.
+// as the twin is declared. Wake keys (0x0A) hold each twin's next due time
+// (a rule window ending, a shelve running out, a command deadline), so that
+// a node that restarts wakes the twins whose time comes while nothing
+// arrives for them. See docs/storage.md.
 //
 // # Concurrency
 //

@@ -36,6 +36,9 @@ const (
 	// of an event an identified actor caused — commands, desired values,
 	// alarm acknowledgements and shelves.
 	PrefixAudit byte = 0x09
+	// PrefixWake holds the node's wake schedule: one key per twin with its
+	// next due time, for twins that must act while nothing arrives.
+	PrefixWake byte = 0x0A
 )
 
 // HistoryBucket is the width of one history time bucket. Retention deletes
@@ -212,6 +215,9 @@ func DecodeSnapshotKey(key []byte) (twinID string, version int64, err error) {
 func EncodeAuditKey(twinID string, version int64) []byte {
 	return appendUint64(twinPrefix(PrefixAudit, twinID), uint64(version))
 }
+
+// EncodeWakeKey returns 0x0A | twin, the key of a twin's due time.
+func EncodeWakeKey(twinID string) []byte { return twinPrefix(PrefixWake, twinID) }
 
 // DecodeAuditKey decodes a key written by EncodeAuditKey.
 func DecodeAuditKey(key []byte) (twinID string, version int64, err error) {

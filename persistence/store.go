@@ -73,6 +73,9 @@ type Write struct {
 	// must be one of Events' versions); kept as long as the twin is
 	// declared, unlike history.
 	Audit []Entry
+	// Wake, when set, records the twin's next due time (Unix nanoseconds
+	// on the runtime's clock) in the node's wake schedule; 0 removes it.
+	Wake *int64
 }
 
 // Stats are counters since Open plus Pebble's LSM health.
@@ -543,6 +546,37 @@ func (s *Store) ReadAudit(twinID string, after int64, limit int, fn func(version
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("persistence: read audit of twin %s: %w", twinID, err)
+	}
+	return nil
+}
+
+// ScanWake calls fn for every twin in the wake schedule with its due
+// time, in twin id order; it stops at fn's first error and returns it.
+func (s *Store) ScanWake(fn func(twinID string, due int64) error) error {
+	if err := s.acquire(); err != nil {
+		return fmt.Errorf("persistence: scan wake schedule: %w", err)
+	}
+	defer s.release()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{PrefixWake}, UpperBound: []byte{PrefixWake + 1}})
+	if err != nil {
+		return fmt.Errorf("persistence: scan wake schedule: %w", err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		id, rest, err := DecodeString(it.Key()[1:])
+		if err != nil || len(rest) != 0 {
+			return fmt.Errorf("persistence: wake key %x: %w", it.Key(), ErrCorrupt)
+		}
+		v, err := decodePlainValue(it.Value())
+		if err != nil || len(v) != 8 {
+			return fmt.Errorf("persistence: wake value of twin %s: %w", id, ErrCorrupt)
+		}
+		if err := fn(id, int64(binary.BigEndian.Uint64(v))); err != nil {
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("persistence: scan wake schedule: %w", err)
 	}
 	return nil
 }

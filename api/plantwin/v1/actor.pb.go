@@ -725,6 +725,45 @@ func (x *GetTwinState) GetTwinId() string {
 	return ""
 }
 
+// Wake activates a twin whose due time has come (a rule window ending, a
+// shelve running out, a command deadline) from the node's wake schedule;
+// the twin then decides what its time brings.
+type Wake struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Wake) Reset() {
+	*x = Wake{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Wake) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Wake) ProtoMessage() {}
+
+func (x *Wake) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Wake.ProtoReflect.Descriptor instead.
+func (*Wake) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
+}
+
 // Passivate asks a twin to snapshot and stop now.
 type Passivate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -734,7 +773,7 @@ type Passivate struct {
 
 func (x *Passivate) Reset() {
 	*x = Passivate{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +785,7 @@ func (x *Passivate) String() string {
 func (*Passivate) ProtoMessage() {}
 
 func (x *Passivate) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +798,7 @@ func (x *Passivate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passivate.ProtoReflect.Descriptor instead.
 func (*Passivate) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{10}
 }
 
 var File_plantwin_v1_actor_proto protoreflect.FileDescriptor
@@ -826,7 +865,8 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\fconnectivity\x18\x02 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12%\n" +
 	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\"'\n" +
 	"\fGetTwinState\x12\x17\n" +
-	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\v\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\x06\n" +
+	"\x04Wake\"\v\n" +
 	"\tPassivateB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
@@ -841,7 +881,7 @@ func file_plantwin_v1_actor_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_actor_proto_rawDescData
 }
 
-var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*Sample)(nil),           // 0: plantwin.v1.Sample
 	(*ApplyTelemetry)(nil),   // 1: plantwin.v1.ApplyTelemetry
@@ -852,27 +892,28 @@ var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*SetDesired)(nil),       // 6: plantwin.v1.SetDesired
 	(*SetConnectivity)(nil),  // 7: plantwin.v1.SetConnectivity
 	(*GetTwinState)(nil),     // 8: plantwin.v1.GetTwinState
-	(*Passivate)(nil),        // 9: plantwin.v1.Passivate
-	nil,                      // 10: plantwin.v1.InvokeCommandOp.ArgsEntry
-	nil,                      // 11: plantwin.v1.SetDesired.ValuesEntry
-	(*Value)(nil),            // 12: plantwin.v1.Value
-	(Quality)(0),             // 13: plantwin.v1.Quality
-	(*Command)(nil),          // 14: plantwin.v1.Command
-	(*Alarm)(nil),            // 15: plantwin.v1.Alarm
-	(Connectivity)(0),        // 16: plantwin.v1.Connectivity
+	(*Wake)(nil),             // 9: plantwin.v1.Wake
+	(*Passivate)(nil),        // 10: plantwin.v1.Passivate
+	nil,                      // 11: plantwin.v1.InvokeCommandOp.ArgsEntry
+	nil,                      // 12: plantwin.v1.SetDesired.ValuesEntry
+	(*Value)(nil),            // 13: plantwin.v1.Value
+	(Quality)(0),             // 14: plantwin.v1.Quality
+	(*Command)(nil),          // 15: plantwin.v1.Command
+	(*Alarm)(nil),            // 16: plantwin.v1.Alarm
+	(Connectivity)(0),        // 17: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_actor_proto_depIdxs = []int32{
-	12, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
-	13, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
+	13, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
+	14, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
 	0,  // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
 	2,  // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
-	14, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
-	15, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
-	10, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
-	11, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
-	16, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
-	12, // 9: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
-	12, // 10: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
+	15, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
+	16, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
+	11, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
+	12, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
+	17, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
+	13, // 9: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
+	13, // 10: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
 	11, // [11:11] is the sub-list for method output_type
 	11, // [11:11] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
@@ -892,7 +933,7 @@ func file_plantwin_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_actor_proto_rawDesc), len(file_plantwin_v1_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -95,7 +95,25 @@ func TwinToProto(st *twins.State, active bool) *pb.Twin {
 		if d.Value.IsZero() || i >= len(props) {
 			continue
 		}
-		t.Desired[props[i].Name] = &pb.DesiredValue{Value: ValueToProto(d.Value), UpdateTime: timestamp(d.UpdateTime), UpdatedBy: d.UpdatedBy}
+		dv := &pb.DesiredValue{Value: ValueToProto(d.Value), UpdateTime: timestamp(d.UpdateTime), UpdatedBy: d.UpdatedBy}
+		if r := st.Reported[i]; r.Quality != twins.QualityUnknown {
+			dv.InSync = props[i].InSync(d.Value, r.Value)
+			if props[i].Type == twins.TypeInt || props[i].Type == twins.TypeDouble {
+				dv.Delta = d.Value.AsDouble() - r.Value.AsDouble()
+			}
+		}
+		for j := len(st.Commands) - 1; j >= 0; j-- {
+			c := &st.Commands[j]
+			if c.Property != props[i].Name {
+				continue
+			}
+			dv.CommandId, dv.ReconcileStatus, dv.ReconcileError = c.ID, c.Status.String(), c.Error
+			if c.Status == twins.CommandDispatched && c.Acked != 0 {
+				dv.ReconcileStatus = "verifying"
+			}
+			break
+		}
+		t.Desired[props[i].Name] = dv
 	}
 	t.Watermark = timestamp(st.Watermark)
 	for i := range st.Alarms {
@@ -321,7 +339,7 @@ func storedCommand(c *twins.CommandRecord) *pb.StoredCommand {
 		Id: c.ID, Name: c.Name, Key: c.Key, Actor: c.Actor, Rule: c.Rule, Status: int32(c.Status),
 		Created: c.Created, Dispatched: c.Dispatched, Completed: c.Completed, Deadline: c.Deadline,
 		Expires: c.Expires, NextAttempt: c.NextAttempt, Attempts: int32(c.Attempts),
-		TimeoutNanos: int64(c.Timeout), Error: c.Error,
+		TimeoutNanos: int64(c.Timeout), Error: c.Error, Property: c.Property, Acked: c.Acked,
 	}
 	for _, a := range c.Args {
 		sc.Args = append(sc.Args, &pb.StoredArg{Name: a.Name, Value: ValueToProto(a.Value)})
@@ -335,7 +353,7 @@ func commandFromStored(sc *pb.StoredCommand) twins.CommandRecord {
 		Status: twins.CommandStatus(sc.GetStatus()), Created: sc.GetCreated(), Dispatched: sc.GetDispatched(),
 		Completed: sc.GetCompleted(), Deadline: sc.GetDeadline(), Expires: sc.GetExpires(),
 		NextAttempt: sc.GetNextAttempt(), Attempts: int(sc.GetAttempts()), Timeout: time.Duration(sc.GetTimeoutNanos()),
-		Error: sc.GetError(),
+		Error: sc.GetError(), Property: sc.GetProperty(), Acked: sc.GetAcked(),
 	}
 	for _, a := range sc.GetArgs() {
 		c.Args = append(c.Args, twins.CommandArg{Name: a.GetName(), Value: ValueFromProto(a.GetValue())})
@@ -359,7 +377,7 @@ func CommandToProto(twinID string, c *twins.CommandRecord) *pb.Command {
 	pc := &pb.Command{
 		TwinId: twinID, Id: c.ID, Name: c.Name, Status: c.Status.String(), IdempotencyKey: c.Key, InvokedBy: c.Actor,
 		CreatedAt: timestamp(c.Created), DispatchedAt: timestamp(c.Dispatched), CompletedAt: timestamp(c.Completed),
-		Attempts: int32(c.Attempts), Error: c.Error,
+		Attempts: int32(c.Attempts), Error: c.Error, Property: c.Property, AckedAt: timestamp(c.Acked),
 	}
 	if c.Status == twins.CommandDispatched {
 		pc.Deadline = timestamp(c.Deadline)

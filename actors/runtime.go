@@ -133,9 +133,9 @@ type Runtime struct {
 	started  time.Time
 	provider *plcluster.Provider
 
-	dispatcher atomic.Pointer[Dispatcher]
-	keys       atomic.Uint64 // for idempotency keys of commands invoked without one
-	wakes      *wakeSchedule
+	device atomic.Pointer[Device]
+	keys   atomic.Uint64 // for idempotency keys of commands invoked without one
+	wakes  *wakeSchedule
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
@@ -494,22 +494,31 @@ func recoverState(store *persistence.Store, st *twins.State) (int64, error) {
 	return snapVersion, nil
 }
 
-// Dispatcher carries one attempt of a twin's command to its device and
-// returns when the device has answered: a nil error for success, or the error and
-// whether it is worth trying again (the device could not be reached).
-// It must honour ctx.
-type Dispatcher func(ctx context.Context, twinID string, cmd twins.CommandRecord) (retry bool, err error)
+// Device carries twins' commands and desired values to their devices:
+// the node's edge host.
+type Device interface {
+	// Do carries one attempt of a command (or, with cmd.Property set, the
+	// write of a desired value) to the twin's device and returns when the
+	// device has answered: a nil error for success, or the error and
+	// whether it is worth trying again (the device could not be reached).
+	// It must honour ctx.
+	Do(ctx context.Context, twinID string, cmd twins.CommandRecord) (retry bool, err error)
+	// Writes reports whether a write binding carries the twin's property
+	// to its device: then its desired values are reconciled.
+	Writes(twinID, property string) bool
+}
 
-// errNoDispatcher fails commands on a node that runs no edge connector.
-var errNoDispatcher = errors.New("no edge connector on this node carries commands")
+// errNoDevice fails commands on a node that runs no edge connector.
+var errNoDevice = errors.New("no edge connector on this node carries commands")
 
-// SetDispatcher installs how twins' commands reach their devices (the
-// node's edge host). Until it is set, commands fail with
-// "no edge connector on this node carries commands".
-func (r *Runtime) SetDispatcher(d Dispatcher) {
+// SetDevice installs how twins' commands and desired values reach their
+// devices (the node's edge host). Until it is set, commands fail with
+// "no edge connector on this node carries commands" and desired values
+// are only recorded.
+func (r *Runtime) SetDevice(d Device) {
 	if d == nil {
-		r.dispatcher.Store(nil)
+		r.device.Store(nil)
 		return
 	}
-	r.dispatcher.Store(&d)
+	r.device.Store(&d)
 }

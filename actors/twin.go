@@ -244,7 +244,7 @@ func (a *twinActor) afterChange(ctx actor.Context) {
 }
 
 // launch hands dispatched commands to the device through the runtime's
-// dispatcher, each in its own goroutine; the answer comes back as a
+// Device, each in its own goroutine; the answer comes back as a
 // dispatchResult.
 func (a *twinActor) launch(ctx actor.Context, recs []twins.CommandRecord) {
 	self, root := ctx.Self(), ctx.ActorSystem().Root
@@ -253,9 +253,9 @@ func (a *twinActor) launch(ctx actor.Context, recs []twins.CommandRecord) {
 			a.launched = make(map[string]int)
 		}
 		a.launched[rec.ID] = rec.Attempts
-		d := a.rt.dispatcher.Load()
+		d := a.rt.device.Load()
 		if d == nil {
-			ctx.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: errNoDispatcher})
+			ctx.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: errNoDevice})
 			continue
 		}
 		twinID := a.id
@@ -266,7 +266,7 @@ func (a *twinActor) launch(ctx actor.Context, recs []twins.CommandRecord) {
 			// the twin's timer either way.
 			cctx, cancel := context.WithTimeout(context.Background(), rec.Timeout)
 			defer cancel()
-			retry, err := (*d)(cctx, twinID, rec)
+			retry, err := (*d).Do(cctx, twinID, rec)
 			root.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: err, retry: retry})
 		}()
 	}
@@ -397,7 +397,9 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 					w.History = append(w.History, persistence.HistoryPoint{Property: model.Properties[s.Property].Name, SourceTime: s.SourceTime, Version: version, Data: hv})
 				}
 			case twins.CommandChanged:
-				if e.Command.Status == twins.CommandDispatched {
+				if e.Command.Status == twins.CommandDispatched && e.Command.Acked == 0 {
+					// A new attempt (an acknowledged write waiting for its
+					// value is dispatched too, but already carried out).
 					c.launch = append(c.launch, e.Command)
 				}
 				a.rt.met.commandChanged(e.Command.Status)
@@ -626,8 +628,10 @@ func (a *twinActor) decideDesired(m *pb.SetDesired, now int64) (twins.Decision, 
 		}
 	}
 	var d twins.Decision
+	dev := a.rt.device.Load()
 	for _, n := range names {
-		one, err := a.st.Handle(twins.SetDesired{Property: n, Value: ValueFromProto(m.Values[n]), Actor: m.Actor}, now)
+		reconcile := dev != nil && (*dev).Writes(a.id, n)
+		one, err := a.st.Handle(twins.SetDesired{Property: n, Value: ValueFromProto(m.Values[n]), Actor: m.Actor, Reconcile: reconcile}, now)
 		if err != nil {
 			return twins.Decision{}, err
 		}

@@ -38,24 +38,34 @@ var (
 	ErrStopped      = errors.New("connector stopped")
 )
 
-// Dispatch carries one attempt of a twin's command to its device through
-// c (the node's Host) and classifies the outcome for the twin: an
-// unreachable device or a restarting connector is worth another attempt;
-// a refusal, a missing binding or no answer in time is not (after a
-// timeout the device may have acted, so sending again could act twice).
-func Dispatch(c Commander) actors.Dispatcher {
-	return func(ctx context.Context, twinID string, cmd twins.CommandRecord) (bool, error) {
+// Device returns the node's edge host as the runtime's actors.Device: it
+// carries one attempt of a twin's command or desired-value write to the
+// device and classifies the outcome for the twin. An unreachable device or
+// a restarting connector is worth another attempt; a refusal, a missing
+// binding or no answer in time is not (after a timeout the device may have
+// acted, so sending again could act twice).
+func Device(h *Host) actors.Device { return hostDevice{h} }
+
+type hostDevice struct{ h *Host }
+
+func (d hostDevice) Writes(twinID, property string) bool { return d.h.Writes(twinID, property) }
+
+func (d hostDevice) Do(ctx context.Context, twinID string, cmd twins.CommandRecord) (bool, error) {
+	var err error
+	if cmd.Property != "" && len(cmd.Args) == 1 {
+		err = d.h.Write(ctx, twinID, cmd.Property, cmd.Args[0].Value)
+	} else {
 		args := make([]Arg, len(cmd.Args))
 		for i, a := range cmd.Args {
 			args[i] = Arg{Name: a.Name, Value: a.Value}
 		}
-		err := c.Command(ctx, twinID, cmd.Name, args)
-		if err == nil {
-			return false, nil
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return false, fmt.Errorf("no answer from the device within %s: %w", cmd.Timeout, err)
-		}
-		return errors.Is(err, ErrNotConnected) || errors.Is(err, ErrStopped), err
+		err = d.h.Command(ctx, twinID, cmd.Name, args)
 	}
+	if err == nil {
+		return false, nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return false, fmt.Errorf("no answer from the device within %s: %w", cmd.Timeout, err)
+	}
+	return errors.Is(err, ErrNotConnected) || errors.Is(err, ErrStopped), err
 }

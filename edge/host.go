@@ -207,6 +207,9 @@ func (h *Host) Statuses() []Status {
 // Write sends a desired value to the connector that binds the twin's
 // property, through its actor.
 func (h *Host) Write(ctx context.Context, twinID, property string, v twins.Value) error {
+	if h == nil {
+		return fmt.Errorf("%w: twin %s property %s", ErrNotBound, twinID, property)
+	}
 	hc, ok := h.routes[twinID+"\x00p\x00"+property]
 	if !ok {
 		return fmt.Errorf("%w: twin %s property %s", ErrNotBound, twinID, property)
@@ -217,6 +220,9 @@ func (h *Host) Write(ctx context.Context, twinID, property string, v twins.Value
 // Command sends a command to the connector that binds it, through its
 // actor.
 func (h *Host) Command(ctx context.Context, twinID, command string, args []Arg) error {
+	if h == nil {
+		return fmt.Errorf("%w: twin %s command %s", ErrNotBound, twinID, command)
+	}
 	hc, ok := h.routes[twinID+"\x00c\x00"+command]
 	if !ok {
 		return fmt.Errorf("%w: twin %s command %s", ErrNotBound, twinID, command)
@@ -234,10 +240,19 @@ func (h *Host) request(ctx context.Context, hc *hosted, m *writeMsg) error {
 	if timeout <= 0 {
 		return ctx.Err()
 	}
+	dl, hasDeadline := ctx.Deadline()
 	res, err := h.system.Root.RequestFuture(hc.pid, m, timeout).Result()
 	if err != nil {
-		if errors.Is(err, actor.ErrTimeout) && ctx.Err() != nil {
-			return ctx.Err()
+		if errors.Is(err, actor.ErrTimeout) {
+			// The future's timer and the context's fire together, from
+			// different goroutines: a future that timed out at the
+			// context's deadline is the context's deadline.
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if hasDeadline && !time.Now().Before(dl) {
+				return context.DeadlineExceeded
+			}
 		}
 		return fmt.Errorf("connector %s: %w", hc.cc.Name, err)
 	}
@@ -345,4 +360,14 @@ func (hc *hosted) noteErr(err error) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	hc.lastErr = err.Error()
+}
+
+// Writes reports whether a connector on this node writes property of
+// twinID (a writes binding).
+func (h *Host) Writes(twinID, property string) bool {
+	if h == nil {
+		return false
+	}
+	_, ok := h.routes[twinID+"\x00p\x00"+property]
+	return ok
 }

@@ -73,13 +73,17 @@ type CommandArg struct {
 
 // CommandRecord is one command of a twin as the twin journals it.
 type CommandRecord struct {
-	ID     string // "c1", "c2", ... per twin
-	Name   string
-	Args   []CommandArg
-	Key    string // idempotency key given by the caller ("" none)
-	Actor  string // who invoked it: "token:alice", "rule:overheat"
-	Rule   string // the rule whose action invoked it ("" : an API call)
-	Status CommandStatus
+	ID    string // "c1", "c2", ... per twin
+	Name  string
+	Args  []CommandArg
+	Key   string // idempotency key given by the caller ("" none)
+	Actor string // who invoked it: "token:alice", "rule:overheat"
+	Rule  string // the rule whose action invoked it ("" : an API call)
+	// Property is set for a write of a desired value (Name "write", one
+	// argument: the value); it succeeds once the reported value reaches
+	// the desired one within the property's tolerance.
+	Property string
+	Status   CommandStatus
 	// Times are Unix nanoseconds on the runtime's clock.
 	Created     int64
 	Dispatched  int64 // of the last attempt
@@ -88,8 +92,12 @@ type CommandRecord struct {
 	Expires     int64 // the time-to-live: a command not yet carried out then times out
 	NextAttempt int64 // a pending command is dispatched from then on
 	Attempts    int
-	Timeout     time.Duration // per attempt
-	Error       string        // why it failed or timed out
+	// Acked is when the device took the write of a desired value; from
+	// then the twin waits until Deadline (acked + the property's settle)
+	// for the reported value to reach it.
+	Acked   int64
+	Timeout time.Duration // per attempt
+	Error   string        // why it failed or timed out
 }
 
 // Clone returns a copy of c that shares nothing with it.
@@ -321,7 +329,7 @@ func (s *State) decideDispatch(c DispatchCommand, now int64) (Decision, error) {
 		n.Error = "blocked by interlock " + r.Name + " (" + a.Message + ")"
 		return Decision{Events: []Event{CommandChanged{Command: n}}, Command: &n}, nil
 	}
-	n.Status, n.Dispatched = CommandDispatched, now
+	n.Status, n.Dispatched, n.Acked = CommandDispatched, now, 0
 	n.Attempts++
 	n.Deadline = now + int64(n.Timeout)
 	return Decision{Events: []Event{CommandChanged{Command: n}}, Command: &n}, nil
@@ -338,11 +346,23 @@ func (s *State) decideOutcome(c CommandOutcome, now int64) (Decision, error) {
 	if !ok {
 		return Decision{}, fmt.Errorf("%w: %s on twin %s", ErrNoSuchCommand, c.ID, s.Spec.ID)
 	}
-	if rec.Status != CommandDispatched || rec.Attempts != c.Attempt {
-		return Decision{}, nil // a late answer to an attempt already decided
+	if rec.Status != CommandDispatched || rec.Attempts != c.Attempt || rec.Acked != 0 {
+		return Decision{}, nil // a late or repeated answer to an attempt already decided
 	}
 	n := rec.Clone()
 	switch {
+	case c.Err == "" && n.Property != "":
+		// The device took the write: now the reported value has to
+		// reach the desired one within the property's settle time.
+		n.Acked, n.Error = now, ""
+		settle := DefaultSettle
+		if p, ok := s.Spec.Model.Property(n.Property); ok && p.Settle > 0 {
+			settle = p.Settle
+		}
+		n.Deadline = now + int64(settle)
+		if s.writeReached(&n) {
+			n.Status, n.Completed = CommandSucceeded, now
+		}
 	case c.Err == "":
 		n.Status, n.Completed, n.Error = CommandSucceeded, now, ""
 	case c.Retry && n.Attempts < MaxCommandAttempts && now+int64(retryBackoff(n.Attempts)) < n.Expires:
@@ -380,6 +400,28 @@ func (s *State) tickCommands(now int64, restarted bool) []Event {
 	for i := range s.Commands {
 		c := &s.Commands[i]
 		switch {
+		case c.Status == CommandDispatched && c.Acked != 0 && now >= c.Deadline:
+			// A write the device took, whose reported value did not
+			// reach the desired one in time: write again, or give up.
+			n := c.Clone()
+			p, _ := s.Spec.Model.Property(c.Property)
+			got := "nothing"
+			if p != nil && s.Reported[p.Index].Quality != QualityUnknown {
+				got = s.Reported[p.Index].Value.String()
+			}
+			why := fmt.Sprintf("reported %s %s, want %s", c.Property, got, c.Args[0].Value)
+			if p != nil && p.Tolerance > 0 {
+				why += fmt.Sprintf(" ± %g", p.Tolerance)
+			}
+			if n.Attempts < MaxCommandAttempts && now < n.Expires {
+				n.Status, n.NextAttempt, n.Error = CommandPending, now, why+" after the write; writing again"
+			} else {
+				n.Status, n.Completed = CommandFailed, now
+				n.Error = fmt.Sprintf("%s after %d writes; gave up", why, n.Attempts)
+			}
+			evs = append(evs, CommandChanged{Command: n})
+		case c.Status == CommandDispatched && c.Acked != 0:
+			// Waiting for the reported value; a restart does not lose it.
 		case c.Status == CommandDispatched && restarted:
 			n := c.Clone()
 			n.Status, n.Completed = CommandFailed, now

@@ -422,7 +422,7 @@ func (p *parser) properties(n *yaml.Node, path string) []Property {
 	first := make(map[string]int)
 	for i, item := range items {
 		ipath := yamlnode.Index(path, i)
-		fs, ok := p.fields(item, ipath, []string{"name", "description", "unit", "type", "values", "min", "max", "writable"}, nil)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "unit", "type", "values", "min", "max", "writable", "tolerance", "settle"}, nil)
 		if !ok {
 			continue
 		}
@@ -438,6 +438,35 @@ func (p *parser) properties(n *yaml.Node, path string) []Property {
 		pr.Type, pr.Enum, pr.Min, pr.Max = r.typ, r.enum, r.min, r.max
 		if e, ok := fs["writable"]; ok {
 			pr.Writable = p.boolean(e.val, yamlnode.Join(ipath, "writable"))
+		}
+		if e, ok := fs["tolerance"]; ok {
+			fpath := yamlnode.Join(ipath, "tolerance")
+			if f, ok := p.number(e.val, fpath); ok && f != nil {
+				switch {
+				case !pr.Writable:
+					p.errorf(e.key, fpath, "tolerance applies to writable properties (reported vs desired)")
+				case pr.Type != TypeInt && pr.Type != TypeDouble:
+					p.errorf(e.key, fpath, "tolerance needs a numeric property, not %s", pr.Type)
+				case *f < 0:
+					p.errorf(yamlnode.Deref(e.val), fpath, "must not be negative")
+				default:
+					pr.Tolerance = *f
+				}
+			}
+		}
+		if e, ok := fs["settle"]; ok {
+			fpath := yamlnode.Join(ipath, "settle")
+			if s, ok := p.str(e.val, fpath); ok {
+				d, err := time.ParseDuration(s)
+				switch {
+				case !pr.Writable:
+					p.errorf(e.key, fpath, "settle applies to writable properties")
+				case err != nil || d <= 0:
+					p.errorf(yamlnode.Deref(e.val), fpath, "invalid duration %q (want e.g. 5s)", s)
+				default:
+					pr.Settle = d
+				}
+			}
 		}
 		props = append(props, pr)
 	}

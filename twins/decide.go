@@ -78,6 +78,10 @@ type SetDesired struct {
 	Value           Value
 	ExpectedVersion int64  // optimistic concurrency: 0 means any version
 	Actor           string // who asks, recorded in the event
+	// Reconcile makes the twin write the value to its device and check
+	// that the reported value reaches it (the property has a write
+	// binding): a write command follows the DesiredSet event.
+	Reconcile bool
 }
 
 // Reason is why a telemetry sample was rejected. Its String form is

@@ -38,8 +38,72 @@ func (s *State) Handle(cmd any, now int64) (Decision, error) {
 		return s.apply(s.decideShelve(c, now))
 	case Tick:
 		return s.handleTick(c), nil
+	case SetDesired:
+		return s.handleDesired(&c, now)
+	case *SetDesired:
+		return s.handleDesired(c, now)
 	}
 	return s.apply(s.Decide(cmd, now))
+}
+
+// handleDesired sets a desired value and, to reconcile it, supersedes the
+// property's unfinished write and creates a new one.
+func (s *State) handleDesired(c *SetDesired, now int64) (Decision, error) {
+	d, err := s.apply(s.decideDesired(c, now))
+	if err != nil || !c.Reconcile || len(d.Events) == 0 {
+		return d, err
+	}
+	ds := d.Events[0].(DesiredSet)
+	prop := &s.Spec.Model.Properties[ds.Property]
+	id := s.commandID(0)
+	for i := range s.Commands {
+		old := &s.Commands[i]
+		if old.Property == prop.Name && !old.Status.Finished() {
+			n := old.Clone()
+			n.Status, n.Completed, n.Error = CommandFailed, now, "superseded by "+id+" (a newer desired value)"
+			s.Apply(CommandChanged{Command: n})
+			d.Events = append(d.Events, CommandChanged{Command: n})
+		}
+	}
+	rec := CommandRecord{Name: "write", Property: prop.Name, Args: []CommandArg{{Name: prop.Name, Value: ds.Value}}, Actor: c.Actor}
+	s.initCommand(&rec, now, 0, 0, 0)
+	ev := CommandChanged{Command: rec}
+	s.Apply(ev)
+	d.Events = append(d.Events, ev)
+	d.Command = &rec
+	return d, nil
+}
+
+// verifyWrites finishes the acknowledged writes of desired values whose
+// reported value has reached the desired one.
+func (s *State) verifyWrites(now int64) []Event {
+	var evs []Event
+	for i := range s.Commands {
+		c := &s.Commands[i]
+		if c.Property == "" || c.Status != CommandDispatched || c.Acked == 0 {
+			continue
+		}
+		if s.writeReached(c) {
+			n := c.Clone()
+			n.Status, n.Completed, n.Error = CommandSucceeded, now, ""
+			evs = append(evs, CommandChanged{Command: n})
+		}
+	}
+	for _, ev := range evs {
+		s.Apply(ev)
+	}
+	return evs
+}
+
+// writeReached reports whether the reported value of c's property is the
+// value c wrote, within the property's tolerance.
+func (s *State) writeReached(c *CommandRecord) bool {
+	p, ok := s.Spec.Model.Property(c.Property)
+	if !ok || len(c.Args) == 0 {
+		return false
+	}
+	r := s.Reported[p.Index]
+	return r.Quality != QualityUnknown && p.InSync(c.Args[0].Value, r.Value)
 }
 
 // apply folds d's events into s (unless err) and returns d.
@@ -63,6 +127,9 @@ func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
 		for _, ev := range d.Events {
 			s.Apply(ev)
 		}
+		if len(d.Events) > 0 && len(s.Commands) > 0 {
+			d.Events = append(d.Events, s.verifyWrites(now)...)
+		}
 		return d
 	}
 	// With rules, a batch spanning several source times is applied and
@@ -75,6 +142,9 @@ func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
 		evs = append(evs, part)
 		evs = append(evs, s.evaluate(prev, s.Watermark, now)...)
 		prev = append(prev[:0], s.Reported...)
+	}
+	if len(s.Commands) > 0 {
+		evs = append(evs, s.verifyWrites(now)...)
 	}
 	d.Events = evs
 	return d

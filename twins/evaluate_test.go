@@ -378,3 +378,88 @@ func TestRuleActionConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+const reconcileConfig = `
+models:
+  - name: heater
+    properties:
+      - {name: setpoint, type: double, writable: true, tolerance: 0.5, settle: 5s}
+twins:
+  - id: h1
+    model: heater
+`
+
+func TestDesiredReconciliation(t *testing.T) {
+	cfg, err := ParseConfig("heater.yaml", []byte(reconcileConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Twin("h1")
+	s := NewState(spec)
+	report := func(v float64, sec float64) {
+		if _, err := s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "setpoint", Value: Double(v), SourceTime: at(sec)}}}, at(sec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := func() *CommandRecord {
+		return &s.Commands[len(s.Commands)-1]
+	}
+	// Without a write binding the desired value is only recorded.
+	d, _ := s.Handle(SetDesired{Property: "setpoint", Value: Double(20), Actor: "token:op"}, at(1))
+	if len(d.Events) != 1 || len(s.Commands) != 0 {
+		t.Fatalf("unbound: %d events, %d commands", len(d.Events), len(s.Commands))
+	}
+	// Reconciled: a write; the device takes it; reported reaches 19.7 (within 0.5).
+	d, _ = s.Handle(SetDesired{Property: "setpoint", Value: Double(20), Actor: "token:op", Reconcile: true}, at(2))
+	if d.Command == nil || d.Command.Name != "write" || d.Command.Property != "setpoint" || d.Command.Status != CommandPending {
+		t.Fatalf("write: %+v", d.Command)
+	}
+	id := d.Command.ID
+	s.Handle(DispatchCommand{ID: id}, at(2))
+	s.Handle(CommandOutcome{ID: id, Attempt: 1}, at(3))
+	if c := cmd(); c.Status != CommandDispatched || c.Acked != at(3) || c.Deadline != at(8) {
+		t.Fatalf("acked: %+v", c)
+	}
+	report(15, 4)
+	if cmd().Status != CommandDispatched {
+		t.Fatal("succeeded before the reported value reached the desired one")
+	}
+	report(19.7, 5)
+	if c := cmd(); c.Status != CommandSucceeded || c.Completed != at(5) {
+		t.Fatalf("in sync: %+v", c)
+	}
+
+	// A device that takes writes but never gets there: written again
+	// after each settle time, then given up with the reason.
+	d, _ = s.Handle(SetDesired{Property: "setpoint", Value: Double(30), Actor: "token:op", Reconcile: true}, at(10))
+	id = d.Command.ID
+	now := 10.0
+	for attempt := 1; attempt <= MaxCommandAttempts; attempt++ {
+		if c, _ := s.Command(id); c.Status != CommandPending {
+			t.Fatalf("attempt %d: %+v", attempt, c)
+		}
+		s.Handle(DispatchCommand{ID: id}, at(now))
+		s.Handle(CommandOutcome{ID: id, Attempt: attempt}, at(now))
+		now += 5
+		s.Handle(Tick{Now: at(now)}, at(now))
+	}
+	c, _ := s.Command(id)
+	if c.Status != CommandFailed || !strings.Contains(c.Error, "reported setpoint 19.7, want 30 ± 0.5 after 5 writes; gave up") {
+		t.Errorf("gave up: %+v", c)
+	}
+
+	// A newer desired value supersedes an unfinished write.
+	d, _ = s.Handle(SetDesired{Property: "setpoint", Value: Double(40), Reconcile: true}, at(100))
+	first := d.Command.ID
+	d, _ = s.Handle(SetDesired{Property: "setpoint", Value: Double(41), Reconcile: true}, at(101))
+	if c, _ := s.Command(first); c.Status != CommandFailed || !strings.Contains(c.Error, "superseded by "+d.Command.ID) {
+		t.Errorf("superseded: %+v", c)
+	}
+	// A restart does not lose a write waiting for its value.
+	s.Handle(DispatchCommand{ID: d.Command.ID}, at(102))
+	s.Handle(CommandOutcome{ID: d.Command.ID, Attempt: 1}, at(102))
+	s.Handle(Tick{Now: at(103), Restarted: true}, at(103))
+	if c, _ := s.Command(d.Command.ID); c.Status != CommandDispatched {
+		t.Errorf("after restart: %+v", c)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Property is a typed, named data point of a [Model].
@@ -16,6 +17,32 @@ type Property struct {
 	Enum        []string // the allowed symbols of an enum property
 	Writable    bool     // whether a desired value may be set
 	Index       int      // position in Model.Properties
+	// Tolerance is how far the reported value may be from the desired one
+	// and count as reached (numeric writable properties); 0 means equal
+	// (for doubles, within one part in a million).
+	Tolerance float64
+	// Settle is how long after the device took a write the reported value
+	// has to reach the desired one; 0: DefaultSettle.
+	Settle time.Duration
+}
+
+// DefaultSettle is a writable property's default settle time.
+const DefaultSettle = 10 * time.Second
+
+// InSync reports whether reported value r is desired value d within the
+// property's tolerance.
+func (p *Property) InSync(d, r Value) bool {
+	if d.IsZero() || r.IsZero() {
+		return false
+	}
+	if p.Type == TypeInt || p.Type == TypeDouble {
+		tol := p.Tolerance
+		if tol == 0 && p.Type == TypeDouble {
+			tol = 1e-6 * max(1, math.Abs(d.AsDouble()))
+		}
+		return math.Abs(d.AsDouble()-r.AsDouble()) <= tol
+	}
+	return d.Equal(r)
 }
 
 // Parameter is a typed argument of a [Command].

@@ -34,6 +34,7 @@ models:
   - name: cell
     properties:
       - {name: level, type: int}
+      - {name: target, type: int, writable: true, tolerance: 1, settle: 1500ms}
     commands:
       - name: setpoint
         parameters: [{name: value, type: int, required: true}]
@@ -54,6 +55,9 @@ bindings:
     twin: cell-1
     properties:
       level: {table: holding, address: 0, type: uint16}
+      target: {table: holding, address: 30, type: uint16}
+    writes:
+      target: {table: holding, address: 30, type: uint16}
     commands:
       setpoint: {table: holding, address: 10, type: uint16}
       reset:    {table: holding, address: 20, type: uint16, value: "1"}
@@ -65,6 +69,7 @@ const (
 	cellLevel    = 0
 	cellSetpoint = 10
 	cellReset    = 20
+	cellTarget   = 30
 )
 
 // patience bounds every wait: generous for a loaded 2-core CI.
@@ -423,8 +428,9 @@ func TestCommandTimeout(t *testing.T) {
 
 	r.dev.Delay(1500 * time.Millisecond)
 	c := r.invoke(setpoint(11, "", 500*time.Millisecond, 10*time.Second, true))
+	atOutcome := r.dev.HoldingWrites(cellUnit, cellSetpoint)
 	if (c.Status != "timed_out" && c.Status != "failed") || c.Attempts != 1 || !strings.Contains(c.Error, "no answer from the device within 500ms") {
-		t.Fatalf("command on a device slower than its timeout: %s; want timed_out or failed after 1 attempt, no answer within 500ms", describe(c))
+		t.Fatalf("command on a device slower than its timeout: %s; want timed_out or failed after 1 attempt, no answer within 500ms\nnode logs:\n%s", describe(c), r.n.logs.String())
 	}
 
 	// Let the connector catch up, then check nothing sent it again.
@@ -437,9 +443,10 @@ func TestCommandTimeout(t *testing.T) {
 	if w > 1 {
 		t.Fatalf("holding %d written %d times for one command that timed out, want at most once", cellSetpoint, w)
 	}
-	// The write may well have reached the device after the command was
-	// given up: that is why a timeout is not retried.
-	t.Logf("%s; the device saw %d write(s) of holding %d", describe(c), w, cellSetpoint)
+	// The write may well reach the device after the command was given
+	// up (the connector serves its queued writes between polls, and a
+	// poll takes the delay): that is why a timeout is not retried.
+	t.Logf("%s; the device had seen %d write(s) of holding %d when the call returned, %d once the connector caught up", describe(c), atOutcome, cellSetpoint, w)
 }
 
 // TestCommandNodeRestartMidCommand kills the node (SIGKILL) while the PLC
@@ -487,5 +494,66 @@ func TestCommandNodeRestartMidCommand(t *testing.T) {
 	}
 	if out, code := r.cli("twins", "commands", "cell-1"); code != 0 || !strings.Contains(out, "outcome unknown") {
 		t.Errorf("twins commands after restart: exit status %d:\n%s", code, out)
+	}
+}
+
+// TestDesiredReconciledOverModbus: a desired value on a property a
+// connector writes is written to the PLC and followed until the reported
+// value reaches it; a PLC that clamps the value below it is written again
+// after each settle time, then given up on with the reason, all visible
+// on the twin's desired value.
+func TestDesiredReconciledOverModbus(t *testing.T) {
+	r := startCell(t, 300*time.Millisecond)
+	desired := func() *pb.DesiredValue {
+		tw, err := r.twin()
+		if err != nil {
+			return nil
+		}
+		return tw.Desired["target"]
+	}
+	if out, err := runCLI(t, "twins", "set", "cell-1", "target=40", "--server", r.n.addr); err != nil {
+		t.Fatalf("twins set: %v\n%s", err, out)
+	}
+	waitFor(t, patience, "target 40 reached", func() bool {
+		d := desired()
+		return d != nil && d.InSync && d.ReconcileStatus == "succeeded"
+	})
+	if w := r.dev.HoldingWrites(cellUnit, cellTarget); w != 1 {
+		t.Fatalf("target written %d times, want once; commands %v\nlogs:\n%s", w, r.commands(), r.n.logs.String())
+	}
+
+	// The PLC clamps the target at 50.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if r.dev.Holding(cellUnit, cellTarget) > 50 {
+					r.dev.SetHolding(cellUnit, cellTarget, 50)
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	if out, err := runCLI(t, "twins", "set", "cell-1", "target=80", "--server", r.n.addr); err != nil {
+		t.Fatalf("twins set: %v\n%s", err, out)
+	}
+	var d *pb.DesiredValue
+	waitFor(t, patience, "the reconciliation of 80 to give up", func() bool {
+		d = desired()
+		return d != nil && d.ReconcileStatus == "failed"
+	})
+	if d.InSync || d.Delta != 30 || !strings.Contains(d.ReconcileError, "reported target 50, want 80 ± 1 after 5 writes; gave up") {
+		t.Errorf("desired after giving up: %+v", d)
+	}
+	if w := r.dev.HoldingWrites(cellUnit, cellTarget); w != 1+5 {
+		t.Errorf("target written %d times, want 1 + 5", w)
 	}
 }

@@ -417,7 +417,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	running.Store(host)
 	defer host.Stop()
-	rt.SetDispatcher(edge.Dispatch(host))
+	rt.SetDevice(edge.Device(host))
 
 	var gen *simulations.Generator
 	if o.demo {

@@ -25,6 +25,7 @@ var _ edge.Commander = (*Connector)(nil)
 // client (reads set the unit id before each request, so writes must not
 // interleave with them).
 type writeReq struct {
+	ctx  context.Context // the caller's: a write it gave up on is not sent late
 	p    Point
 	regs []uint16
 	bits []bool
@@ -118,7 +119,7 @@ func (c *Connector) write(ctx context.Context, p Point, v twins.Value) error {
 	if err != nil {
 		return err
 	}
-	req := &writeReq{p: p, regs: regs, bits: bits, done: make(chan error, 1)}
+	req := &writeReq{ctx: ctx, p: p, regs: regs, bits: bits, done: make(chan error, 1)}
 	select {
 	case c.writes <- req:
 	case <-ctx.Done():
@@ -141,6 +142,13 @@ func (c *Connector) serveWrite(client *mb.ModbusClient, w *writeReq) error {
 	defer func() { w.done <- err }()
 	if client == nil {
 		err = ErrNotConnected
+		return err
+	}
+	if w.ctx != nil && w.ctx.Err() != nil {
+		// The caller gave up (its command timed out) while the write
+		// waited behind a poll: writing now would act after the twin
+		// has reported the command as not carried out.
+		err = w.ctx.Err()
 		return err
 	}
 	if err = client.SetUnitId(w.p.UnitID); err != nil {

@@ -501,6 +501,8 @@ type StoredCommand struct {
 	Attempts      int32                  `protobuf:"varint,14,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	TimeoutNanos  int64                  `protobuf:"varint,15,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
 	Error         string                 `protobuf:"bytes,16,opt,name=error,proto3" json:"error,omitempty"`
+	Property      string                 `protobuf:"bytes,17,opt,name=property,proto3" json:"property,omitempty"`
+	Acked         int64                  `protobuf:"varint,18,opt,name=acked,proto3" json:"acked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -645,6 +647,20 @@ func (x *StoredCommand) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *StoredCommand) GetProperty() string {
+	if x != nil {
+		return x.Property
+	}
+	return ""
+}
+
+func (x *StoredCommand) GetAcked() int64 {
+	if x != nil {
+		return x.Acked
+	}
+	return 0
 }
 
 // StoredAlarm is a rule's alarm in a snapshot; state as twins.AlarmState
@@ -1468,7 +1484,7 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\x02to\x18\x01 \x01(\x03R\x02to\"I\n" +
 	"\tStoredArg\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\"\xbb\x03\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\"\xed\x03\n" +
 	"\rStoredCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12*\n" +
@@ -1488,7 +1504,9 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\fnext_attempt\x18\r \x01(\x03R\vnextAttempt\x12\x1a\n" +
 	"\battempts\x18\x0e \x01(\x05R\battempts\x12#\n" +
 	"\rtimeout_nanos\x18\x0f \x01(\x03R\ftimeoutNanos\x12\x14\n" +
-	"\x05error\x18\x10 \x01(\tR\x05error\"\xe9\x02\n" +
+	"\x05error\x18\x10 \x01(\tR\x05error\x12\x1a\n" +
+	"\bproperty\x18\x11 \x01(\tR\bproperty\x12\x14\n" +
+	"\x05acked\x18\x12 \x01(\x03R\x05acked\"\xe9\x02\n" +
 	"\vStoredAlarm\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\x05R\x05state\x12\x16\n" +

@@ -334,9 +334,20 @@ type DesiredValue struct {
 	Value      *Value                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Who set it: "token:NAME", "cert:SUBJECT" or "anonymous".
-	UpdatedBy     string `protobuf:"bytes,3,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedBy string `protobuf:"bytes,3,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// Whether the reported value equals it within the property's tolerance.
+	InSync bool `protobuf:"varint,4,opt,name=in_sync,json=inSync,proto3" json:"in_sync,omitempty"`
+	// Desired minus reported, for numeric properties with a reported value.
+	Delta float64 `protobuf:"fixed64,5,opt,name=delta,proto3" json:"delta,omitempty"`
+	// For a property a connector writes: where the write of this value is
+	// (pending, dispatched, verifying — the device took it, waiting for the
+	// reported value —, succeeded, failed, timed_out), why it failed, and
+	// the command that carries it. Empty when nothing writes the property.
+	ReconcileStatus string `protobuf:"bytes,6,opt,name=reconcile_status,json=reconcileStatus,proto3" json:"reconcile_status,omitempty"`
+	ReconcileError  string `protobuf:"bytes,7,opt,name=reconcile_error,json=reconcileError,proto3" json:"reconcile_error,omitempty"`
+	CommandId       string `protobuf:"bytes,8,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *DesiredValue) Reset() {
@@ -386,6 +397,41 @@ func (x *DesiredValue) GetUpdateTime() *timestamppb.Timestamp {
 func (x *DesiredValue) GetUpdatedBy() string {
 	if x != nil {
 		return x.UpdatedBy
+	}
+	return ""
+}
+
+func (x *DesiredValue) GetInSync() bool {
+	if x != nil {
+		return x.InSync
+	}
+	return false
+}
+
+func (x *DesiredValue) GetDelta() float64 {
+	if x != nil {
+		return x.Delta
+	}
+	return 0
+}
+
+func (x *DesiredValue) GetReconcileStatus() string {
+	if x != nil {
+		return x.ReconcileStatus
+	}
+	return ""
+}
+
+func (x *DesiredValue) GetReconcileError() string {
+	if x != nil {
+		return x.ReconcileError
+	}
+	return ""
+}
+
+func (x *DesiredValue) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
 	}
 	return ""
 }
@@ -715,7 +761,12 @@ type Command struct {
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	Attempts  int32                  `protobuf:"varint,13,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// Why it failed or timed out (the device's refusal, an interlock, ...).
-	Error         string `protobuf:"bytes,14,opt,name=error,proto3" json:"error,omitempty"`
+	Error string `protobuf:"bytes,14,opt,name=error,proto3" json:"error,omitempty"`
+	// For the write of a desired value (name "write"): the property.
+	Property string `protobuf:"bytes,15,opt,name=property,proto3" json:"property,omitempty"`
+	// When the device took a desired value's write; the command succeeds
+	// when the reported value reaches it.
+	AckedAt       *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=acked_at,json=ackedAt,proto3" json:"acked_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -848,6 +899,20 @@ func (x *Command) GetError() string {
 	return ""
 }
 
+func (x *Command) GetProperty() string {
+	if x != nil {
+		return x.Property
+	}
+	return ""
+}
+
+func (x *Command) GetAckedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AckedAt
+	}
+	return nil
+}
+
 var File_plantwin_v1_types_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_types_proto_rawDesc = "" +
@@ -868,13 +933,19 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"sourceTime\x12;\n" +
 	"\vserver_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12.\n" +
-	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"\x94\x01\n" +
+	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"\xb6\x02\n" +
 	"\fDesiredValue\x12(\n" +
 	"\x05value\x18\x01 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x12;\n" +
 	"\vupdate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\x03 \x01(\tR\tupdatedBy\"\xff\x05\n" +
+	"updated_by\x18\x03 \x01(\tR\tupdatedBy\x12\x17\n" +
+	"\ain_sync\x18\x04 \x01(\bR\x06inSync\x12\x14\n" +
+	"\x05delta\x18\x05 \x01(\x01R\x05delta\x12)\n" +
+	"\x10reconcile_status\x18\x06 \x01(\tR\x0freconcileStatus\x12'\n" +
+	"\x0freconcile_error\x18\a \x01(\tR\x0ereconcileError\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\b \x01(\tR\tcommandId\"\xff\x05\n" +
 	"\x04Twin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +
@@ -916,7 +987,7 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"shelved_by\x18\f \x01(\tR\tshelvedBy\x12#\n" +
 	"\rshelve_reason\x18\r \x01(\tR\fshelveReason\x12\x18\n" +
 	"\amessage\x18\x0e \x01(\tR\amessage\x12\x0e\n" +
-	"\x02id\x18\x0f \x01(\tR\x02id\"\x87\x05\n" +
+	"\x02id\x18\x0f \x01(\tR\x02id\"\xda\x05\n" +
 	"\aCommand\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
@@ -935,7 +1006,9 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x1a\n" +
 	"\battempts\x18\r \x01(\x05R\battempts\x12\x14\n" +
-	"\x05error\x18\x0e \x01(\tR\x05error\x1aK\n" +
+	"\x05error\x18\x0e \x01(\tR\x05error\x12\x1a\n" +
+	"\bproperty\x18\x0f \x01(\tR\bproperty\x125\n" +
+	"\backed_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\aackedAt\x1aK\n" +
 	"\tArgsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01*\\\n" +
@@ -1002,14 +1075,15 @@ var file_plantwin_v1_types_proto_depIdxs = []int32{
 	12, // 20: plantwin.v1.Command.completed_at:type_name -> google.protobuf.Timestamp
 	12, // 21: plantwin.v1.Command.deadline:type_name -> google.protobuf.Timestamp
 	12, // 22: plantwin.v1.Command.expires_at:type_name -> google.protobuf.Timestamp
-	3,  // 23: plantwin.v1.Twin.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
-	4,  // 24: plantwin.v1.Twin.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
-	2,  // 25: plantwin.v1.Command.ArgsEntry.value:type_name -> plantwin.v1.Value
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	12, // 23: plantwin.v1.Command.acked_at:type_name -> google.protobuf.Timestamp
+	3,  // 24: plantwin.v1.Twin.ReportedEntry.value:type_name -> plantwin.v1.PropertyValue
+	4,  // 25: plantwin.v1.Twin.DesiredEntry.value:type_name -> plantwin.v1.DesiredValue
+	2,  // 26: plantwin.v1.Command.ArgsEntry.value:type_name -> plantwin.v1.Value
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_types_proto_init() }

@@ -273,10 +273,10 @@ func (s *State) evaluate(prev []Reported, at, now int64) []Event {
 		s.Apply(ev)
 		evs = append(evs, ev)
 	}
-	in := RuleInput{State: s, Prev: prev}
+	vars := RuleInput{State: s, Prev: prev}.activation(at)
 	for i := range rules {
 		r := &rules[i]
-		out, rs := r.Step(in, RuleState{PendingSince: s.Pending[i]}, s.Alarms[i].Active, at)
+		out, rs := r.step(vars, RuleState{PendingSince: s.Pending[i]}, s.Alarms[i].Active, at)
 		switch out.Action {
 		case RuleRaise:
 			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message}))

@@ -10,6 +10,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
 )
 
 // Rule is a condition over a twin's state that raises an alarm of the
@@ -149,37 +150,75 @@ type RuleInput struct {
 	Prev  []Reported // indexed by Property.Index; nil: the same as State's
 }
 
-// activation builds the CEL variables of in at event time at.
-func (in RuleInput) activation(at int64) map[string]any {
-	s := in.State
-	m := s.Spec.Model
-	vars := make(map[string]any, len(m.Properties)+4)
-	prev := make(map[string]any, len(m.Properties))
-	quality := make(map[string]string, len(m.Properties))
-	for i, p := range m.Properties {
-		r := s.Reported[i]
-		if r.Quality != QualityUnknown {
-			vars[p.Name] = celValue(r.Value)
-			quality[p.Name] = r.Quality.String()
-		}
-		pr := r
-		if in.Prev != nil && i < len(in.Prev) {
-			pr = in.Prev[i]
-		}
-		if pr.Quality != QualityUnknown {
-			prev[p.Name] = celValue(pr.Value)
-		}
-	}
-	labels := s.Spec.Labels
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	vars["prev"], vars["quality"], vars["labels"], vars["id"] = prev, quality, labels, s.Spec.ID
-	if len(m.Windows) > 0 {
-		vars[windowVar] = s.windowValues(at)
-	}
-	return vars
+// ruleVars are the CEL variables of a rule input at one event time,
+// resolved lazily (a condition reads a few of a model's properties) and
+// shared by every rule of one evaluation.
+type ruleVars struct {
+	in      RuleInput
+	at      int64
+	prev    map[string]any
+	quality map[string]string
+	windows map[string]float64
 }
+
+// activation returns the CEL variables of in at event time at.
+func (in RuleInput) activation(at int64) *ruleVars { return &ruleVars{in: in, at: at} }
+
+// ResolveName implements interpreter.Activation. A property never reported
+// is absent, so a condition that reads it fails (and does not hold).
+func (v *ruleVars) ResolveName(name string) (any, bool) {
+	s := v.in.State
+	m := s.Spec.Model
+	if i := m.propertyIndex(name); i >= 0 && i < len(s.Reported) {
+		r := s.Reported[i]
+		if r.Quality == QualityUnknown {
+			return nil, false
+		}
+		return celValue(r.Value), true
+	}
+	switch name {
+	case "prev":
+		if v.prev == nil {
+			v.prev = make(map[string]any, len(m.Properties))
+			for i, p := range m.Properties {
+				pr := s.Reported[i]
+				if v.in.Prev != nil && i < len(v.in.Prev) {
+					pr = v.in.Prev[i]
+				}
+				if pr.Quality != QualityUnknown {
+					v.prev[p.Name] = celValue(pr.Value)
+				}
+			}
+		}
+		return v.prev, true
+	case "quality":
+		if v.quality == nil {
+			v.quality = make(map[string]string, len(m.Properties))
+			for i, p := range m.Properties {
+				if q := s.Reported[i].Quality; q != QualityUnknown {
+					v.quality[p.Name] = q.String()
+				}
+			}
+		}
+		return v.quality, true
+	case "labels":
+		if s.Spec.Labels == nil {
+			return map[string]string{}, true
+		}
+		return s.Spec.Labels, true
+	case "id":
+		return s.Spec.ID, true
+	case windowVar:
+		if v.windows == nil {
+			v.windows = s.windowValues(v.at)
+		}
+		return v.windows, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (v *ruleVars) Parent() interpreter.Activation { return nil }
 
 func celValue(v Value) any {
 	switch v.Type() {
@@ -195,7 +234,7 @@ func celValue(v Value) any {
 
 // holds evaluates prg; a condition that reads an absent value, or fails
 // otherwise, does not hold (the error says why).
-func holds(prg cel.Program, vars map[string]any) (bool, error) {
+func holds(prg cel.Program, vars *ruleVars) (bool, error) {
 	out, _, err := prg.Eval(vars)
 	if err != nil {
 		return false, err
@@ -246,7 +285,11 @@ type RuleOutcome struct {
 // is active or not, with the rule's memory rs. It is a pure function of
 // its arguments: a replay on the same inputs decides the same.
 func (r *Rule) Step(in RuleInput, rs RuleState, active bool, now int64) (RuleOutcome, RuleState) {
-	vars := in.activation(now)
+	return r.step(in.activation(now), rs, active, now)
+}
+
+// step is Step on variables shared by the rules of one evaluation.
+func (r *Rule) step(vars *ruleVars, rs RuleState, active bool, now int64) (RuleOutcome, RuleState) {
 	if active {
 		var clear bool
 		var err error
@@ -272,7 +315,7 @@ func (r *Rule) Step(in RuleInput, rs RuleState, active bool, now int64) (RuleOut
 	if due := rs.PendingSince + int64(r.For); now < due {
 		return RuleOutcome{Due: due}, rs
 	}
-	return RuleOutcome{Action: RuleRaise, Message: r.message(in.State)}, RuleState{}
+	return RuleOutcome{Action: RuleRaise, Message: r.message(vars.in.State)}, RuleState{}
 }
 
 // message returns the rule's message with {NAME} replaced by the reported

@@ -356,7 +356,6 @@ func (a *twinActor) remember(id uint64) *recentReply {
 // events as one commit.
 func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	now := a.rt.clock.Now().UnixNano()
-	model := a.st.Spec.Model
 	w := &persistence.Write{TwinID: a.id, Epoch: a.epoch}
 	c := &commit{}
 	publish := a.rt.feed.active() && a.rt.feed.interested(a.id)
@@ -376,44 +375,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 			a.rt.met.rejected[rj.Reason].Inc()
 			rep.Rejected = append(rep.Rejected, &pb.SampleRejected{Index: int32(rj.Index), Property: rj.Property, Reason: rj.Reason.String(), Detail: rj.Detail})
 		}
-		for i, ev := range dec.Events {
-			version := start + int64(i) + 1
-			data, err := encodeEvent(model, ev)
-			if err != nil { // broken invariant: events come from Decide
-				panic(err)
-			}
-			w.Events = append(w.Events, persistence.Entry{Version: version, Data: data})
-			if publish {
-				c.changes = append(c.changes, VersionedEvent{Version: version, Event: ev})
-			}
-			switch e := ev.(type) {
-			case twins.TelemetryApplied:
-				rep.Accepted += int32(len(e.Samples))
-				for _, s := range e.Samples {
-					hv, err := encodeHistoryValue(s.Value, s.Quality, e.ServerTime)
-					if err != nil {
-						panic(err)
-					}
-					w.History = append(w.History, persistence.HistoryPoint{Property: model.Properties[s.Property].Name, SourceTime: s.SourceTime, Version: version, Data: hv})
-				}
-			case twins.CommandChanged:
-				if e.Command.Status == twins.CommandDispatched && e.Command.Acked == 0 {
-					// A new attempt (an acknowledged write waiting for its
-					// value is dispatched too, but already carried out).
-					c.launch = append(c.launch, e.Command)
-				}
-				a.rt.met.commandChanged(e.Command.Status)
-			case twins.AlarmChanged:
-				a.rt.met.alarmChanged(e.Kind)
-			}
-			if ae := auditEntry(model, ev, now); ae != nil {
-				data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ae)
-				if err != nil {
-					panic(err)
-				}
-				w.Audit = append(w.Audit, persistence.Entry{Version: version, Data: data})
-			}
-		}
+		rep.Accepted += a.record(w, c, dec.Events, start, now, publish)
 		if dec.Command != nil {
 			rep.Command = CommandToProto(a.id, dec.Command)
 		}
@@ -429,6 +391,17 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 		}
 		if r.sender != nil {
 			c.replies = append(c.replies, reply{to: r.sender, msg: rep})
+		}
+	}
+	if len(w.Events) > 0 && a.rt.device.Load() != nil {
+		// Commands the requests made ready (a rule's action, an operator's
+		// invocation) go out in this same commit: one sync less between a
+		// sample and its command reaching the device.
+		if ready := a.st.ReadyCommands(now); len(ready) > 0 {
+			start := a.st.Version
+			if dec, err := a.decide(&dispatchMsg{}, now); err == nil {
+				a.record(w, c, dec.Events, start, now, publish)
+			}
 		}
 	}
 	if len(w.Events) == 0 {
@@ -450,6 +423,53 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	}
 	c.events = len(w.Events)
 	a.submit(ctx, w, c)
+}
+
+// record adds events (applied, the first taking version start+1) to the
+// write and the commit: journal entries, history points, audit entries,
+// commands to launch, changes to publish. It returns the samples accepted.
+func (a *twinActor) record(w *persistence.Write, c *commit, events []twins.Event, start, now int64, publish bool) int32 {
+	model := a.st.Spec.Model
+	var accepted int32
+	for i, ev := range events {
+		version := start + int64(i) + 1
+		data, err := encodeEvent(model, ev)
+		if err != nil { // broken invariant: events come from Decide
+			panic(err)
+		}
+		w.Events = append(w.Events, persistence.Entry{Version: version, Data: data})
+		if publish {
+			c.changes = append(c.changes, VersionedEvent{Version: version, Event: ev})
+		}
+		switch e := ev.(type) {
+		case twins.TelemetryApplied:
+			accepted += int32(len(e.Samples))
+			for _, s := range e.Samples {
+				hv, err := encodeHistoryValue(s.Value, s.Quality, e.ServerTime)
+				if err != nil {
+					panic(err)
+				}
+				w.History = append(w.History, persistence.HistoryPoint{Property: model.Properties[s.Property].Name, SourceTime: s.SourceTime, Version: version, Data: hv})
+			}
+		case twins.CommandChanged:
+			if e.Command.Status == twins.CommandDispatched && e.Command.Acked == 0 {
+				// A new attempt (an acknowledged write waiting for its
+				// value is dispatched too, but already carried out).
+				c.launch = append(c.launch, e.Command)
+			}
+			a.rt.met.commandChanged(e.Command.Status)
+		case twins.AlarmChanged:
+			a.rt.met.alarmChanged(e.Kind)
+		}
+		if ae := auditEntry(model, ev, now); ae != nil {
+			data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ae)
+			if err != nil {
+				panic(err)
+			}
+			w.Audit = append(w.Audit, persistence.Entry{Version: version, Data: data})
+		}
+	}
+	return accepted
 }
 
 // decide runs one request through the twin's state (twins.State.Handle:

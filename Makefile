@@ -85,6 +85,7 @@ bench: build
 	$(PLANTWIN) bench modbus
 	$(PLANTWIN) bench mqtt
 	$(PLANTWIN) bench opcua
+	$(PLANTWIN) bench rules
 
 ## bench-api: only the gRPC API benchmark.
 bench-api: build

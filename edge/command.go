@@ -44,11 +44,16 @@ var (
 // a restarting connector is worth another attempt; a refusal, a missing
 // binding or no answer in time is not (after a timeout the device may have
 // acted, so sending again could act twice).
-func Device(h *Host) actors.Device { return hostDevice{h} }
+// A Commander that is not a Host reconciles desired values when it has a
+// method Writes(twinID, property string) bool saying which it writes.
+func Device(c Commander) actors.Device { return hostDevice{c} }
 
-type hostDevice struct{ h *Host }
+type hostDevice struct{ h Commander }
 
-func (d hostDevice) Writes(twinID, property string) bool { return d.h.Writes(twinID, property) }
+func (d hostDevice) Writes(twinID, property string) bool {
+	w, ok := d.h.(interface{ Writes(twinID, property string) bool })
+	return ok && w.Writes(twinID, property)
+}
 
 func (d hostDevice) Do(ctx context.Context, twinID string, cmd twins.CommandRecord) (bool, error) {
 	var err error

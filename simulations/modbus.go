@@ -31,6 +31,7 @@ type ModbusDevice struct {
 		exceptions map[uint16]error // holding/input address → error to answer
 		reads      int64
 		writes     map[writeKey]int
+		writtenAt  map[writeKey]time.Time
 		delay      time.Duration // answers are held back this long (Delay)
 	}
 }
@@ -45,6 +46,7 @@ func NewModbusDevice(addr string) *ModbusDevice {
 	d.mu.discrete = map[uint8]map[uint16]bool{}
 	d.mu.exceptions = map[uint16]error{}
 	d.mu.writes = map[writeKey]int{}
+	d.mu.writtenAt = map[writeKey]time.Time{}
 	return d
 }
 
@@ -177,6 +179,14 @@ func (d *ModbusDevice) CoilWrites(unit uint8, addr uint16) int {
 	return d.mu.writes[writeKey{'c', unit, addr}]
 }
 
+// CoilWrittenAt returns when a client last wrote a coil (zero: never):
+// the moment a write arrived at the device, for latency measurements.
+func (d *ModbusDevice) CoilWrittenAt(unit uint8, addr uint16) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mu.writtenAt[writeKey{'c', unit, addr}]
+}
+
 // HoldingWrites returns how many times clients wrote a holding register.
 func (d *ModbusDevice) HoldingWrites(unit uint8, addr uint16) int {
 	d.mu.Lock()
@@ -233,7 +243,9 @@ func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
 	if req.IsWrite {
 		for i, v := range req.Args {
 			t[req.Addr+uint16(i)] = v
-			d.mu.writes[writeKey{'c', req.UnitId, req.Addr + uint16(i)}]++
+			k := writeKey{'c', req.UnitId, req.Addr + uint16(i)}
+			d.mu.writes[k]++
+			d.mu.writtenAt[k] = time.Now()
 		}
 		return nil, nil
 	}

@@ -45,7 +45,7 @@ twin with 10 properties. Progress is printed every --progress.`,
 			return err
 		},
 	}
-	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd(), newBenchMQTTCmd(), newBenchOPCUACmd())
+	cmd.AddCommand(newBenchAPICmd(), newBenchModbusCmd(), newBenchMQTTCmd(), newBenchOPCUACmd(), newBenchRulesCmd())
 	f := cmd.Flags()
 	f.StringVar(&sizes, "twins", "10000,100000", "active twin counts to measure, comma separated")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "how long ingest is sustained per size")
@@ -149,6 +149,35 @@ twins, and print requests/s, registers/s and values/s of both.`,
 	f.DurationVar(&o.Interval, "interval", o.Interval, "poll interval")
 	f.DurationVar(&o.Duration, "duration", o.Duration, "duration of each measurement")
 	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
+	return cmd
+}
+
+func newBenchRulesCmd() *cobra.Command {
+	o := bench.DefaultRulesOptions()
+	cmd := &cobra.Command{
+		Use:   "rules",
+		Short: "Measure the time from a sample at the connector to the rule's command written to the device",
+		Long: `Serve a simulated PLC over Modbus TCP on loopback with --twins cells, each
+polled every --interval by the connector into durable twins whose model has
+10 rules (the background load: twins/interval updates/s). Then, --trials
+times, raise one cell's level over its trip threshold and measure from the
+sample's source time (its arrival at the connector; the poll interval is
+excluded) to the trip command's coil write arriving at the PLC. Printed
+beside the floors measured in the same run: a bare client's coil write round
+trip, and one synced Pebble batch.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC()
+			_, err := bench.RunRules(cmd.Context(), o, cmd.OutOrStdout())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Twins, "twins", o.Twins, "cells on the PLC (at most 60000)")
+	f.DurationVar(&o.Interval, "interval", o.Interval, "poll interval")
+	f.IntVar(&o.Trials, "trials", o.Trials, "trips measured")
+	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
+	f.DurationVar(&o.Progress, "progress", o.Progress, "progress interval")
 	return cmd
 }
 

@@ -51,7 +51,9 @@ func Device(c Commander) actors.Device { return hostDevice{c} }
 type hostDevice struct{ h Commander }
 
 func (d hostDevice) Writes(twinID, property string) bool {
-	w, ok := d.h.(interface{ Writes(twinID, property string) bool })
+	w, ok := d.h.(interface {
+		Writes(twinID, property string) bool
+	})
 	return ok && w.Writes(twinID, property)
 }
 

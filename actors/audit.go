@@ -64,7 +64,7 @@ func auditEntry(m *twins.Model, ev twins.Event, now int64) *pb.AuditEntry {
 // ReadAudit returns twin id's audit trail after version after, oldest
 // first, at most limit entries (0: all).
 func (r *Runtime) ReadAudit(id string, after int64, limit int) ([]*pb.AuditEntry, error) {
-	if _, ok := r.twins.Twin(id); !ok {
+	if _, ok := r.Twins().Twin(id); !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
 	}
 	var out []*pb.AuditEntry

@@ -169,7 +169,7 @@ func (r *Runtime) Submit(batch *pb.ApplyTelemetry, done func(*pb.TelemetryApplie
 		done(nil, ErrClosed)
 		return
 	}
-	if _, ok := r.twins.Twin(id); !ok {
+	if _, ok := r.Twins().Twin(id); !ok {
 		r.met.rejected[twins.ReasonUnknownTwin].Add(float64(len(batch.Samples)))
 		done(nil, fmt.Errorf("%w: %q", ErrUnknownTwin, id))
 		return
@@ -229,7 +229,7 @@ func (r *Runtime) admit(twinID string) error {
 	if r.closing.Load() {
 		return ErrClosed
 	}
-	if _, ok := r.twins.Twin(twinID); !ok {
+	if _, ok := r.Twins().Twin(twinID); !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTwin, twinID)
 	}
 	return nil

@@ -121,8 +121,7 @@ type Runtime struct {
 	log      *slog.Logger
 	clock    Clock
 	store    *persistence.Store
-	twins    *twins.Config
-	policy   twins.IngestPolicy
+	twinsCfg atomic.Pointer[twins.Config] // swapped by Reconfigure
 	system   *actor.ActorSystem
 	cluster  *cluster.Cluster
 	lookup   *plcluster.Lookup
@@ -168,12 +167,11 @@ func Start(cfg Config) (*Runtime, error) {
 		log:    cfg.Logger,
 		clock:  cfg.Clock,
 		store:  cfg.Store,
-		twins:  cfg.Twins,
-		policy: cfg.Twins.Ingest,
 		lookup: plcluster.NewLookup(),
 	}
 	r.met = newMetrics(cfg.Registerer, func() float64 { return float64(r.lookup.Active()) })
 	r.feed = newFeed(func(n int) { r.met.dropped.Add(float64(n)) })
+	r.twinsCfg.Store(cfg.Twins)
 	r.wakes = newWakeSchedule(r)
 	r.started = time.Now()
 	protoLog := cfg.Logger.With("component", "protoactor")
@@ -299,7 +297,7 @@ func (r *Runtime) NodeID() string { return r.system.ID }
 func (r *Runtime) Clock() Clock { return r.clock }
 
 // Twins returns the declared models and twins.
-func (r *Runtime) Twins() *twins.Config { return r.twins }
+func (r *Runtime) Twins() *twins.Config { return r.twinsCfg.Load() }
 
 // Store returns the node's store.
 func (r *Runtime) Store() *persistence.Store { return r.store }
@@ -357,7 +355,7 @@ func (r *Runtime) GetTwin(ctx context.Context, id string) (*pb.Twin, error) {
 // is active. An active twin answers itself (after its commit in flight); a
 // passivated one is read from storage without activating it.
 func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, error) {
-	spec, ok := r.twins.Twin(id)
+	spec, ok := r.Twins().Twin(id)
 	if !ok {
 		return nil, false, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
 	}
@@ -403,7 +401,7 @@ var errStopRead = errors.New("stop")
 // whose commit is not yet synced. It fails with ErrJournalTrimmed (before
 // calling fn) when the oldest event kept is newer than after+1.
 func (r *Runtime) ReadChanges(id string, after, upto int64, fn func(version int64, ev twins.Event) error) error {
-	spec, ok := r.twins.Twin(id)
+	spec, ok := r.Twins().Twin(id)
 	if !ok {
 		return fmt.Errorf("%w: %q", ErrUnknownTwin, id)
 	}

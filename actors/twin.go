@@ -50,6 +50,21 @@ type twinActor struct {
 	// persistedDue is the due time in the node's durable wake schedule
 	// as this activation last wrote it (-1: not written yet).
 	persistedDue int64
+	// restart: a reload changed this twin's declaration; it passivates
+	// once no command attempt is with its device.
+	restart bool
+}
+
+// reconfigured tells a twin that the runtime's configuration was replaced
+// (local only).
+type reconfigured struct{ cfg *twins.Config }
+
+// maybeRestart passivates a twin marked for restart once no dispatched
+// attempt waits for its device's answer.
+func (a *twinActor) maybeRestart(ctx actor.Context) {
+	if a.restart && !a.passivating && len(a.launched) == 0 {
+		a.rt.lookup.RequestPassivation(ctx)
+	}
 }
 
 // tickMsg advances the twin's time (its timer fired, or it was recovered
@@ -125,6 +140,15 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *tickMsg:
 		a.timerAt = 0
 		a.handle(ctx, request{msg: m})
+	case *reconfigured:
+		spec, ok := m.cfg.Twin(a.id)
+		if a.id != "" && (!ok || !spec.Same(a.st.Spec)) {
+			// Its declaration changed (model, rules, labels) or it was
+			// removed: save and stop; the next message activates it on
+			// the new declaration, its state mapped by name.
+			a.restart = true
+			a.maybeRestart(ctx)
+		}
 	case *pb.Wake:
 		a.handle(ctx, request{msg: &tickMsg{}})
 	case *dispatchMsg:
@@ -135,6 +159,7 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			delete(a.launched, m.id)
 		}
 		a.handle(ctx, request{msg: m})
+		a.maybeRestart(ctx)
 	case *getState:
 		a.lastActive = time.Now().UnixNano()
 		if a.failed != "" {
@@ -184,7 +209,7 @@ func (a *twinActor) init(ctx actor.Context) {
 	a.id = id
 	a.persistedDue = -1
 	a.lastActive = time.Now().UnixNano()
-	spec, ok := a.rt.twins.Twin(id)
+	spec, ok := a.rt.Twins().Twin(id)
 	if !ok {
 		a.fail(ctx, fmt.Sprintf("twin %q is not declared", id))
 		return
@@ -477,7 +502,7 @@ func (a *twinActor) record(w *persistence.Write, c *commit, events []twins.Event
 func (a *twinActor) decide(msg any, now int64) (twins.Decision, error) {
 	switch m := msg.(type) {
 	case *pb.ApplyTelemetry:
-		cmd := twins.ApplyTelemetry{Samples: make([]twins.Sample, len(m.Samples)), Policy: a.rt.policy}
+		cmd := twins.ApplyTelemetry{Samples: make([]twins.Sample, len(m.Samples)), Policy: a.rt.Twins().Ingest}
 		for i, s := range m.Samples {
 			cmd.Samples[i] = twins.Sample{Property: s.GetProperty(), Value: ValueFromProto(s.GetValue()), SourceTime: s.GetSourceTimeUnixNano(), Quality: qualityFromProto(s.GetQuality())}
 		}

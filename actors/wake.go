@@ -127,7 +127,7 @@ func (w *wakeSchedule) stop() {
 // load reads the durable schedule of the declared twins.
 func (w *wakeSchedule) load() error {
 	return w.rt.store.ScanWake(func(id string, due int64) error {
-		if _, ok := w.rt.twins.Twin(id); ok {
+		if _, ok := w.rt.Twins().Twin(id); ok {
 			w.set(id, due)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -50,6 +51,9 @@ type Options struct {
 	// WatchBuffer is how many changes a watch stream may fall behind
 	// before it lags and resyncs. Default 4096.
 	WatchBuffer int
+	// Reload re-reads and applies the node's configuration (ReloadConfig);
+	// nil: the node has nothing to reload.
+	Reload func() (*pb.ReloadConfigResponse, error)
 }
 
 // Server implements the plantwin.v1 services on a runtime.
@@ -162,6 +166,22 @@ func caller(ctx context.Context) string {
 		return id.Name
 	}
 	return "anonymous"
+}
+
+// ReloadConfig re-reads and applies the node's configuration file.
+func (s *Server) ReloadConfig(ctx context.Context, _ *pb.ReloadConfigRequest) (*pb.ReloadConfigResponse, error) {
+	if s.opts.Reload == nil {
+		return nil, status.Error(codes.FailedPrecondition, "this node runs without a --config file: nothing to reload")
+	}
+	resp, err := s.opts.Reload()
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return nil, err
+		}
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	s.log.Info("configuration reloaded", "caller", caller(ctx))
+	return resp, nil
 }
 
 // Backup checkpoints the store and streams the checkpoint's files.

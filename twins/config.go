@@ -395,6 +395,7 @@ func (p *parser) models(c *Config, n *yaml.Node) {
 			continue
 		}
 		m := &Model{Description: p.optString(fs, "description", path)}
+		m.Fingerprint = yamlnode.Hash(item)
 		name, nameNode := p.name(fs, item, path)
 		m.Name = name
 		if name != "" {

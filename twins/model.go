@@ -74,6 +74,10 @@ type Model struct {
 	// Windows are the window functions (avg, min, max, delta, rate,
 	// count) the rules use; twins buffer recent samples for them.
 	Windows []WindowSpec
+	// Fingerprint identifies the model's declaration (its YAML content,
+	// not its position): equal fingerprints, equal models, so a reload
+	// leaves the twins of an unchanged model alone.
+	Fingerprint uint64
 
 	props map[string]int // name -> index in Properties; nil for hand-built models
 	cmds  map[string]int // name -> index in Commands
@@ -142,6 +146,25 @@ type Spec struct {
 	Model     *Model
 	Labels    map[string]string // read-only; may be shared between twins
 	Parent    string            // ID of the parent twin, "" for a root
+}
+
+// Same reports whether s and o declare the same twin: the same id, model
+// (by fingerprint), parent and labels. A reload restarts the twins whose
+// declaration changed.
+func (s *Spec) Same(o *Spec) bool {
+	if s == o {
+		return true
+	}
+	if s == nil || o == nil || s.ID != o.ID || s.ModelName != o.ModelName || s.Parent != o.Parent ||
+		s.Model == nil || o.Model == nil || s.Model.Fingerprint != o.Model.Fingerprint || len(s.Labels) != len(o.Labels) {
+		return false
+	}
+	for k, v := range s.Labels {
+		if w, ok := o.Labels[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // valueRule is what a value is checked against: the common part of

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,9 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/plantwin/plantwin/actors"
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/edge"
 	edgemodbus "github.com/plantwin/plantwin/edge/modbus"
@@ -172,8 +176,7 @@ func loadEdge(o serveOptions, plant *twins.Config) (*edge.Config, error) {
 
 // startConnectors starts the edge connectors as supervised actors of
 // the node, each with its sink and its outbox in the node's store.
-func startConnectors(ecfg *edge.Config, nodeName string, rt *actors.Runtime, store *persistence.Store, reg prometheus.Registerer, log *slog.Logger) (*edge.Host, error) {
-	met := edge.NewMetrics(reg)
+func startConnectors(ecfg *edge.Config, nodeName string, rt *actors.Runtime, store *persistence.Store, met *edge.Metrics, log *slog.Logger) (*edge.Host, error) {
 	elog := log.With("component", "edge")
 	sinkOf := func(cc *edge.ConnectorConfig) (*edge.Sink, error) {
 		policy := persistence.OutboxDropOldest
@@ -379,8 +382,15 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	defer rt.Close()
 
-	var running atomic.Pointer[edge.Host] // set once the connectors start
+	var running atomic.Pointer[edge.Host]               // set once the connectors start
+	var reload func() (*pb.ReloadConfigResponse, error) // set once they have
 	api := gateway.New(rt, gateway.Options{
+		Reload: func() (*pb.ReloadConfigResponse, error) {
+			if reload == nil {
+				return nil, status.Error(codes.FailedPrecondition, "this node runs without a --config file (--demo): nothing to reload")
+			}
+			return reload()
+		},
 		Connectors: func() []edge.Status { return running.Load().Statuses() },
 		Logger:     log.With("component", "gateway"),
 		Registerer: reg,
@@ -410,14 +420,30 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Info("metrics listening", "metrics_addr", ml.Addr().String())
 	}
 
-	host, err := startConnectors(ecfg, o.nodeName, rt, store, reg, log)
+	emet := edge.NewMetrics(reg)
+	host, err := startConnectors(ecfg, o.nodeName, rt, store, emet, log)
 	if err != nil {
 		gs.Stop()
 		return err
 	}
 	running.Store(host)
-	defer host.Stop()
+	defer func() { running.Load().Stop() }()
 	rt.SetDevice(edge.Device(host))
+	if o.config != "" {
+		edgeSum, err := edgeSections(o.config)
+		if err != nil {
+			gs.Stop()
+			return err
+		}
+		var mu sync.Mutex
+		reload = func() (*pb.ReloadConfigResponse, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return reloadConfig(o, rt, &running, &edgeSum, func(ec *edge.Config) (*edge.Host, error) {
+				return startConnectors(ec, o.nodeName, rt, store, emet, log)
+			}, log)
+		}
+	}
 
 	var gen *simulations.Generator
 	if o.demo {
@@ -448,7 +474,16 @@ wait:
 		case <-ctx.Done():
 			break wait
 		case <-hup:
-			reloadTokens(o.tokens, authz, log)
+			if o.tokens != "" {
+				reloadTokens(o.tokens, authz, log)
+			}
+			if reload != nil {
+				if _, err := reload(); err != nil {
+					log.Error("configuration reload refused; the running configuration stays", "file", o.config, "err", err)
+				}
+			} else if o.tokens == "" {
+				log.Warn("SIGHUP ignored: no --config or --tokens file to reload")
+			}
 		}
 	}
 	log.Info("shutting down")
@@ -458,7 +493,7 @@ wait:
 		sent, failed := gen.Stats()
 		log.Info("demo generator stopped", "batches_acknowledged", sent, "batches_failed", failed)
 	}
-	host.Stop() // intake stops before the runtime closes
+	running.Load().Stop() // intake stops before the runtime closes
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()
 	select {

@@ -4,6 +4,9 @@
 package yamlnode
 
 import (
+	"fmt"
+	"hash"
+	"hash/fnv"
 	"strconv"
 
 	"gopkg.in/yaml.v3"
@@ -52,3 +55,25 @@ func Join(path, field string) string {
 
 // Index appends a list index to a path ("twins" + 3 = "twins[3]").
 func Index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// Hash returns a fingerprint of n's content: kinds, tags, values and
+// structure, not positions, so a section edited elsewhere in its file keeps
+// its hash. Aliases are followed (to a bounded depth).
+func Hash(n *yaml.Node) uint64 {
+	h := fnv.New64a()
+	hashNode(h, n, 0)
+	return h.Sum64()
+}
+
+func hashNode(h hash.Hash64, n *yaml.Node, depth int) {
+	n = Deref(n)
+	if n == nil || depth > 64 {
+		h.Write([]byte{'-'})
+		return
+	}
+	fmt.Fprintf(h, "%d|%s|%d:%s|%d[", n.Kind, n.ShortTag(), len(n.Value), n.Value, len(n.Content))
+	for _, c := range n.Content {
+		hashNode(h, c, depth+1)
+	}
+	h.Write([]byte{']'})
+}

@@ -35,3 +35,22 @@ func TestHelpers(t *testing.T) {
 		t.Error("path helpers")
 	}
 }
+
+func TestHashIgnoresPosition(t *testing.T) {
+	parse := func(s string) *yaml.Node {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(s), &n); err != nil {
+			t.Fatal(err)
+		}
+		return &n
+	}
+	a := parse("a: 1\nb: [x, y]\n")
+	b := parse("\n\n# moved\na: 1\nb:\n  - x\n  - y\n")
+	c := parse("a: 1\nb: [x, z]\n")
+	if Hash(a) != Hash(b) {
+		t.Error("the same content at other positions hashes differently")
+	}
+	if Hash(a) == Hash(c) {
+		t.Error("different content hashes the same")
+	}
+}

@@ -21,6 +21,153 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ReloadConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadConfigRequest) Reset() {
+	*x = ReloadConfigRequest{}
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadConfigRequest) ProtoMessage() {}
+
+func (x *ReloadConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadConfigRequest.ProtoReflect.Descriptor instead.
+func (*ReloadConfigRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_admin_service_proto_rawDescGZIP(), []int{0}
+}
+
+type ReloadConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ModelsAdded   []string               `protobuf:"bytes,1,rep,name=models_added,json=modelsAdded,proto3" json:"models_added,omitempty"`
+	ModelsChanged []string               `protobuf:"bytes,2,rep,name=models_changed,json=modelsChanged,proto3" json:"models_changed,omitempty"`
+	ModelsRemoved []string               `protobuf:"bytes,3,rep,name=models_removed,json=modelsRemoved,proto3" json:"models_removed,omitempty"`
+	TwinsAdded    int32                  `protobuf:"varint,4,opt,name=twins_added,json=twinsAdded,proto3" json:"twins_added,omitempty"`
+	TwinsChanged  int32                  `protobuf:"varint,5,opt,name=twins_changed,json=twinsChanged,proto3" json:"twins_changed,omitempty"`
+	TwinsRemoved  int32                  `protobuf:"varint,6,opt,name=twins_removed,json=twinsRemoved,proto3" json:"twins_removed,omitempty"`
+	// Whether the connectors and bindings changed, so the node's edge
+	// connectors were restarted on the new ones (their outboxes keep what
+	// they had not delivered).
+	ConnectorsRestarted bool  `protobuf:"varint,7,opt,name=connectors_restarted,json=connectorsRestarted,proto3" json:"connectors_restarted,omitempty"`
+	Models              int32 `protobuf:"varint,8,opt,name=models,proto3" json:"models,omitempty"`
+	Twins               int32 `protobuf:"varint,9,opt,name=twins,proto3" json:"twins,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ReloadConfigResponse) Reset() {
+	*x = ReloadConfigResponse{}
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadConfigResponse) ProtoMessage() {}
+
+func (x *ReloadConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadConfigResponse.ProtoReflect.Descriptor instead.
+func (*ReloadConfigResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_admin_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ReloadConfigResponse) GetModelsAdded() []string {
+	if x != nil {
+		return x.ModelsAdded
+	}
+	return nil
+}
+
+func (x *ReloadConfigResponse) GetModelsChanged() []string {
+	if x != nil {
+		return x.ModelsChanged
+	}
+	return nil
+}
+
+func (x *ReloadConfigResponse) GetModelsRemoved() []string {
+	if x != nil {
+		return x.ModelsRemoved
+	}
+	return nil
+}
+
+func (x *ReloadConfigResponse) GetTwinsAdded() int32 {
+	if x != nil {
+		return x.TwinsAdded
+	}
+	return 0
+}
+
+func (x *ReloadConfigResponse) GetTwinsChanged() int32 {
+	if x != nil {
+		return x.TwinsChanged
+	}
+	return 0
+}
+
+func (x *ReloadConfigResponse) GetTwinsRemoved() int32 {
+	if x != nil {
+		return x.TwinsRemoved
+	}
+	return 0
+}
+
+func (x *ReloadConfigResponse) GetConnectorsRestarted() bool {
+	if x != nil {
+		return x.ConnectorsRestarted
+	}
+	return false
+}
+
+func (x *ReloadConfigResponse) GetModels() int32 {
+	if x != nil {
+		return x.Models
+	}
+	return 0
+}
+
+func (x *ReloadConfigResponse) GetTwins() int32 {
+	if x != nil {
+		return x.Twins
+	}
+	return 0
+}
+
 type BackupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -29,7 +176,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_plantwin_v1_admin_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -41,7 +188,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_admin_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -54,7 +201,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_admin_service_proto_rawDescGZIP(), []int{0}
+	return file_plantwin_v1_admin_service_proto_rawDescGZIP(), []int{2}
 }
 
 type BackupChunk struct {
@@ -76,7 +223,7 @@ type BackupChunk struct {
 
 func (x *BackupChunk) Reset() {
 	*x = BackupChunk{}
-	mi := &file_plantwin_v1_admin_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -88,7 +235,7 @@ func (x *BackupChunk) String() string {
 func (*BackupChunk) ProtoMessage() {}
 
 func (x *BackupChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_admin_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_admin_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -101,7 +248,7 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
 func (*BackupChunk) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_admin_service_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_admin_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *BackupChunk) GetPath() string {
@@ -150,7 +297,19 @@ var File_plantwin_v1_admin_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_admin_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fplantwin/v1/admin_service.proto\x12\vplantwin.v1\"\x0f\n" +
+	"\x1fplantwin/v1/admin_service.proto\x12\vplantwin.v1\"\x15\n" +
+	"\x13ReloadConfigRequest\"\xd3\x02\n" +
+	"\x14ReloadConfigResponse\x12!\n" +
+	"\fmodels_added\x18\x01 \x03(\tR\vmodelsAdded\x12%\n" +
+	"\x0emodels_changed\x18\x02 \x03(\tR\rmodelsChanged\x12%\n" +
+	"\x0emodels_removed\x18\x03 \x03(\tR\rmodelsRemoved\x12\x1f\n" +
+	"\vtwins_added\x18\x04 \x01(\x05R\n" +
+	"twinsAdded\x12#\n" +
+	"\rtwins_changed\x18\x05 \x01(\x05R\ftwinsChanged\x12#\n" +
+	"\rtwins_removed\x18\x06 \x01(\x05R\ftwinsRemoved\x121\n" +
+	"\x14connectors_restarted\x18\a \x01(\bR\x13connectorsRestarted\x12\x16\n" +
+	"\x06models\x18\b \x01(\x05R\x06models\x12\x14\n" +
+	"\x05twins\x18\t \x01(\x05R\x05twins\"\x0f\n" +
 	"\rBackupRequest\"\x96\x01\n" +
 	"\vBackupChunk\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x16\n" +
@@ -159,9 +318,10 @@ const file_plantwin_v1_admin_service_proto_rawDesc = "" +
 	"\x04last\x18\x04 \x01(\bR\x04last\x12\x12\n" +
 	"\x04done\x18\x05 \x01(\bR\x04done\x12\x1f\n" +
 	"\vtotal_bytes\x18\x06 \x01(\x03R\n" +
-	"totalBytes2P\n" +
+	"totalBytes2\xa5\x01\n" +
 	"\fAdminService\x12@\n" +
-	"\x06Backup\x12\x1a.plantwin.v1.BackupRequest\x1a\x18.plantwin.v1.BackupChunk0\x01B9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"\x06Backup\x12\x1a.plantwin.v1.BackupRequest\x1a\x18.plantwin.v1.BackupChunk0\x01\x12S\n" +
+	"\fReloadConfig\x12 .plantwin.v1.ReloadConfigRequest\x1a!.plantwin.v1.ReloadConfigResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_admin_service_proto_rawDescOnce sync.Once
@@ -175,16 +335,20 @@ func file_plantwin_v1_admin_service_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_admin_service_proto_rawDescData
 }
 
-var file_plantwin_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_plantwin_v1_admin_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_plantwin_v1_admin_service_proto_goTypes = []any{
-	(*BackupRequest)(nil), // 0: plantwin.v1.BackupRequest
-	(*BackupChunk)(nil),   // 1: plantwin.v1.BackupChunk
+	(*ReloadConfigRequest)(nil),  // 0: plantwin.v1.ReloadConfigRequest
+	(*ReloadConfigResponse)(nil), // 1: plantwin.v1.ReloadConfigResponse
+	(*BackupRequest)(nil),        // 2: plantwin.v1.BackupRequest
+	(*BackupChunk)(nil),          // 3: plantwin.v1.BackupChunk
 }
 var file_plantwin_v1_admin_service_proto_depIdxs = []int32{
-	0, // 0: plantwin.v1.AdminService.Backup:input_type -> plantwin.v1.BackupRequest
-	1, // 1: plantwin.v1.AdminService.Backup:output_type -> plantwin.v1.BackupChunk
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
+	2, // 0: plantwin.v1.AdminService.Backup:input_type -> plantwin.v1.BackupRequest
+	0, // 1: plantwin.v1.AdminService.ReloadConfig:input_type -> plantwin.v1.ReloadConfigRequest
+	3, // 2: plantwin.v1.AdminService.Backup:output_type -> plantwin.v1.BackupChunk
+	1, // 3: plantwin.v1.AdminService.ReloadConfig:output_type -> plantwin.v1.ReloadConfigResponse
+	2, // [2:4] is the sub-list for method output_type
+	0, // [0:2] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -201,7 +365,7 @@ func file_plantwin_v1_admin_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_admin_service_proto_rawDesc), len(file_plantwin_v1_admin_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

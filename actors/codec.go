@@ -142,7 +142,7 @@ func encodeEvent(model *twins.Model, ev twins.Event) ([]byte, error) {
 	case twins.CommandChanged:
 		je.Event = &pb.JournalEvent_Command{Command: &pb.CommandChangedEvent{Command: storedCommand(&e.Command)}}
 	case twins.WatermarkAdvanced:
-		je.Event = &pb.JournalEvent_Watermark{Watermark: &pb.WatermarkAdvancedEvent{To: e.To}}
+		je.Event = &pb.JournalEvent_Watermark{Watermark: &pb.WatermarkAdvancedEvent{To: e.To, At: e.At}}
 	case *twins.TelemetryApplied:
 		te := &pb.TelemetryAppliedEvent{ServerTime: e.ServerTime, Samples: make([]*pb.StoredSample, len(e.Samples))}
 		for i, s := range e.Samples {
@@ -214,7 +214,7 @@ func decodeEvent(model *twins.Model, data []byte) (twins.Event, error) {
 	case *pb.JournalEvent_Command:
 		return twins.CommandChanged{Command: commandFromStored(e.Command.Command)}, nil
 	case *pb.JournalEvent_Watermark:
-		return twins.WatermarkAdvanced{To: e.Watermark.To}, nil
+		return twins.WatermarkAdvanced{To: e.Watermark.To, At: e.Watermark.At}, nil
 	}
 	return nil, fmt.Errorf("actors: decode journal event: empty or unknown event")
 }
@@ -228,6 +228,7 @@ func encodeSnapshot(st *twins.State) ([]byte, error) {
 		Connectivity:      pb.Connectivity(st.Connectivity),
 		ConnectivitySince: st.ConnectivitySince,
 		Watermark:         st.Watermark,
+		WatermarkAt:       st.WatermarkAt,
 	}
 	for i, r := range st.Reported {
 		if r.Quality == twins.QualityUnknown {
@@ -277,7 +278,7 @@ func decodeSnapshot(st *twins.State, data []byte) error {
 	st.Version = s.Version
 	st.Connectivity = twins.Connectivity(s.Connectivity)
 	st.ConnectivitySince = s.ConnectivitySince
-	st.Watermark = s.Watermark
+	st.Watermark, st.WatermarkAt = s.Watermark, s.WatermarkAt
 	for _, r := range s.Reported {
 		p, ok := m.Property(r.Property)
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +65,7 @@ func (in *ingest) receive(ctx actor.Context) {
 		return // answered already (a re-sent batch), or timed out
 	}
 	if m.Error != "" {
-		c.done(m, fmt.Errorf("%w: %s", reasonError(m.Reason), m.Error))
+		c.done(m, twinError(m.Reason, m.Error))
 		return
 	}
 	c.done(m, nil)
@@ -272,6 +273,24 @@ func reasonOf(err error) string {
 	}
 	return ""
 }
+
+// twinError is a twin's refusal as it said it, matching (errors.Is) the
+// domain error of its reason.
+func twinError(reason, msg string) error {
+	sentinel := reasonError(reason)
+	if strings.Contains(msg, sentinel.Error()) {
+		return &refusal{sentinel: sentinel, msg: msg}
+	}
+	return fmt.Errorf("%w: %s", sentinel, msg)
+}
+
+type refusal struct {
+	sentinel error
+	msg      string
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.sentinel }
 
 // reasonError maps a wire reason back to the domain error.
 func reasonError(reason string) error {

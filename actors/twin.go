@@ -59,6 +59,13 @@ type twinActor struct {
 // (local only).
 type reconfigured struct{ cfg *twins.Config }
 
+// writes reports whether the node's edge connectors write property of this
+// twin (its desired values are then reconciled).
+func (a *twinActor) writes(property string) bool {
+	d := a.rt.device.Load()
+	return d != nil && (*d).Writes(a.id, property)
+}
+
 // maybeRestart passivates a twin marked for restart once no dispatched
 // attempt waits for its device's answer.
 func (a *twinActor) maybeRestart(ctx actor.Context) {
@@ -228,6 +235,7 @@ func (a *twinActor) init(ctx actor.Context) {
 		return
 	}
 	a.snapVersion = snapVersion
+	a.st.Reconcile = a.writes
 	a.rt.met.activations.Inc()
 	a.rt.met.recovery.Observe(time.Since(start).Seconds())
 	for i := range a.st.Commands {

@@ -73,7 +73,11 @@ func (s *Server) InvokeCommand(ctx context.Context, req *pb.InvokeCommandRequest
 			return nil, withField("command", status.Error(codes.InvalidArgument, err.Error()))
 		}
 		if errors.Is(err, twins.ErrInvalidArgs) {
-			return nil, withField("args", status.Error(codes.InvalidArgument, err.Error()))
+			field := "args"
+			if strings.Contains(err.Error(), "idempotency key") {
+				field = "idempotency_key"
+			}
+			return nil, withField(field, status.Error(codes.InvalidArgument, err.Error()))
 		}
 		return nil, toStatus(err)
 	}

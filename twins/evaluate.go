@@ -38,17 +38,33 @@ func (s *State) Handle(cmd any, now int64) (Decision, error) {
 		return s.apply(s.decideShelve(c, now))
 	case Tick:
 		return s.handleTick(c), nil
+	case SetConnectivity:
+		return s.handleConnectivity(c, now)
+	case *SetConnectivity:
+		return s.handleConnectivity(*c, now)
 	case SetDesired:
-		return s.handleDesired(&c, now)
+		return s.handleDesired(&c, now, "")
 	case *SetDesired:
-		return s.handleDesired(c, now)
+		return s.handleDesired(c, now, "")
 	}
 	return s.apply(s.Decide(cmd, now))
 }
 
+// handleConnectivity records a change of reachability and evaluates the
+// rules (a condition may read online) at the twin's event time now.
+func (s *State) handleConnectivity(c SetConnectivity, now int64) (Decision, error) {
+	d, err := s.apply(s.decideConnectivity(c, now))
+	if err != nil || len(d.Events) == 0 || len(s.Spec.Model.Rules) == 0 {
+		return d, err
+	}
+	d.Events = append(d.Events, s.evaluate(nil, s.EventTime(now), now)...)
+	return d, nil
+}
+
 // handleDesired sets a desired value and, to reconcile it, supersedes the
-// property's unfinished write and creates a new one.
-func (s *State) handleDesired(c *SetDesired, now int64) (Decision, error) {
+// property's unfinished write and creates a new one (on behalf of rule,
+// if a rule's action set it).
+func (s *State) handleDesired(c *SetDesired, now int64, rule string) (Decision, error) {
 	d, err := s.apply(s.decideDesired(c, now))
 	if err != nil || !c.Reconcile || len(d.Events) == 0 {
 		return d, err
@@ -65,7 +81,7 @@ func (s *State) handleDesired(c *SetDesired, now int64) (Decision, error) {
 			d.Events = append(d.Events, CommandChanged{Command: n})
 		}
 	}
-	rec := CommandRecord{Name: "write", Property: prop.Name, Args: []CommandArg{{Name: prop.Name, Value: ds.Value}}, Actor: c.Actor}
+	rec := CommandRecord{Name: "write", Property: prop.Name, Args: []CommandArg{{Name: prop.Name, Value: ds.Value}}, Actor: c.Actor, Rule: rule}
 	s.initCommand(&rec, now, 0, 0, 0)
 	ev := CommandChanged{Command: rec}
 	s.Apply(ev)
@@ -181,13 +197,14 @@ func splitBySourceTime(e TelemetryApplied) []TelemetryApplied {
 // event time), ends run-out shelves and times out commands.
 func (s *State) handleTick(t Tick) Decision {
 	var d Decision
+	eventNow := s.EventTime(t.Now)
 	for range len(s.Pending) + 1 {
 		due := s.ruleDue()
-		if due == 0 || due > t.Now {
+		if due == 0 || due > eventNow {
 			break
 		}
 		if due > s.Watermark {
-			ev := WatermarkAdvanced{To: due}
+			ev := WatermarkAdvanced{To: due, At: s.WatermarkAt + (due - s.Watermark)}
 			s.Apply(ev)
 			d.Events = append(d.Events, ev)
 		}
@@ -210,6 +227,17 @@ func (s *State) handleTick(t Tick) Decision {
 		d.Events = append(d.Events, ev)
 	}
 	return d
+}
+
+// EventTime returns the twin's event time at runtime-clock time now: the
+// watermark moved on by the time since the runtime reached it, so that a
+// device whose clock runs behind (or ahead of) the runtime's keeps its
+// offset while it is quiet.
+func (s *State) EventTime(now int64) int64 {
+	if s.WatermarkAt == 0 {
+		return max(s.Watermark, now)
+	}
+	return s.Watermark + max(now-s.WatermarkAt, 0)
 }
 
 // ruleDue returns the earliest event time at which an open for: window
@@ -236,6 +264,9 @@ func (s *State) ruleDue() int64 {
 // active or wakes it then.
 func (s *State) Due() int64 {
 	due := s.ruleDue()
+	if due != 0 && s.WatermarkAt != 0 {
+		due = s.WatermarkAt + (due - s.Watermark) // on the runtime's clock
+	}
 	earlier := func(t int64) {
 		if t != 0 && (due == 0 || t < due) {
 			due = t
@@ -281,9 +312,7 @@ func (s *State) evaluate(prev []Reported, at, now int64) []Event {
 		case RuleRaise:
 			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message}))
 			for _, act := range r.Actions {
-				if ev := s.action(r, act, now); ev != nil {
-					add(ev)
-				}
+				evs = append(evs, s.action(r, act, now)...)
 			}
 		case RuleClear:
 			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at}))
@@ -296,10 +325,11 @@ func (s *State) evaluate(prev []Reported, at, now int64) []Event {
 	return evs
 }
 
-// action returns the event of one rule action; nil when the action cannot
-// run against this twin's model (the configuration checks it, so only a
-// changed model gets here).
-func (s *State) action(r *Rule, act Action, now int64) Event {
+// action applies one rule action and returns its events; none when the
+// action cannot run against this twin's model (the configuration checks
+// it, so only a changed model gets here). A desired value on a property a
+// connector writes is reconciled as one set through the API is.
+func (s *State) action(r *Rule, act Action, now int64) []Event {
 	actor := "rule:" + r.Name
 	if act.Command != "" {
 		rec, err := s.newCommand(act.Command, act.Args)
@@ -308,13 +338,16 @@ func (s *State) action(r *Rule, act Action, now int64) Event {
 		}
 		rec.Actor, rec.Rule = actor, r.Name
 		s.initCommand(&rec, now, 0, 0, 0)
-		return CommandChanged{Command: rec}
+		ev := CommandChanged{Command: rec}
+		s.Apply(ev)
+		return []Event{ev}
 	}
-	d, err := s.Decide(SetDesired{Property: act.Property, Value: act.Value, Actor: actor}, now)
-	if err != nil || len(d.Events) == 0 {
+	reconcile := s.Reconcile != nil && s.Reconcile(act.Property)
+	d, err := s.handleDesired(&SetDesired{Property: act.Property, Value: act.Value, Actor: actor, Reconcile: reconcile}, now, r.Name)
+	if err != nil {
 		return nil
 	}
-	return d.Events[0]
+	return d.Events
 }
 
 func (s *State) alarmIndex(name string) (int, error) {
@@ -337,7 +370,7 @@ func (s *State) decideAck(c AcknowledgeAlarm, now int64) (Decision, error) {
 	}
 	a := s.Alarms[i]
 	if _, err := a.Acknowledge(now, c.Actor); err != nil {
-		return Decision{}, fmt.Errorf("twin %s: %w", s.Spec.ID, err)
+		return Decision{}, fmt.Errorf("%w on twin %s", err, s.Spec.ID)
 	}
 	return Decision{Events: []Event{s.withTo(AlarmChanged{Rule: i, Kind: AlarmAcknowledged, At: now, Actor: c.Actor})}, Alarm: &a}, nil
 }
@@ -355,7 +388,7 @@ func (s *State) decideShelve(c ShelveAlarm, now int64) (Decision, error) {
 		return Decision{Events: []Event{s.withTo(AlarmChanged{Rule: i, Kind: AlarmUnshelved, At: now, Actor: c.Actor})}, Alarm: &a}, nil
 	}
 	if _, err := a.Shelve(now, c.Until, c.Actor, c.Reason); err != nil {
-		return Decision{}, fmt.Errorf("twin %s: %w", s.Spec.ID, err)
+		return Decision{}, fmt.Errorf("%w on twin %s", err, s.Spec.ID)
 	}
 	return Decision{Events: []Event{s.withTo(AlarmChanged{Rule: i, Kind: AlarmShelved, At: now, Actor: c.Actor, Until: c.Until, Reason: c.Reason})}, Alarm: &a}, nil
 }

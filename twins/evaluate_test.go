@@ -463,3 +463,75 @@ func TestDesiredReconciliation(t *testing.T) {
 		t.Errorf("after restart: %+v", c)
 	}
 }
+
+// TestQuietDeviceWithLaggingClock: a device whose clock runs 60 s behind
+// the runtime's goes quiet with a for: window open; the window closes 10 s
+// of the device's time later, not at once.
+func TestQuietDeviceWithLaggingClock(t *testing.T) {
+	s := pressState(t)
+	lag := at(60)
+	s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "temperature", Value: Double(95), SourceTime: at(1)}}}, at(1)+lag)
+	if due := s.Due(); due != at(11)+lag {
+		t.Fatalf("due %v, want the window's end on the runtime's clock %v", time.Duration(due), time.Duration(at(11)+lag))
+	}
+	if d, _ := s.Handle(Tick{Now: at(5) + lag}, at(5)+lag); len(d.Events) != 0 {
+		t.Fatalf("tick 4 s after the sample decided %v", describe(s, d.Events))
+	}
+	d, _ := s.Handle(Tick{Now: at(11) + lag}, at(11)+lag)
+	if got := describe(s, d.Events); len(got) < 2 || got[0] != "watermark @11" || got[1] != "overheat raised @11" {
+		t.Fatalf("tick at the window's end: %v", got)
+	}
+}
+
+func TestRuleSetDesiredIsReconciled(t *testing.T) {
+	s := pressState(t)
+	s.Reconcile = func(p string) bool { return p == "speed" }
+	got := run(t, s, []step{temps(95, 1), temps(95, 11)})
+	want := []string{"pending overheat @1", "overheat raised @11", "command c1 stop pending", "desired speed=0", "command c2 write pending"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	c, _ := s.Command("c2")
+	if c.Rule != "overheat" || c.Actor != "rule:overheat" || c.Property != "speed" {
+		t.Errorf("write %+v", c)
+	}
+	// Two telemetry events and the five above: one version each.
+	if s.Version != 7 {
+		t.Errorf("version %d, want 7", s.Version)
+	}
+}
+
+func TestRuleOnConnectivity(t *testing.T) {
+	cfg, err := ParseConfig("plc.yaml", []byte(`
+models:
+  - name: plc
+    properties:
+      - {name: temperature, type: double}
+    rules:
+      - {name: lost, when: '!online', for: 5s, severity: high, message: 'PLC offline, last {temperature}'}
+twins:
+  - {id: plc-1, model: plc}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Twin("plc-1")
+	s := NewState(spec)
+	s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "temperature", Value: Double(21.123456), SourceTime: at(1)}}}, at(1))
+	s.Handle(SetConnectivity{Connectivity: ConnectivityOffline}, at(2))
+	if s.Pending[0] != at(2) {
+		t.Fatalf("window not opened by going offline: %v", s.Pending)
+	}
+	d, _ := s.Handle(Tick{Now: at(7)}, at(7))
+	got := describe(s, d.Events)
+	if len(got) < 2 || got[1] != "lost raised @7" {
+		t.Fatalf("tick: %v", got)
+	}
+	if a, _ := s.Alarm("lost"); a.Message != "PLC offline, last 21.123" {
+		t.Errorf("message %q", a.Message)
+	}
+	d, _ = s.Handle(SetConnectivity{Connectivity: ConnectivityOnline}, at(8))
+	if got := describe(s, d.Events); len(got) != 1 || got[0] != "lost cleared @8" {
+		t.Errorf("back online: %v", got)
+	}
+}

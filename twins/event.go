@@ -68,6 +68,7 @@ type CommandChanged struct {
 // without a sample: a rule window ended while the device was quiet.
 type WatermarkAdvanced struct {
 	To int64
+	At int64 // the runtime's clock at which event time reached To
 }
 
 func (TelemetryApplied) isEvent()    {}

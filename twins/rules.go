@@ -2,8 +2,10 @@ package twins
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +61,7 @@ type Action struct {
 
 // RuleVars are the names a condition may use besides the properties; a
 // property of one of these names cannot be used in rules.
-var RuleVars = []string{"prev", "quality", "labels", "id"}
+var RuleVars = []string{"prev", "quality", "labels", "id", "online"}
 
 var celIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -79,6 +81,7 @@ func ruleEnv(m *Model, ws *windowSet) (*cel.Env, error) {
 		cel.Variable("quality", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("labels", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("id", cel.StringType),
+		cel.Variable("online", cel.BoolType),
 		cel.CrossTypeNumericComparisons(true),
 	}
 	for _, p := range m.Properties {
@@ -208,6 +211,8 @@ func (v *ruleVars) ResolveName(name string) (any, bool) {
 		return s.Spec.Labels, true
 	case "id":
 		return s.Spec.ID, true
+	case "online":
+		return s.Connectivity != ConnectivityOffline, true
 	case windowVar:
 		if v.windows == nil {
 			v.windows = s.windowValues(v.at)
@@ -341,7 +346,13 @@ func (r *Rule) message(s *State) string {
 		name := msg[i+1 : i+j]
 		b.WriteString(msg[:i])
 		if p, ok := s.Spec.Model.Property(name); ok && s.Reported[p.Index].Quality != QualityUnknown {
-			b.WriteString(s.Reported[p.Index].Value.String())
+			v := s.Reported[p.Index].Value
+			if v.Type() == TypeDouble {
+				// 103.75531768798828 (a float32 reading) reads 103.755.
+				b.WriteString(strconv.FormatFloat(math.Round(v.AsDouble()*1000)/1000, 'f', -1, 64))
+			} else {
+				b.WriteString(v.String())
+			}
 			if p.Unit != "" {
 				b.WriteString(" " + p.Unit)
 			}

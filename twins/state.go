@@ -25,6 +25,7 @@ type State struct {
 	Connectivity      Connectivity
 	ConnectivitySince int64 // Unix nanoseconds
 	Watermark         int64 // event time: highest source time applied (or advanced to), Unix nanoseconds
+	WatermarkAt       int64 // the runtime's clock when the watermark was reached (0: never)
 
 	// Alarms holds one alarm per rule of the model, indexed like
 	// Model.Rules; Pending the event time since which each rule's
@@ -38,6 +39,12 @@ type State struct {
 	// Windows buffers recent good samples of the properties the rules'
 	// window functions read.
 	Windows []WindowBuffer
+
+	// Reconcile, set by the runtime, says whether a connector writes a
+	// property; a rule's set_desired action on it is then written to the
+	// device like a desired value set through the API. Not state: it is
+	// neither journaled nor cloned into snapshots.
+	Reconcile func(property string) bool
 }
 
 // NewState returns the initial state of the twin spec, whose Model must be
@@ -122,7 +129,9 @@ func (s *State) Apply(ev Event) {
 	case *CommandChanged:
 		s.applyCommand(e)
 	case WatermarkAdvanced:
-		s.Watermark = max(s.Watermark, e.To)
+		if e.To > s.Watermark {
+			s.Watermark, s.WatermarkAt = e.To, e.At
+		}
 	}
 }
 
@@ -173,7 +182,7 @@ func (s *State) applyTelemetry(e *TelemetryApplied) {
 	for i := range e.Samples {
 		a := &e.Samples[i]
 		if a.SourceTime > s.Watermark {
-			s.Watermark = a.SourceTime
+			s.Watermark, s.WatermarkAt = a.SourceTime, e.ServerTime
 		}
 		if a.Property >= 0 && a.Property < len(s.Reported) {
 			s.windowSample(a)

@@ -381,9 +381,10 @@ func TestApplyTelemetry(t *testing.T) {
 	}
 
 	want := &State{
-		Version:   2,
-		Reported:  make([]Reported, 7),
-		Watermark: later,
+		Version:     2,
+		Reported:    make([]Reported, 7),
+		Watermark:   later,
+		WatermarkAt: later,
 	}
 	want.Reported[pPower] = Reported{Value: Double(100), SourceTime: now - 10*sec, ServerTime: now, Quality: QualityGood}
 	want.Reported[pState] = Reported{Value: Enum("fault"), SourceTime: later, ServerTime: later, Quality: QualityGood}
@@ -403,7 +404,7 @@ func TestApplyRechecksStaleness(t *testing.T) {
 		{Property: pState, Value: Enum("running"), SourceTime: now + sec, Quality: QualityGood, Stale: true},
 		{Property: 99, Value: Double(1), SourceTime: now, Quality: QualityGood}, // out of range: skipped
 	}})
-	want := &State{Version: 2, Reported: make([]Reported, 7), Watermark: now + sec}
+	want := &State{Version: 2, Reported: make([]Reported, 7), Watermark: now + sec, WatermarkAt: now}
 	want.Reported[pPower] = Reported{Value: Double(2), SourceTime: now, ServerTime: now, Quality: QualityGood}
 	if diff := cmp.Diff(want, s, ignoreSpec); diff != "" {
 		t.Errorf("state (-want +got):\n%s", diff)

@@ -386,8 +386,10 @@ func (x *CommandChangedEvent) GetCommand() *StoredCommand {
 }
 
 type WatermarkAdvancedEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	To            int64                  `protobuf:"varint,1,opt,name=to,proto3" json:"to,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	To    int64                  `protobuf:"varint,1,opt,name=to,proto3" json:"to,omitempty"`
+	// The runtime's clock when event time reached it.
+	At            int64 `protobuf:"varint,2,opt,name=at,proto3" json:"at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +427,13 @@ func (*WatermarkAdvancedEvent) Descriptor() ([]byte, []int) {
 func (x *WatermarkAdvancedEvent) GetTo() int64 {
 	if x != nil {
 		return x.To
+	}
+	return 0
+}
+
+func (x *WatermarkAdvancedEvent) GetAt() int64 {
+	if x != nil {
+		return x.At
 	}
 	return 0
 }
@@ -1216,6 +1225,7 @@ type TwinSnapshot struct {
 	Commands          []*StoredCommand       `protobuf:"bytes,9,rep,name=commands,proto3" json:"commands,omitempty"`
 	CommandSeq        int64                  `protobuf:"varint,10,opt,name=command_seq,json=commandSeq,proto3" json:"command_seq,omitempty"`
 	Windows           []*StoredWindow        `protobuf:"bytes,11,rep,name=windows,proto3" json:"windows,omitempty"`
+	WatermarkAt       int64                  `protobuf:"varint,12,opt,name=watermark_at,json=watermarkAt,proto3" json:"watermark_at,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -1325,6 +1335,13 @@ func (x *TwinSnapshot) GetWindows() []*StoredWindow {
 		return x.Windows
 	}
 	return nil
+}
+
+func (x *TwinSnapshot) GetWatermarkAt() int64 {
+	if x != nil {
+		return x.WatermarkAt
+	}
+	return 0
 }
 
 // StoredWindow is a twin's buffer of recent good samples of one property,
@@ -1479,9 +1496,10 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x14\n" +
 	"\x05since\x18\x02 \x01(\x03R\x05since\"K\n" +
 	"\x13CommandChangedEvent\x124\n" +
-	"\acommand\x18\x01 \x01(\v2\x1a.plantwin.v1.StoredCommandR\acommand\"(\n" +
+	"\acommand\x18\x01 \x01(\v2\x1a.plantwin.v1.StoredCommandR\acommand\"8\n" +
 	"\x16WatermarkAdvancedEvent\x12\x0e\n" +
-	"\x02to\x18\x01 \x01(\x03R\x02to\"I\n" +
+	"\x02to\x18\x01 \x01(\x03R\x02to\x12\x0e\n" +
+	"\x02at\x18\x02 \x01(\x03R\x02at\"I\n" +
 	"\tStoredArg\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\"\xed\x03\n" +
@@ -1557,7 +1575,7 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\vupdate_time\x18\x03 \x01(\x03R\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\xf9\x03\n" +
+	"updated_by\x18\x04 \x01(\tR\tupdatedBy\"\x9c\x04\n" +
 	"\fTwinSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x127\n" +
@@ -1571,7 +1589,8 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\vcommand_seq\x18\n" +
 	" \x01(\x03R\n" +
 	"commandSeq\x123\n" +
-	"\awindows\x18\v \x03(\v2\x19.plantwin.v1.StoredWindowR\awindows\"X\n" +
+	"\awindows\x18\v \x03(\v2\x19.plantwin.v1.StoredWindowR\awindows\x12!\n" +
+	"\fwatermark_at\x18\f \x01(\x03R\vwatermarkAt\"X\n" +
 	"\fStoredWindow\x12\x1a\n" +
 	"\bproperty\x18\x01 \x01(\tR\bproperty\x12\x14\n" +
 	"\x05times\x18\x02 \x03(\x03R\x05times\x12\x16\n" +

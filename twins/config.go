@@ -631,11 +631,15 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 			if !ok {
 				return "", nil
 			}
-			prg, err := compileCondition(env, expr)
+			prg, deps, err := compileConditionDeps(env, m, expr)
 			if err != nil {
 				p.errorf(yamlnode.Deref(e.val), yamlnode.Join(ipath, key), "%v", err)
 				return expr, nil
 			}
+			for _, i := range deps.props {
+				r.deps.add(i)
+			}
+			r.deps.always = r.deps.always || deps.always
 			return expr, prg
 		}
 		r.When, r.when = cond("when", true)

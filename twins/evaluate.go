@@ -57,7 +57,7 @@ func (s *State) handleConnectivity(c SetConnectivity, now int64) (Decision, erro
 	if err != nil || len(d.Events) == 0 || len(s.Spec.Model.Rules) == 0 {
 		return d, err
 	}
-	d.Events = append(d.Events, s.evaluate(nil, s.EventTime(now), now)...)
+	d.Events = append(d.Events, s.evaluate(nil, nil, s.EventTime(now), now)...)
 	return d, nil
 }
 
@@ -153,10 +153,23 @@ func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
 	// the first sample that meets the condition, not at the batch's end.
 	ta := d.Events[0].(TelemetryApplied)
 	var evs []Event
+	var buf [maxStackProps]bool
+	touched := buf[:0]
+	if n := len(s.Reported); n <= maxStackProps {
+		touched = buf[:n]
+	} else {
+		touched = make([]bool, n)
+	}
 	for _, part := range splitBySourceTime(ta) {
 		s.Apply(part)
 		evs = append(evs, part)
-		evs = append(evs, s.evaluate(prev, s.Watermark, now)...)
+		clear(touched)
+		for _, a := range part.Samples {
+			if a.Property >= 0 && a.Property < len(touched) {
+				touched[a.Property] = true
+			}
+		}
+		evs = append(evs, s.evaluate(prev, touched, s.Watermark, now)...)
 		prev = append(prev[:0], s.Reported...)
 	}
 	if len(s.Commands) > 0 {
@@ -199,8 +212,8 @@ func (s *State) handleTick(t Tick) Decision {
 	var d Decision
 	eventNow := s.EventTime(t.Now)
 	for range len(s.Pending) + 1 {
-		due := s.ruleDue()
-		if due == 0 || due > eventNow {
+		rule, due := s.nextRuleDue()
+		if rule < 0 || due > eventNow {
 			break
 		}
 		if due > s.Watermark {
@@ -208,7 +221,10 @@ func (s *State) handleTick(t Tick) Decision {
 			s.Apply(ev)
 			d.Events = append(d.Events, ev)
 		}
-		evs := s.evaluate(nil, s.Watermark, t.Now)
+		// The rule's inputs have not changed since its window opened
+		// (else it would have been evaluated, and raised or closed it):
+		// it decides at the window's end.
+		evs := s.evaluateRule(rule, due, t.Now)
 		if len(evs) == 0 {
 			break
 		}
@@ -243,17 +259,24 @@ func (s *State) EventTime(now int64) int64 {
 // ruleDue returns the earliest event time at which an open for: window
 // ends, 0 if none.
 func (s *State) ruleDue() int64 {
-	var due int64
+	_, due := s.nextRuleDue()
+	return due
+}
+
+// nextRuleDue returns the rule whose open for: window ends first and
+// when (event time); -1, 0 if none.
+func (s *State) nextRuleDue() (int, int64) {
+	rule, due := -1, int64(0)
 	rules := s.Spec.Model.Rules
 	for i, since := range s.Pending {
 		if since == 0 || i >= len(rules) {
 			continue
 		}
-		if d := since + int64(rules[i].For); due == 0 || d < due {
-			due = d
+		if d := since + int64(rules[i].For); rule < 0 || d < due {
+			rule, due = i, d
 		}
 	}
-	return due
+	return rule, due
 }
 
 // Due returns the earliest time (Unix nanoseconds) at which a [Tick] would
@@ -294,32 +317,54 @@ func (s *State) Due() int64 {
 // reported values before the telemetry being decided, nil when none),
 // applies the resulting events and returns them. Commands the rules invoke
 // take their deadlines from now, the runtime's clock.
-func (s *State) evaluate(prev []Reported, at, now int64) []Event {
+//
+// touched marks the properties the update being decided reported (nil:
+// every rule is evaluated); a rule that reads none of them, and no window
+// function, decides as it did before and is skipped — a for: window it has
+// open still ends on time through Tick.
+func (s *State) evaluate(prev []Reported, touched []bool, at, now int64) []Event {
 	rules := s.Spec.Model.Rules
 	if len(rules) == 0 || len(s.Alarms) != len(rules) {
 		return nil
 	}
 	var evs []Event
+	vars := RuleInput{State: s, Prev: prev}.activation(at)
+	for i := range rules {
+		if rules[i].reads(touched) {
+			evs = s.stepRule(evs, vars, i, at, now)
+		}
+	}
+	return evs
+}
+
+// evaluateRule evaluates rule i alone at event time at.
+func (s *State) evaluateRule(i int, at, now int64) []Event {
+	if i < 0 || i >= len(s.Spec.Model.Rules) || len(s.Alarms) != len(s.Spec.Model.Rules) {
+		return nil
+	}
+	return s.stepRule(nil, RuleInput{State: s}.activation(at), i, at, now)
+}
+
+// stepRule evaluates rule i on vars at event time at, applies what it
+// decides and appends the events to evs.
+func (s *State) stepRule(evs []Event, vars *ruleVars, i int, at, now int64) []Event {
 	add := func(ev Event) {
 		s.Apply(ev)
 		evs = append(evs, ev)
 	}
-	vars := RuleInput{State: s, Prev: prev}.activation(at)
-	for i := range rules {
-		r := &rules[i]
-		out, rs := r.step(vars, RuleState{PendingSince: s.Pending[i]}, s.Alarms[i].Active, at)
-		switch out.Action {
-		case RuleRaise:
-			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message}))
-			for _, act := range r.Actions {
-				evs = append(evs, s.action(r, act, now)...)
-			}
-		case RuleClear:
-			add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at}))
-		default:
-			if rs.PendingSince != s.Pending[i] {
-				add(RulePending{Rule: i, Since: rs.PendingSince})
-			}
+	r := &s.Spec.Model.Rules[i]
+	out, rs := r.step(vars, RuleState{PendingSince: s.Pending[i]}, s.Alarms[i].Active, at)
+	switch out.Action {
+	case RuleRaise:
+		add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message}))
+		for _, act := range r.Actions {
+			evs = append(evs, s.action(r, act, now)...)
+		}
+	case RuleClear:
+		add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at}))
+	default:
+		if rs.PendingSince != s.Pending[i] {
+			add(RulePending{Rule: i, Since: rs.PendingSince})
 		}
 	}
 	return evs

@@ -535,3 +535,50 @@ twins:
 		t.Errorf("back online: %v", got)
 	}
 }
+
+func TestRuleDependencies(t *testing.T) {
+	cfg, err := ParseConfig("deps.yaml", []byte(benchRulesConfig(10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := cfg.Model("cell")
+	got := map[string]string{}
+	for _, r := range m.Rules {
+		var names []string
+		for _, i := range r.deps.props {
+			names = append(names, m.Properties[i].Name)
+		}
+		d := strings.Join(names, ",")
+		if r.deps.always {
+			d = "always"
+		}
+		got[r.Name] = d
+	}
+	want := map[string]string{
+		"r1": "p1", "r2": "p2", "r3": "p3", "r4": "always", "r5": "always", "r6": "p6,p7",
+		"r7": "p8", "r8": "p9,p10", "r9": "always", "r10": "p1,p2,p3",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s reads %q, want %q", k, got[k], v)
+		}
+	}
+	// A rule that does not read the updated property is not evaluated,
+	// and its open window still ends on time.
+	spec, _ := cfg.Twin("c1")
+	s := NewState(spec)
+	s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "p1", Value: Double(95), SourceTime: at(1)}}}, at(1))
+	if s.Pending[0] != at(1) {
+		t.Fatalf("r1 window %v", s.Pending[0])
+	}
+	d, _ := s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "p2", Value: Double(50), SourceTime: at(20)}}}, at(20))
+	for _, ev := range d.Events {
+		if a, ok := ev.(AlarmChanged); ok && a.Rule == 0 {
+			t.Errorf("r1 evaluated on a p2 update: %+v", a)
+		}
+	}
+	d, _ = s.Handle(Tick{Now: at(20)}, at(20))
+	if a, _ := s.Alarm("r1"); !a.Active || a.RaisedAt != at(11) {
+		t.Errorf("r1 after the tick: %+v (events %v)", *a, describe(s, d.Events))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
@@ -47,6 +48,21 @@ type Rule struct {
 	Blocks []string
 
 	when, clear cel.Program
+	deps        ruleDeps // what when and clear_when read
+}
+
+// reads reports whether the rule must be evaluated after an update that
+// touched the properties marked in touched (nil: evaluate every rule).
+func (r *Rule) reads(touched []bool) bool {
+	if touched == nil || r.deps.always || (r.when == nil && r.clear == nil) {
+		return true
+	}
+	for _, i := range r.deps.props {
+		if i < len(touched) && touched[i] {
+			return true
+		}
+	}
+	return false
 }
 
 // Action is what a rule does when its alarm is raised, besides raising it:
@@ -122,8 +138,64 @@ func (e *RuleError) Error() string {
 
 // compileCondition type-checks expr in env; it must be a bool.
 func compileCondition(env *cel.Env, expr string) (cel.Program, error) {
+	prg, _, err := compileConditionDeps(env, nil, expr)
+	return prg, err
+}
+
+// ruleDeps is what a condition reads: the properties (by index), or
+// always: window functions or a dynamic access, so it is evaluated on
+// every update.
+type ruleDeps struct {
+	props  []int
+	always bool
+}
+
+func (d *ruleDeps) add(i int) {
+	if !slices.Contains(d.props, i) {
+		d.props = append(d.props, i)
+	}
+}
+
+// depsOf walks a checked condition for the properties it reads.
+func depsOf(m *Model, a *cel.Ast) ruleDeps {
+	var d ruleDeps
+	if m == nil {
+		return ruleDeps{always: true}
+	}
+	selected := map[int64]bool{} // operands of prev.X / quality.X
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.SelectKind:
+			sel := e.AsSelect()
+			op := sel.Operand()
+			if op.Kind() == celast.IdentKind && (op.AsIdent() == "prev" || op.AsIdent() == "quality") {
+				selected[op.ID()] = true
+				if i := m.propertyIndex(sel.FieldName()); i >= 0 {
+					d.add(i)
+				}
+			}
+		case celast.IdentKind:
+			switch name := e.AsIdent(); name {
+			case "prev", "quality":
+				if !selected[e.ID()] {
+					d.always = true // prev["x"], a whole map: any property
+				}
+			case windowVar:
+				d.always = true // window values change as samples age
+			default:
+				if i := m.propertyIndex(name); i >= 0 {
+					d.add(i)
+				}
+			}
+		}
+	}))
+	return d
+}
+
+// compileConditionDeps compiles expr and returns what it reads from m.
+func compileConditionDeps(env *cel.Env, m *Model, expr string) (cel.Program, ruleDeps, error) {
 	if strings.TrimSpace(expr) == "" {
-		return nil, &RuleError{Msg: "empty condition"}
+		return nil, ruleDeps{}, &RuleError{Msg: "empty condition"}
 	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
@@ -134,16 +206,16 @@ func compileCondition(env *cel.Env, expr string) (cel.Program, error) {
 				e.Line, e.Column = loc.Line(), loc.Column()+1
 			}
 		}
-		return nil, e
+		return nil, ruleDeps{}, e
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, &RuleError{Msg: "a condition must be a bool expression, not " + ast.OutputType().String()}
+		return nil, ruleDeps{}, &RuleError{Msg: "a condition must be a bool expression, not " + ast.OutputType().String()}
 	}
 	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, &RuleError{Msg: err.Error()}
+		return nil, ruleDeps{}, &RuleError{Msg: err.Error()}
 	}
-	return prg, nil
+	return prg, depsOf(m, ast), nil
 }
 
 // RuleInput is what a condition sees: the twin's state after the event

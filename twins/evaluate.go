@@ -154,7 +154,7 @@ func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
 	ta := d.Events[0].(TelemetryApplied)
 	var evs []Event
 	var buf [maxStackProps]bool
-	touched := buf[:0]
+	var touched []bool
 	if n := len(s.Reported); n <= maxStackProps {
 		touched = buf[:n]
 	} else {

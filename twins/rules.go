@@ -136,12 +136,6 @@ func (e *RuleError) Error() string {
 	return fmt.Sprintf("line %d, column %d: %s", e.Line, e.Column, e.Msg)
 }
 
-// compileCondition type-checks expr in env; it must be a bool.
-func compileCondition(env *cel.Env, expr string) (cel.Program, error) {
-	prg, _, err := compileConditionDeps(env, nil, expr)
-	return prg, err
-}
-
 // ruleDeps is what a condition reads: the properties (by index), or
 // always: window functions or a dynamic access, so it is evaluated on
 // every update.
@@ -192,7 +186,8 @@ func depsOf(m *Model, a *cel.Ast) ruleDeps {
 	return d
 }
 
-// compileConditionDeps compiles expr and returns what it reads from m.
+// compileConditionDeps type-checks expr in env (it must be a bool) and
+// returns its program and what it reads from m.
 func compileConditionDeps(env *cel.Env, m *Model, expr string) (cel.Program, ruleDeps, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, ruleDeps{}, &RuleError{Msg: "empty condition"}

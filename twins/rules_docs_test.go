@@ -1,6 +1,7 @@
 package twins
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -123,5 +124,140 @@ func TestConfigDocRules(t *testing.T) {
 	sp, _ := m.Property("setpoint")
 	if sp.Tolerance != 0.5 || sp.Settle != 5*time.Second {
 		t.Errorf("setpoint: tolerance %g, settle %s", sp.Tolerance, sp.Settle)
+	}
+}
+
+// docSection returns the text of docs/rules.md from the heading that
+// starts with title to the next heading of the same level.
+func docSection(t *testing.T, doc, title string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(doc, "\n## "+title)
+	if !ok {
+		t.Fatalf("docs/rules.md has no section %q", title)
+	}
+	section, _, _ := strings.Cut(rest, "\n## ")
+	return section
+}
+
+// TestRulesDocOutputs replays the end-to-end press of docs/rules.md on
+// its twin and checks that the messages and errors the doc quotes are
+// what the twin says: rounded {temperature} in messages, the interlock's
+// refusal, and an acknowledgement with nothing to acknowledge.
+func TestRulesDocOutputs(t *testing.T) {
+	data, err := os.ReadFile("../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(data)
+	blocks := yamlBlocks(docSection(t, doc, "End to end"))
+	if len(blocks) == 0 {
+		t.Fatal("no yaml example in the end-to-end section")
+	}
+	cfg, err := ParseConfig("plant.yaml", []byte(blocks[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Twin("press-1")
+	s := NewState(spec)
+	quoted := func(got string) {
+		t.Helper()
+		if !strings.Contains(doc, got) {
+			t.Errorf("docs/rules.md does not quote %q", got)
+		}
+	}
+
+	// Nothing to acknowledge yet.
+	_, err = s.Handle(AcknowledgeAlarm{Name: "overheat", Actor: "anonymous"}, at(1))
+	if !errors.Is(err, ErrNothingToAcknowledge) {
+		t.Fatalf("ack of a normal alarm: %v", err)
+	}
+	quoted("FailedPrecondition: " + err.Error())
+
+	// float32 register readings: the warning at once, the trip 5 s later.
+	temp := func(v float64, sec float64) {
+		t.Helper()
+		if _, err := s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "temperature", Value: Double(v), SourceTime: at(sec)}}}, at(sec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	temp(101.26077270507812, 1)
+	temp(103.75531768798828, 6)
+	for name, want := range map[string]string{
+		"temperature_high": "press running hot, 101.261 °C",
+		"overheat":         "press temperature 103.755 °C above 90, stopping",
+	} {
+		a, _ := s.Alarm(name)
+		if !a.Active || a.Message != want {
+			t.Errorf("%s: active %v, message %q, want %q", name, a.Active, a.Message, want)
+		}
+		quoted(want)
+	}
+	d, err := s.Handle(InvokeCommand{Name: "start", Actor: "anonymous"}, at(6))
+	if err != nil || d.Command == nil || d.Command.Status != CommandFailed {
+		t.Fatalf("start during the trip: %+v, %v", d.Command, err)
+	}
+	quoted("  " + d.Command.Error + "\n")
+}
+
+// TestRulesDocOnline checks the plc_lost example of docs/rules.md: raised
+// 30 s after the device went offline, with no sample in between, and
+// cleared when it is back.
+func TestRulesDocOnline(t *testing.T) {
+	data, err := os.ReadFile("../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example string
+	for _, b := range yamlBlocks(docSection(t, string(data), "The condition language")) {
+		if strings.Contains(b, "plc_lost") {
+			example = b
+		}
+	}
+	cfg, err := ParseConfig("plc.yaml", []byte(example))
+	if err != nil {
+		t.Fatalf("plc_lost example: %v", err)
+	}
+	spec, _ := cfg.Twin("plc-1")
+	s := NewState(spec)
+	s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "temperature", Value: Double(21.5), SourceTime: at(1)}}}, at(1))
+	s.Handle(SetConnectivity{Connectivity: ConnectivityOffline}, at(2))
+	s.Handle(Tick{Now: at(31)}, at(31))
+	if a, _ := s.Alarm("plc_lost"); a.Active {
+		t.Fatalf("raised after 29 s offline: %+v", *a)
+	}
+	s.Handle(Tick{Now: at(32)}, at(32))
+	a, _ := s.Alarm("plc_lost")
+	if !a.Active || a.RaisedAt != at(32) || a.Message != "PLC unreachable, last temperature 21.5 °C" {
+		t.Fatalf("after 30 s offline: %+v", *a)
+	}
+	s.Handle(SetConnectivity{Connectivity: ConnectivityOnline}, at(40))
+	if a, _ := s.Alarm("plc_lost"); a.Active {
+		t.Errorf("still active back online: %+v", *a)
+	}
+}
+
+// TestRulesDocLaggingClock: as docs/rules.md says, a quiet device whose
+// clock is a minute behind the node's raises a for: 10s alarm 10 s after
+// its condition started to hold, not at once.
+func TestRulesDocLaggingClock(t *testing.T) {
+	data, err := os.ReadFile("../docs/rules.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig("rules.md", []byte(yamlBlocks(string(data))[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Twin("press-01")
+	s := NewState(spec)
+	lag := at(60)
+	s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "temperature", Value: Double(95), SourceTime: at(1)}}}, at(1)+lag)
+	s.Handle(Tick{Now: at(10) + lag}, at(10)+lag)
+	if a, _ := s.Alarm("overheat"); a.Active {
+		t.Fatalf("raised 9 s after the sample: %+v", *a)
+	}
+	s.Handle(Tick{Now: at(11) + lag}, at(11)+lag)
+	if a, _ := s.Alarm("overheat"); !a.Active || a.RaisedAt != at(11) {
+		t.Fatalf("10 s after the sample: %+v", *a)
 	}
 }

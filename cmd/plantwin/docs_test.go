@@ -98,5 +98,50 @@ func TestAPIDocExamples(t *testing.T) {
 			}
 		})
 	}
+
+	// The errors docs/api.md quotes are what the node answers.
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, body string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, _ := exec.CommandContext(ctx, grpcurl, "-plaintext", "-d", body, n.addr, method).CombinedOutput()
+		return string(out)
+	}
+	const twinSvc = "plantwin.v1.TwinService/"
+	// The key of the doc's stop example (a repeat returns that command).
+	call(twinSvc+"InvokeCommand", `{"twin_id":"pump-L1-01","command":"stop","args":{"reason":{"string_value":"seal leak"}},"idempotency_key":"doc-stop-1"}`)
+	for _, tc := range []struct{ name, method, body, want string }{
+		{"unknown command", "InvokeCommand", `{"twin_id":"pump-L1-01","command":"halt"}`,
+			`command: twins: no such command: "halt" on twin pump-L1-01 (model pump has: start, stop)`},
+		{"bad argument", "InvokeCommand", `{"twin_id":"pump-L1-01","command":"stop","args":{"why":{"string_value":"x"}}}`,
+			`args: twins: invalid command arguments: command stop has no parameter "why" (it has: reason)`},
+		{"reused idempotency key", "InvokeCommand", `{"twin_id":"pump-L1-01","command":"start","idempotency_key":"doc-stop-1"}`,
+			`idempotency_key: twins: invalid command arguments: idempotency key "doc-stop-1" was used for command c1 (stop), not start`},
+		{"unknown twin", "InvokeCommand", `{"twin_id":"pump-L9-01","command":"stop"}`, `actors: unknown twin: "pump-L9-01"`},
+		{"unknown alarm", "AcknowledgeAlarm", `{"alarm_id":"pump-L1-01/overheat"}`,
+			`twins: no such alarm: "overheat" on twin pump-L1-01 (its alarms: none)`},
+		{"version conflict", "UpdateDesired", `{"twin_id":"pump-L1-01","values":{"setpoint":{"double_value":40}},"expected_version":1}`,
+			`expected_version: twins: version conflict: set desired setpoint on twin pump-L1-01: expected version 1, actual `},
+	} {
+		out := call(twinSvc+tc.method, tc.body)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("%s: the node answered\n%s\nwant %q", tc.name, out, tc.want)
+		}
+		if !strings.Contains(string(doc), tc.want) {
+			t.Errorf("%s: docs/api.md does not quote %q", tc.name, tc.want)
+		}
+	}
+	out, err := runCLI(t, "reload", "--server", n.addr)
+	const noConfig = "this node runs without a --config file (--demo): nothing to reload"
+	if err == nil || !strings.Contains(out, "FailedPrecondition: "+noConfig) {
+		t.Errorf("reload of a demo node: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(doc), noConfig) {
+		t.Errorf("docs/api.md does not quote %q", noConfig)
+	}
 	n.stop()
 }

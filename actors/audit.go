@@ -39,6 +39,11 @@ func auditEntry(m *twins.Model, ev twins.Event, now int64) *pb.AuditEntry {
 			action = "command_" + c.Status.String()
 		}
 		return &pb.AuditEntry{Time: timestamp(now), Actor: c.Actor, Action: action, Detail: b.String()}
+	case twins.RuleFired:
+		if e.Command == "" || e.Rule < 0 || e.Rule >= len(m.Rules) {
+			return nil
+		}
+		return &pb.AuditEntry{Time: timestamp(now), Actor: "rule:" + m.Rules[e.Rule].Name, Action: "command_requested", Detail: describeRuleFired(&twins.Spec{Model: m}, e)}
 	case twins.DesiredSet:
 		name := "?"
 		if e.Property >= 0 && e.Property < len(m.Properties) {

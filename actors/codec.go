@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -141,6 +142,12 @@ func encodeEvent(model *twins.Model, ev twins.Event) ([]byte, error) {
 		je.Event = &pb.JournalEvent_RulePending{RulePending: &pb.RulePendingEvent{Rule: model.Rules[e.Rule].Name, Since: e.Since}}
 	case twins.CommandChanged:
 		je.Event = &pb.JournalEvent_Command{Command: &pb.CommandChangedEvent{Command: storedCommand(&e.Command)}}
+	case twins.RuleFired:
+		rf := &pb.RuleFiredEvent{Rule: model.Rules[e.Rule].Name, Target: e.Target, Command: e.Command, Message: e.Message, At: e.At}
+		for _, a := range e.Args {
+			rf.Args = append(rf.Args, &pb.StoredArg{Name: a.Name, Value: ValueToProto(a.Value)})
+		}
+		je.Event = &pb.JournalEvent_RuleFired{RuleFired: rf}
 	case twins.WatermarkAdvanced:
 		je.Event = &pb.JournalEvent_Watermark{Watermark: &pb.WatermarkAdvancedEvent{To: e.To, At: e.At}}
 	case *twins.TelemetryApplied:
@@ -213,6 +220,13 @@ func decodeEvent(model *twins.Model, data []byte) (twins.Event, error) {
 		return twins.RulePending{Rule: i, Since: e.RulePending.Since}, nil
 	case *pb.JournalEvent_Command:
 		return twins.CommandChanged{Command: commandFromStored(e.Command.Command)}, nil
+	case *pb.JournalEvent_RuleFired:
+		rf := e.RuleFired
+		out := twins.RuleFired{Rule: ruleIndex(model, rf.Rule), Target: rf.Target, Command: rf.Command, Message: rf.Message, At: rf.At}
+		for _, a := range rf.Args {
+			out.Args = append(out.Args, twins.CommandArg{Name: a.GetName(), Value: ValueFromProto(a.GetValue())})
+		}
+		return out, nil
 	case *pb.JournalEvent_Watermark:
 		return twins.WatermarkAdvanced{To: e.Watermark.To, At: e.Watermark.At}, nil
 	}
@@ -446,6 +460,9 @@ func ChangeToProto(spec *twins.Spec, version int64, ev twins.Event) *pb.TwinChan
 		c.Time = timestamp(max(e.Command.Completed, e.Command.Dispatched, e.Command.Created))
 		c.Command = CommandToProto(spec.ID, &e.Command)
 		c.Actor = e.Command.Actor
+	case twins.RuleFired:
+		c.Time = timestamp(e.At)
+		c.RuleEvent = describeRuleFired(spec, e)
 	case twins.AlarmChanged:
 		c.Time = timestamp(e.At)
 		c.AlarmTransition = e.Kind.String()
@@ -471,4 +488,23 @@ func ChangeToProto(spec *twins.Spec, version int64, ev twins.Event) *pb.TwinChan
 		}
 	}
 	return c
+}
+
+// describeRuleFired renders a RuleFired for watchers and the audit:
+// "overheat: stop on parent", or the emitted message.
+func describeRuleFired(spec *twins.Spec, e twins.RuleFired) string {
+	rule := "?"
+	if e.Rule >= 0 && e.Rule < len(spec.Model.Rules) {
+		rule = spec.Model.Rules[e.Rule].Name
+	}
+	if e.Command == "" {
+		return rule + ": " + e.Message
+	}
+	var b strings.Builder
+	b.WriteString(rule + ": " + e.Command)
+	for _, a := range e.Args {
+		b.WriteString(" " + a.Name + "=" + a.Value.String())
+	}
+	b.WriteString(" on " + e.Target)
+	return b.String()
 }

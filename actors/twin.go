@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -59,6 +60,45 @@ type twinActor struct {
 // (local only).
 type reconfigured struct{ cfg *twins.Config }
 
+// sendRelated asks the parent or children named by journaled rule actions
+// to carry out their commands. Each request carries an idempotency key
+// made of this twin, the event's version and the target, so a request
+// delivered twice (or re-sent) is carried out once.
+func (a *twinActor) sendRelated(fired []firedAt) {
+	for _, f := range fired {
+		var targets []string
+		switch f.ev.Target {
+		case "parent":
+			if a.st.Spec.Parent != "" {
+				targets = []string{a.st.Spec.Parent}
+			}
+		case "children":
+			for _, ch := range a.rt.Twins().Children(a.id) {
+				targets = append(targets, ch.ID)
+			}
+		}
+		rule := "?"
+		if f.ev.Rule >= 0 && f.ev.Rule < len(a.st.Spec.Model.Rules) {
+			rule = a.st.Spec.Model.Rules[f.ev.Rule].Name
+		}
+		args := make(map[string]*pb.Value, len(f.ev.Args))
+		for _, arg := range f.ev.Args {
+			args[arg.Name] = ValueToProto(arg.Value)
+		}
+		for _, t := range targets {
+			op := &pb.InvokeCommandOp{TwinId: t, Actor: "rule:" + rule + "@" + a.id, Command: f.ev.Command, Args: args,
+				Key: a.id + "@" + strconv.FormatInt(f.version, 10) + ">" + t}
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if _, err := a.rt.InvokeCommand(ctx, op); err != nil {
+					a.rt.log.Warn("a rule's command to a related twin failed", "twin", op.Actor, "target", op.TwinId, "command", op.Command, "err", err)
+				}
+			}()
+		}
+	}
+}
+
 // writes reports whether the node's edge connectors write property of this
 // twin (its desired values are then reconciled).
 func (a *twinActor) writes(property string) bool {
@@ -104,6 +144,13 @@ type commit struct {
 	final        bool                  // the passivation snapshot
 	launch       []twins.CommandRecord // commands to hand to the device once durable
 	wake         *int64                // the due time this commit writes to the wake schedule
+	related      []firedAt             // commands for related twins, sent once durable
+}
+
+// firedAt is a journaled RuleFired and its version.
+type firedAt struct {
+	version int64
+	ev      twins.RuleFired
 }
 
 type reply struct {
@@ -493,6 +540,10 @@ func (a *twinActor) record(w *persistence.Write, c *commit, events []twins.Event
 			a.rt.met.commandChanged(e.Command.Status)
 		case twins.AlarmChanged:
 			a.rt.met.alarmChanged(e.Kind)
+		case twins.RuleFired:
+			if e.Command != "" {
+				c.related = append(c.related, firedAt{version: version, ev: e})
+			}
 		}
 		if ae := auditEntry(model, ev, now); ae != nil {
 			data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ae)
@@ -611,6 +662,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	}
 	a.finishReplies(ctx, c.replies)
 	a.launch(ctx, c.launch)
+	a.sendRelated(c.related)
 	a.afterChange(ctx)
 	if len(c.changes) > 0 {
 		a.rt.feed.publish(a.id, func() *Change { return &Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes} })

@@ -319,6 +319,9 @@ func (p *parser) config(root *yaml.Node) *Config {
 	}
 	p.models(c, fs["models"].val)
 	p.twins(c, fs["twins"].val)
+	if len(p.errs) == 0 {
+		p.checkRelated(c)
+	}
 	return c
 }
 
@@ -702,18 +705,24 @@ func (p *parser) ruleActions(m *Model, n *yaml.Node, path string) []Action {
 	var acts []Action
 	for i, item := range p.seq(n, path) {
 		ipath := yamlnode.Index(path, i)
-		fs, ok := p.fields(item, ipath, []string{"command", "args", "set_desired"}, nil)
+		fs, ok := p.fields(item, ipath, []string{"command", "args", "target", "set_desired", "emit"}, nil)
 		if !ok {
 			continue
 		}
 		ce, isCmd := fs["command"]
 		de, isSet := fs["set_desired"]
+		ee, isEmit := fs["emit"]
 		switch {
-		case isCmd && isSet:
-			p.errorf(item, ipath, "an action is either command or set_desired, not both")
+		case isCmd && isSet || isCmd && isEmit || isSet && isEmit:
+			p.errorf(item, ipath, "an action is one of command, set_desired or emit")
 			continue
-		case !isCmd && !isSet:
-			p.errorf(item, ipath, "an action needs command or set_desired")
+		case !isCmd && !isSet && !isEmit:
+			p.errorf(item, ipath, "an action needs command, set_desired or emit")
+			continue
+		case isEmit:
+			if msg, ok := p.str(ee.val, yamlnode.Join(ipath, "emit")); ok {
+				acts = append(acts, Action{Emit: msg})
+			}
 			continue
 		case isSet:
 			if _, ok := fs["args"]; ok {
@@ -749,6 +758,33 @@ func (p *parser) ruleActions(m *Model, n *yaml.Node, path string) []Action {
 		name, ok := p.str(ce.val, yamlnode.Join(ipath, "command"))
 		if !ok {
 			continue
+		}
+		if te, ok := fs["target"]; ok {
+			target, _ := p.str(te.val, yamlnode.Join(ipath, "target"))
+			switch target {
+			case "self":
+			case "parent", "children":
+				// The command is checked against the related twins'
+				// models once the twins are known (checkRelated).
+				act := Action{Command: name, Target: target}
+				if ae, ok := fs["args"]; ok {
+					an := yamlnode.Deref(ae.val)
+					if an == nil || an.Kind != yaml.MappingNode {
+						p.errorf(an, yamlnode.Join(ipath, "args"), "want a mapping of parameters to values")
+						continue
+					}
+					act.Args = make(map[string]Value, len(an.Content)/2)
+					for k := 0; k+1 < len(an.Content); k += 2 {
+						key, val := yamlnode.Deref(an.Content[k]), yamlnode.Deref(an.Content[k+1])
+						act.Args[key.Value] = scalarValue(val)
+					}
+				}
+				acts = append(acts, act)
+				continue
+			default:
+				p.errorf(yamlnode.Deref(te.val), yamlnode.Join(ipath, "target"), "target %q: want self, parent or children", target)
+				continue
+			}
 		}
 		def, ok := m.Command(name)
 		if !ok {
@@ -792,6 +828,65 @@ func (p *parser) ruleActions(m *Model, n *yaml.Node, path string) []Action {
 		acts = append(acts, act)
 	}
 	return acts
+}
+
+// scalarValue converts a YAML scalar to a value by its tag: the related
+// twin checks it against its own command's parameters.
+func scalarValue(n *yaml.Node) Value {
+	if n == nil {
+		return String("")
+	}
+	switch n.ShortTag() {
+	case "!!bool":
+		b, _ := strconv.ParseBool(n.Value)
+		return Bool(b)
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return Int(i)
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return Double(f)
+		}
+	}
+	return String(n.Value)
+}
+
+// checkRelated checks the rules' command actions on parents and children
+// against the related twins' models: each must have the command.
+func (p *parser) checkRelated(c *Config) {
+	for _, spec := range c.Twins {
+		if spec.Model == nil {
+			continue
+		}
+		for ri := range spec.Model.Rules {
+			r := &spec.Model.Rules[ri]
+			for _, act := range r.Actions {
+				var related []*Spec
+				switch act.Target {
+				case "parent":
+					if ps, ok := c.Twin(spec.Parent); ok {
+						related = []*Spec{ps}
+					}
+				case "children":
+					related = c.Children(spec.ID)
+				default:
+					continue
+				}
+				for _, t := range related {
+					if t.Model == nil {
+						continue
+					}
+					if _, ok := t.Model.Command(act.Command); !ok {
+						p.errorf(&yaml.Node{Line: r.Line, Column: 1}, "rules."+r.Name,
+							"rule %s of model %s asks the %s of twin %s to %s, but twin %s (model %s) has no command %q",
+							r.Name, spec.Model.Name, strings.TrimSuffix(act.Target, "ren"), spec.ID, act.Command, t.ID, t.Model.Name, act.Command)
+						return
+					}
+				}
+			}
+		}
+	}
 }
 
 // yamlValue converts a YAML scalar to a value checked against r.

@@ -358,7 +358,7 @@ func (s *State) stepRule(evs []Event, vars *ruleVars, i int, at, now int64) []Ev
 	case RuleRaise:
 		add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmRaised, At: at, Message: out.Message}))
 		for _, act := range r.Actions {
-			evs = append(evs, s.action(r, act, now)...)
+			evs = append(evs, s.action(r, act, at, now)...)
 		}
 	case RuleClear:
 		add(s.withTo(AlarmChanged{Rule: i, Kind: AlarmCleared, At: at}))
@@ -374,8 +374,24 @@ func (s *State) stepRule(evs []Event, vars *ruleVars, i int, at, now int64) []Ev
 // action cannot run against this twin's model (the configuration checks
 // it, so only a changed model gets here). A desired value on a property a
 // connector writes is reconciled as one set through the API is.
-func (s *State) action(r *Rule, act Action, now int64) []Event {
+func (s *State) action(r *Rule, act Action, at, now int64) []Event {
 	actor := "rule:" + r.Name
+	if act.Emit != "" || act.Target != "" {
+		ev := RuleFired{Rule: s.ruleIndex(r), Target: act.Target, Command: act.Command, At: at}
+		if act.Emit != "" {
+			ev.Message = substitute(s, act.Emit)
+		}
+		names := make([]string, 0, len(act.Args))
+		for n := range act.Args {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			ev.Args = append(ev.Args, CommandArg{Name: n, Value: act.Args[n]})
+		}
+		s.Apply(ev)
+		return []Event{ev}
+	}
 	if act.Command != "" {
 		rec, err := s.newCommand(act.Command, act.Args)
 		if err != nil {
@@ -393,6 +409,16 @@ func (s *State) action(r *Rule, act Action, now int64) []Event {
 		return nil
 	}
 	return d.Events
+}
+
+func (s *State) ruleIndex(r *Rule) int {
+	rules := s.Spec.Model.Rules
+	for i := range rules {
+		if &rules[i] == r {
+			return i
+		}
+	}
+	return -1
 }
 
 func (s *State) alarmIndex(name string) (int, error) {

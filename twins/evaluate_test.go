@@ -369,8 +369,10 @@ func TestRuleActionConfigErrors(t *testing.T) {
 		{"        actions:\n          - set_desired: {temperature: 1}\n", "not writable"},
 		{"        actions:\n          - command: set_speed\n", "needs argument rpm"},
 		{"        actions:\n          - command: set_speed\n            args: {rpm: 9000}\n", "above max 3000"},
-		{"        actions:\n          - command: stop\n            set_desired: {speed: 0}\n", "not both"},
+		{"        actions:\n          - command: stop\n            set_desired: {speed: 0}\n", "one of command, set_desired or emit"},
 		{"        blocks: [starts]\n", `did you mean "start"`},
+		{"        actions:\n          - {command: stop, target: uncle}\n", "want self, parent or children"},
+		{"        actions:\n          - {}\n", "needs command, set_desired or emit"},
 	} {
 		_, err := ParseConfig("press.yaml", []byte(base+tc.yaml+"twins:\n  - id: p\n    model: press\n"))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "press.yaml:") {

@@ -71,7 +71,21 @@ type WatermarkAdvanced struct {
 	At int64 // the runtime's clock at which event time reached To
 }
 
+// RuleFired records a rule action that reaches beyond the twin's own
+// state: a command asked of its parent or children (carried out by them,
+// each under an idempotency key derived from this event's version), or a
+// message emitted to watchers.
+type RuleFired struct {
+	Rule    int    // index into Model.Rules
+	Target  string // "parent" or "children" for a command; "" for a message
+	Command string
+	Args    []CommandArg
+	Message string
+	At      int64 // event time
+}
+
 func (TelemetryApplied) isEvent()    {}
+func (RuleFired) isEvent()           {}
 func (ConnectivityChanged) isEvent() {}
 func (DesiredSet) isEvent()          {}
 func (AlarmChanged) isEvent()        {}

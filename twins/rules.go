@@ -66,13 +66,18 @@ func (r *Rule) reads(touched []bool) bool {
 }
 
 // Action is what a rule does when its alarm is raised, besides raising it:
-// invoke a command of the twin (Command, with Args) or set a desired value
-// (Property, Value). Either is journaled with the actor "rule:NAME".
+// invoke a command (Command, with Args) of the twin or, with Target
+// "parent" or "children", of its parent or each of its children; set a
+// desired value (Property, Value); or emit a message to watchers (Emit,
+// with {property} replaced as in the rule's message). Each is journaled
+// with the actor "rule:NAME".
 type Action struct {
 	Command  string
 	Args     map[string]Value
+	Target   string // "" (the twin itself), "parent" or "children"
 	Property string
 	Value    Value
+	Emit     string
 }
 
 // RuleVars are the names a condition may use besides the properties; a
@@ -393,10 +398,15 @@ func (r *Rule) step(vars *ruleVars, rs RuleState, active bool, now int64) (RuleO
 // message returns the rule's message with {NAME} replaced by the reported
 // value of property NAME (and its unit); without a message, the condition.
 func (r *Rule) message(s *State) string {
-	msg := r.Message
-	if msg == "" {
+	if r.Message == "" {
 		return r.When
 	}
+	return substitute(s, r.Message)
+}
+
+// substitute replaces {NAME} in msg with the reported value of property
+// NAME (and its unit).
+func substitute(s *State, msg string) string {
 	if !strings.Contains(msg, "{") {
 		return msg
 	}

@@ -33,6 +33,7 @@ type JournalEvent struct {
 	//	*JournalEvent_RulePending
 	//	*JournalEvent_Command
 	//	*JournalEvent_Watermark
+	//	*JournalEvent_RuleFired
 	Event         isJournalEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -138,6 +139,15 @@ func (x *JournalEvent) GetWatermark() *WatermarkAdvancedEvent {
 	return nil
 }
 
+func (x *JournalEvent) GetRuleFired() *RuleFiredEvent {
+	if x != nil {
+		if x, ok := x.Event.(*JournalEvent_RuleFired); ok {
+			return x.RuleFired
+		}
+	}
+	return nil
+}
+
 type isJournalEvent_Event interface {
 	isJournalEvent_Event()
 }
@@ -170,6 +180,10 @@ type JournalEvent_Watermark struct {
 	Watermark *WatermarkAdvancedEvent `protobuf:"bytes,7,opt,name=watermark,proto3,oneof"`
 }
 
+type JournalEvent_RuleFired struct {
+	RuleFired *RuleFiredEvent `protobuf:"bytes,8,opt,name=rule_fired,json=ruleFired,proto3,oneof"`
+}
+
 func (*JournalEvent_Telemetry) isJournalEvent_Event() {}
 
 func (*JournalEvent_Connectivity) isJournalEvent_Event() {}
@@ -183,6 +197,95 @@ func (*JournalEvent_RulePending) isJournalEvent_Event() {}
 func (*JournalEvent_Command) isJournalEvent_Event() {}
 
 func (*JournalEvent_Watermark) isJournalEvent_Event() {}
+
+func (*JournalEvent_RuleFired) isJournalEvent_Event() {}
+
+// RuleFiredEvent: a rule's action asked the twin's parent or children to
+// carry out a command, or emitted a message to watchers.
+type RuleFiredEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// parent or children (a command); empty for a message.
+	Target        string       `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Command       string       `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	Args          []*StoredArg `protobuf:"bytes,4,rep,name=args,proto3" json:"args,omitempty"`
+	Message       string       `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	At            int64        `protobuf:"varint,6,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleFiredEvent) Reset() {
+	*x = RuleFiredEvent{}
+	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleFiredEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleFiredEvent) ProtoMessage() {}
+
+func (x *RuleFiredEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleFiredEvent.ProtoReflect.Descriptor instead.
+func (*RuleFiredEvent) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RuleFiredEvent) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *RuleFiredEvent) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *RuleFiredEvent) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *RuleFiredEvent) GetArgs() []*StoredArg {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *RuleFiredEvent) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RuleFiredEvent) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
 
 // AlarmChangedEvent is one operation on a rule's alarm. kind is the
 // transition: 1 raised, 2 cleared, 3 acknowledged, 4 shelved, 5 unshelved.
@@ -204,7 +307,7 @@ type AlarmChangedEvent struct {
 
 func (x *AlarmChangedEvent) Reset() {
 	*x = AlarmChangedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -216,7 +319,7 @@ func (x *AlarmChangedEvent) String() string {
 func (*AlarmChangedEvent) ProtoMessage() {}
 
 func (x *AlarmChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[1]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -229,7 +332,7 @@ func (x *AlarmChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AlarmChangedEvent.ProtoReflect.Descriptor instead.
 func (*AlarmChangedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AlarmChangedEvent) GetRule() string {
@@ -299,7 +402,7 @@ type RulePendingEvent struct {
 
 func (x *RulePendingEvent) Reset() {
 	*x = RulePendingEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -311,7 +414,7 @@ func (x *RulePendingEvent) String() string {
 func (*RulePendingEvent) ProtoMessage() {}
 
 func (x *RulePendingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[2]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,7 +427,7 @@ func (x *RulePendingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RulePendingEvent.ProtoReflect.Descriptor instead.
 func (*RulePendingEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{2}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RulePendingEvent) GetRule() string {
@@ -350,7 +453,7 @@ type CommandChangedEvent struct {
 
 func (x *CommandChangedEvent) Reset() {
 	*x = CommandChangedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +465,7 @@ func (x *CommandChangedEvent) String() string {
 func (*CommandChangedEvent) ProtoMessage() {}
 
 func (x *CommandChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[3]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +478,7 @@ func (x *CommandChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandChangedEvent.ProtoReflect.Descriptor instead.
 func (*CommandChangedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{3}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CommandChangedEvent) GetCommand() *StoredCommand {
@@ -396,7 +499,7 @@ type WatermarkAdvancedEvent struct {
 
 func (x *WatermarkAdvancedEvent) Reset() {
 	*x = WatermarkAdvancedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +511,7 @@ func (x *WatermarkAdvancedEvent) String() string {
 func (*WatermarkAdvancedEvent) ProtoMessage() {}
 
 func (x *WatermarkAdvancedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[4]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +524,7 @@ func (x *WatermarkAdvancedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatermarkAdvancedEvent.ProtoReflect.Descriptor instead.
 func (*WatermarkAdvancedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WatermarkAdvancedEvent) GetTo() int64 {
@@ -448,7 +551,7 @@ type StoredArg struct {
 
 func (x *StoredArg) Reset() {
 	*x = StoredArg{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +563,7 @@ func (x *StoredArg) String() string {
 func (*StoredArg) ProtoMessage() {}
 
 func (x *StoredArg) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[5]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +576,7 @@ func (x *StoredArg) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredArg.ProtoReflect.Descriptor instead.
 func (*StoredArg) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{5}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StoredArg) GetName() string {
@@ -518,7 +621,7 @@ type StoredCommand struct {
 
 func (x *StoredCommand) Reset() {
 	*x = StoredCommand{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +633,7 @@ func (x *StoredCommand) String() string {
 func (*StoredCommand) ProtoMessage() {}
 
 func (x *StoredCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[6]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +646,7 @@ func (x *StoredCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredCommand.ProtoReflect.Descriptor instead.
 func (*StoredCommand) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{6}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StoredCommand) GetId() string {
@@ -696,7 +799,7 @@ type StoredAlarm struct {
 
 func (x *StoredAlarm) Reset() {
 	*x = StoredAlarm{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -708,7 +811,7 @@ func (x *StoredAlarm) String() string {
 func (*StoredAlarm) ProtoMessage() {}
 
 func (x *StoredAlarm) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[7]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -721,7 +824,7 @@ func (x *StoredAlarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredAlarm.ProtoReflect.Descriptor instead.
 func (*StoredAlarm) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{7}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StoredAlarm) GetRule() string {
@@ -824,7 +927,7 @@ type StoredSample struct {
 
 func (x *StoredSample) Reset() {
 	*x = StoredSample{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +939,7 @@ func (x *StoredSample) String() string {
 func (*StoredSample) ProtoMessage() {}
 
 func (x *StoredSample) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[8]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +952,7 @@ func (x *StoredSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredSample.ProtoReflect.Descriptor instead.
 func (*StoredSample) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{8}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StoredSample) GetProperty() int32 {
@@ -904,7 +1007,7 @@ type TelemetryAppliedEvent struct {
 
 func (x *TelemetryAppliedEvent) Reset() {
 	*x = TelemetryAppliedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[9]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1019,7 @@ func (x *TelemetryAppliedEvent) String() string {
 func (*TelemetryAppliedEvent) ProtoMessage() {}
 
 func (x *TelemetryAppliedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[9]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1032,7 @@ func (x *TelemetryAppliedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TelemetryAppliedEvent.ProtoReflect.Descriptor instead.
 func (*TelemetryAppliedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{9}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TelemetryAppliedEvent) GetSamples() []*StoredSample {
@@ -956,7 +1059,7 @@ type ConnectivityChangedEvent struct {
 
 func (x *ConnectivityChangedEvent) Reset() {
 	*x = ConnectivityChangedEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[10]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -968,7 +1071,7 @@ func (x *ConnectivityChangedEvent) String() string {
 func (*ConnectivityChangedEvent) ProtoMessage() {}
 
 func (x *ConnectivityChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[10]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -981,7 +1084,7 @@ func (x *ConnectivityChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectivityChangedEvent.ProtoReflect.Descriptor instead.
 func (*ConnectivityChangedEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{10}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConnectivityChangedEvent) GetConnectivity() Connectivity {
@@ -1011,7 +1114,7 @@ type DesiredSetEvent struct {
 
 func (x *DesiredSetEvent) Reset() {
 	*x = DesiredSetEvent{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[11]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1126,7 @@ func (x *DesiredSetEvent) String() string {
 func (*DesiredSetEvent) ProtoMessage() {}
 
 func (x *DesiredSetEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[11]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1139,7 @@ func (x *DesiredSetEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesiredSetEvent.ProtoReflect.Descriptor instead.
 func (*DesiredSetEvent) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{11}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DesiredSetEvent) GetProperty() string {
@@ -1080,7 +1183,7 @@ type StoredReported struct {
 
 func (x *StoredReported) Reset() {
 	*x = StoredReported{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[12]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1195,7 @@ func (x *StoredReported) String() string {
 func (*StoredReported) ProtoMessage() {}
 
 func (x *StoredReported) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[12]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1208,7 @@ func (x *StoredReported) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredReported.ProtoReflect.Descriptor instead.
 func (*StoredReported) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{12}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StoredReported) GetProperty() string {
@@ -1155,7 +1258,7 @@ type StoredDesired struct {
 
 func (x *StoredDesired) Reset() {
 	*x = StoredDesired{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[13]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1270,7 @@ func (x *StoredDesired) String() string {
 func (*StoredDesired) ProtoMessage() {}
 
 func (x *StoredDesired) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[13]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1283,7 @@ func (x *StoredDesired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredDesired.ProtoReflect.Descriptor instead.
 func (*StoredDesired) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{13}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StoredDesired) GetProperty() string {
@@ -1232,7 +1335,7 @@ type TwinSnapshot struct {
 
 func (x *TwinSnapshot) Reset() {
 	*x = TwinSnapshot{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[14]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1347,7 @@ func (x *TwinSnapshot) String() string {
 func (*TwinSnapshot) ProtoMessage() {}
 
 func (x *TwinSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[14]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1360,7 @@ func (x *TwinSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TwinSnapshot.ProtoReflect.Descriptor instead.
 func (*TwinSnapshot) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{14}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TwinSnapshot) GetVersion() int64 {
@@ -1358,7 +1461,7 @@ type StoredWindow struct {
 
 func (x *StoredWindow) Reset() {
 	*x = StoredWindow{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1473,7 @@ func (x *StoredWindow) String() string {
 func (*StoredWindow) ProtoMessage() {}
 
 func (x *StoredWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[15]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1486,7 @@ func (x *StoredWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoredWindow.ProtoReflect.Descriptor instead.
 func (*StoredWindow) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{15}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StoredWindow) GetProperty() string {
@@ -1420,7 +1523,7 @@ type HistoryValue struct {
 
 func (x *HistoryValue) Reset() {
 	*x = HistoryValue{}
-	mi := &file_plantwin_v1_journal_proto_msgTypes[16]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1535,7 @@ func (x *HistoryValue) String() string {
 func (*HistoryValue) ProtoMessage() {}
 
 func (x *HistoryValue) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_journal_proto_msgTypes[16]
+	mi := &file_plantwin_v1_journal_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1548,7 @@ func (x *HistoryValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryValue.ProtoReflect.Descriptor instead.
 func (*HistoryValue) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{16}
+	return file_plantwin_v1_journal_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HistoryValue) GetValue() *Value {
@@ -1473,7 +1576,7 @@ var File_plantwin_v1_journal_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\n" +
-	"\x19plantwin/v1/journal.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\"\xe1\x03\n" +
+	"\x19plantwin/v1/journal.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\"\x9f\x04\n" +
 	"\fJournalEvent\x12B\n" +
 	"\ttelemetry\x18\x01 \x01(\v2\".plantwin.v1.TelemetryAppliedEventH\x00R\ttelemetry\x12K\n" +
 	"\fconnectivity\x18\x02 \x01(\v2%.plantwin.v1.ConnectivityChangedEventH\x00R\fconnectivity\x128\n" +
@@ -1481,8 +1584,17 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\x05alarm\x18\x04 \x01(\v2\x1e.plantwin.v1.AlarmChangedEventH\x00R\x05alarm\x12B\n" +
 	"\frule_pending\x18\x05 \x01(\v2\x1d.plantwin.v1.RulePendingEventH\x00R\vrulePending\x12<\n" +
 	"\acommand\x18\x06 \x01(\v2 .plantwin.v1.CommandChangedEventH\x00R\acommand\x12C\n" +
-	"\twatermark\x18\a \x01(\v2#.plantwin.v1.WatermarkAdvancedEventH\x00R\twatermarkB\a\n" +
-	"\x05event\"\xb9\x01\n" +
+	"\twatermark\x18\a \x01(\v2#.plantwin.v1.WatermarkAdvancedEventH\x00R\twatermark\x12<\n" +
+	"\n" +
+	"rule_fired\x18\b \x01(\v2\x1b.plantwin.v1.RuleFiredEventH\x00R\truleFiredB\a\n" +
+	"\x05event\"\xac\x01\n" +
+	"\x0eRuleFiredEvent\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x18\n" +
+	"\acommand\x18\x03 \x01(\tR\acommand\x12*\n" +
+	"\x04args\x18\x04 \x03(\v2\x16.plantwin.v1.StoredArgR\x04args\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x0e\n" +
+	"\x02at\x18\x06 \x01(\x03R\x02at\"\xb9\x01\n" +
 	"\x11AlarmChangedEvent\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\x05R\x04kind\x12\x0e\n" +
@@ -1613,61 +1725,64 @@ func file_plantwin_v1_journal_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_journal_proto_rawDescData
 }
 
-var file_plantwin_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_plantwin_v1_journal_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plantwin_v1_journal_proto_goTypes = []any{
 	(*JournalEvent)(nil),             // 0: plantwin.v1.JournalEvent
-	(*AlarmChangedEvent)(nil),        // 1: plantwin.v1.AlarmChangedEvent
-	(*RulePendingEvent)(nil),         // 2: plantwin.v1.RulePendingEvent
-	(*CommandChangedEvent)(nil),      // 3: plantwin.v1.CommandChangedEvent
-	(*WatermarkAdvancedEvent)(nil),   // 4: plantwin.v1.WatermarkAdvancedEvent
-	(*StoredArg)(nil),                // 5: plantwin.v1.StoredArg
-	(*StoredCommand)(nil),            // 6: plantwin.v1.StoredCommand
-	(*StoredAlarm)(nil),              // 7: plantwin.v1.StoredAlarm
-	(*StoredSample)(nil),             // 8: plantwin.v1.StoredSample
-	(*TelemetryAppliedEvent)(nil),    // 9: plantwin.v1.TelemetryAppliedEvent
-	(*ConnectivityChangedEvent)(nil), // 10: plantwin.v1.ConnectivityChangedEvent
-	(*DesiredSetEvent)(nil),          // 11: plantwin.v1.DesiredSetEvent
-	(*StoredReported)(nil),           // 12: plantwin.v1.StoredReported
-	(*StoredDesired)(nil),            // 13: plantwin.v1.StoredDesired
-	(*TwinSnapshot)(nil),             // 14: plantwin.v1.TwinSnapshot
-	(*StoredWindow)(nil),             // 15: plantwin.v1.StoredWindow
-	(*HistoryValue)(nil),             // 16: plantwin.v1.HistoryValue
-	(*Value)(nil),                    // 17: plantwin.v1.Value
-	(Quality)(0),                     // 18: plantwin.v1.Quality
-	(Connectivity)(0),                // 19: plantwin.v1.Connectivity
+	(*RuleFiredEvent)(nil),           // 1: plantwin.v1.RuleFiredEvent
+	(*AlarmChangedEvent)(nil),        // 2: plantwin.v1.AlarmChangedEvent
+	(*RulePendingEvent)(nil),         // 3: plantwin.v1.RulePendingEvent
+	(*CommandChangedEvent)(nil),      // 4: plantwin.v1.CommandChangedEvent
+	(*WatermarkAdvancedEvent)(nil),   // 5: plantwin.v1.WatermarkAdvancedEvent
+	(*StoredArg)(nil),                // 6: plantwin.v1.StoredArg
+	(*StoredCommand)(nil),            // 7: plantwin.v1.StoredCommand
+	(*StoredAlarm)(nil),              // 8: plantwin.v1.StoredAlarm
+	(*StoredSample)(nil),             // 9: plantwin.v1.StoredSample
+	(*TelemetryAppliedEvent)(nil),    // 10: plantwin.v1.TelemetryAppliedEvent
+	(*ConnectivityChangedEvent)(nil), // 11: plantwin.v1.ConnectivityChangedEvent
+	(*DesiredSetEvent)(nil),          // 12: plantwin.v1.DesiredSetEvent
+	(*StoredReported)(nil),           // 13: plantwin.v1.StoredReported
+	(*StoredDesired)(nil),            // 14: plantwin.v1.StoredDesired
+	(*TwinSnapshot)(nil),             // 15: plantwin.v1.TwinSnapshot
+	(*StoredWindow)(nil),             // 16: plantwin.v1.StoredWindow
+	(*HistoryValue)(nil),             // 17: plantwin.v1.HistoryValue
+	(*Value)(nil),                    // 18: plantwin.v1.Value
+	(Quality)(0),                     // 19: plantwin.v1.Quality
+	(Connectivity)(0),                // 20: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_journal_proto_depIdxs = []int32{
-	9,  // 0: plantwin.v1.JournalEvent.telemetry:type_name -> plantwin.v1.TelemetryAppliedEvent
-	10, // 1: plantwin.v1.JournalEvent.connectivity:type_name -> plantwin.v1.ConnectivityChangedEvent
-	11, // 2: plantwin.v1.JournalEvent.desired:type_name -> plantwin.v1.DesiredSetEvent
-	1,  // 3: plantwin.v1.JournalEvent.alarm:type_name -> plantwin.v1.AlarmChangedEvent
-	2,  // 4: plantwin.v1.JournalEvent.rule_pending:type_name -> plantwin.v1.RulePendingEvent
-	3,  // 5: plantwin.v1.JournalEvent.command:type_name -> plantwin.v1.CommandChangedEvent
-	4,  // 6: plantwin.v1.JournalEvent.watermark:type_name -> plantwin.v1.WatermarkAdvancedEvent
-	6,  // 7: plantwin.v1.CommandChangedEvent.command:type_name -> plantwin.v1.StoredCommand
-	17, // 8: plantwin.v1.StoredArg.value:type_name -> plantwin.v1.Value
-	5,  // 9: plantwin.v1.StoredCommand.args:type_name -> plantwin.v1.StoredArg
-	17, // 10: plantwin.v1.StoredSample.value:type_name -> plantwin.v1.Value
-	18, // 11: plantwin.v1.StoredSample.quality:type_name -> plantwin.v1.Quality
-	8,  // 12: plantwin.v1.TelemetryAppliedEvent.samples:type_name -> plantwin.v1.StoredSample
-	19, // 13: plantwin.v1.ConnectivityChangedEvent.connectivity:type_name -> plantwin.v1.Connectivity
-	17, // 14: plantwin.v1.DesiredSetEvent.value:type_name -> plantwin.v1.Value
-	17, // 15: plantwin.v1.StoredReported.value:type_name -> plantwin.v1.Value
-	18, // 16: plantwin.v1.StoredReported.quality:type_name -> plantwin.v1.Quality
-	17, // 17: plantwin.v1.StoredDesired.value:type_name -> plantwin.v1.Value
-	12, // 18: plantwin.v1.TwinSnapshot.reported:type_name -> plantwin.v1.StoredReported
-	13, // 19: plantwin.v1.TwinSnapshot.desired:type_name -> plantwin.v1.StoredDesired
-	19, // 20: plantwin.v1.TwinSnapshot.connectivity:type_name -> plantwin.v1.Connectivity
-	7,  // 21: plantwin.v1.TwinSnapshot.alarms:type_name -> plantwin.v1.StoredAlarm
-	6,  // 22: plantwin.v1.TwinSnapshot.commands:type_name -> plantwin.v1.StoredCommand
-	15, // 23: plantwin.v1.TwinSnapshot.windows:type_name -> plantwin.v1.StoredWindow
-	17, // 24: plantwin.v1.HistoryValue.value:type_name -> plantwin.v1.Value
-	18, // 25: plantwin.v1.HistoryValue.quality:type_name -> plantwin.v1.Quality
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	10, // 0: plantwin.v1.JournalEvent.telemetry:type_name -> plantwin.v1.TelemetryAppliedEvent
+	11, // 1: plantwin.v1.JournalEvent.connectivity:type_name -> plantwin.v1.ConnectivityChangedEvent
+	12, // 2: plantwin.v1.JournalEvent.desired:type_name -> plantwin.v1.DesiredSetEvent
+	2,  // 3: plantwin.v1.JournalEvent.alarm:type_name -> plantwin.v1.AlarmChangedEvent
+	3,  // 4: plantwin.v1.JournalEvent.rule_pending:type_name -> plantwin.v1.RulePendingEvent
+	4,  // 5: plantwin.v1.JournalEvent.command:type_name -> plantwin.v1.CommandChangedEvent
+	5,  // 6: plantwin.v1.JournalEvent.watermark:type_name -> plantwin.v1.WatermarkAdvancedEvent
+	1,  // 7: plantwin.v1.JournalEvent.rule_fired:type_name -> plantwin.v1.RuleFiredEvent
+	6,  // 8: plantwin.v1.RuleFiredEvent.args:type_name -> plantwin.v1.StoredArg
+	7,  // 9: plantwin.v1.CommandChangedEvent.command:type_name -> plantwin.v1.StoredCommand
+	18, // 10: plantwin.v1.StoredArg.value:type_name -> plantwin.v1.Value
+	6,  // 11: plantwin.v1.StoredCommand.args:type_name -> plantwin.v1.StoredArg
+	18, // 12: plantwin.v1.StoredSample.value:type_name -> plantwin.v1.Value
+	19, // 13: plantwin.v1.StoredSample.quality:type_name -> plantwin.v1.Quality
+	9,  // 14: plantwin.v1.TelemetryAppliedEvent.samples:type_name -> plantwin.v1.StoredSample
+	20, // 15: plantwin.v1.ConnectivityChangedEvent.connectivity:type_name -> plantwin.v1.Connectivity
+	18, // 16: plantwin.v1.DesiredSetEvent.value:type_name -> plantwin.v1.Value
+	18, // 17: plantwin.v1.StoredReported.value:type_name -> plantwin.v1.Value
+	19, // 18: plantwin.v1.StoredReported.quality:type_name -> plantwin.v1.Quality
+	18, // 19: plantwin.v1.StoredDesired.value:type_name -> plantwin.v1.Value
+	13, // 20: plantwin.v1.TwinSnapshot.reported:type_name -> plantwin.v1.StoredReported
+	14, // 21: plantwin.v1.TwinSnapshot.desired:type_name -> plantwin.v1.StoredDesired
+	20, // 22: plantwin.v1.TwinSnapshot.connectivity:type_name -> plantwin.v1.Connectivity
+	8,  // 23: plantwin.v1.TwinSnapshot.alarms:type_name -> plantwin.v1.StoredAlarm
+	7,  // 24: plantwin.v1.TwinSnapshot.commands:type_name -> plantwin.v1.StoredCommand
+	16, // 25: plantwin.v1.TwinSnapshot.windows:type_name -> plantwin.v1.StoredWindow
+	18, // 26: plantwin.v1.HistoryValue.value:type_name -> plantwin.v1.Value
+	19, // 27: plantwin.v1.HistoryValue.quality:type_name -> plantwin.v1.Quality
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_journal_proto_init() }
@@ -1684,6 +1799,7 @@ func file_plantwin_v1_journal_proto_init() {
 		(*JournalEvent_RulePending)(nil),
 		(*JournalEvent_Command)(nil),
 		(*JournalEvent_Watermark)(nil),
+		(*JournalEvent_RuleFired)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1691,7 +1807,7 @@ func file_plantwin_v1_journal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_journal_proto_rawDesc), len(file_plantwin_v1_journal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1116,7 +1116,10 @@ type TwinChange struct {
 	AlarmTransition string `protobuf:"bytes,8,opt,name=alarm_transition,json=alarmTransition,proto3" json:"alarm_transition,omitempty"`
 	Actor           string `protobuf:"bytes,9,opt,name=actor,proto3" json:"actor,omitempty"`
 	// Set when a command was created or moved on in its lifecycle.
-	Command       *Command `protobuf:"bytes,10,opt,name=command,proto3" json:"command,omitempty"`
+	Command *Command `protobuf:"bytes,10,opt,name=command,proto3" json:"command,omitempty"`
+	// Set when a rule emitted a message, or asked the twin's parent or
+	// children to carry out a command ("rule overheat: stop on parent").
+	RuleEvent     string `protobuf:"bytes,11,opt,name=rule_event,json=ruleEvent,proto3" json:"rule_event,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1219,6 +1222,13 @@ func (x *TwinChange) GetCommand() *Command {
 		return x.Command
 	}
 	return nil
+}
+
+func (x *TwinChange) GetRuleEvent() string {
+	if x != nil {
+		return x.RuleEvent
+	}
+	return ""
 }
 
 type TwinLeft struct {
@@ -1942,7 +1952,7 @@ const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\theartbeat\x18\x04 \x01(\v2\x16.plantwin.v1.HeartbeatH\x00R\theartbeat\x12-\n" +
 	"\x06lagged\x18\x05 \x01(\v2\x13.plantwin.v1.LaggedH\x00R\x06lagged\x12-\n" +
 	"\x06synced\x18\x06 \x01(\v2\x13.plantwin.v1.SyncedH\x00R\x06syncedB\a\n" +
-	"\x05event\"\xfc\x04\n" +
+	"\x05event\"\x9b\x05\n" +
 	"\n" +
 	"TwinChange\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
@@ -1955,7 +1965,9 @@ const file_plantwin_v1_twin_service_proto_rawDesc = "" +
 	"\x10alarm_transition\x18\b \x01(\tR\x0falarmTransition\x12\x14\n" +
 	"\x05actor\x18\t \x01(\tR\x05actor\x12.\n" +
 	"\acommand\x18\n" +
-	" \x01(\v2\x14.plantwin.v1.CommandR\acommand\x1aW\n" +
+	" \x01(\v2\x14.plantwin.v1.CommandR\acommand\x12\x1d\n" +
+	"\n" +
+	"rule_event\x18\v \x01(\tR\truleEvent\x1aW\n" +
 	"\rReportedEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x120\n" +
 	"\x05value\x18\x02 \x01(\v2\x1a.plantwin.v1.PropertyValueR\x05value:\x028\x01\x1aU\n" +

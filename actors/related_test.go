@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/twins"
+)
+
+const linePlant = `
+models:
+  - name: line
+    properties:
+      - {name: speed, type: double}
+    commands:
+      - name: stop
+        parameters: [{name: reason, type: string}]
+      - name: slow
+  - name: press
+    properties:
+      - {name: temperature, type: double}
+    commands:
+      - name: slow
+    rules:
+      - name: overheat
+        when: temperature > 90.0
+        message: press at {temperature}
+        actions:
+          - {command: stop, target: parent, args: {reason: overheat}}
+          - {emit: 'press {temperature} too hot, line stopping'}
+  - name: cell
+    properties:
+      - {name: temperature, type: double}
+    commands:
+      - name: slow
+  - name: guard
+    properties:
+      - {name: open, type: bool}
+    rules:
+      - name: door
+        when: open
+        actions: [{command: slow, target: children}]
+twins:
+  - {id: line-1, model: line}
+  - {id: press-1, model: press, parent: line-1}
+  - {id: press-2, model: press, parent: line-1}
+  - {id: guard-1, model: guard}
+  - {id: cell-1, model: cell, parent: guard-1}
+  - {id: cell-2, model: cell, parent: guard-1}
+`
+
+// TestRuleCommandsReachRelatedTwins: a press's rule stops its line (the
+// parent), a guard's rule slows its cells (the children); each command is
+// created once on the related twin, by the rule, and the message the rule
+// emits reaches watchers.
+func TestRuleCommandsReachRelatedTwins(t *testing.T) {
+	cfg, err := twins.ParseConfig("line.yaml", []byte(linePlant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Start(Config{Twins: cfg, Store: store})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	n := &testNode{rt: rt, store: store}
+	t.Cleanup(n.close)
+	sub := rt.Subscribe([]string{"press-1"}, 64)
+	defer sub.Close()
+
+	now := time.Now().UnixNano()
+	apply(t, rt, "press-1", &pb.Sample{Property: "temperature", Value: dbl(95.5), SourceTimeUnixNano: now})
+	apply(t, rt, "guard-1", &pb.Sample{Property: "open", Value: boolean(true), SourceTimeUnixNano: now})
+	commands := func(id string) []twins.CommandRecord {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, _, err := rt.State(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Commands
+	}
+	until(t, "line-1 to get the stop", func() bool { return len(commands("line-1")) > 0 })
+	until(t, "both cells to get slow", func() bool { return len(commands("cell-1")) > 0 && len(commands("cell-2")) > 0 })
+	c := commands("line-1")
+	if len(c) != 1 || c[0].Name != "stop" || c[0].Actor != "rule:overheat@press-1" || c[0].Args[0].Value.AsString() != "overheat" {
+		t.Fatalf("line-1 commands %+v", c)
+	}
+	if c := commands("cell-2"); len(c) != 1 || c[0].Name != "slow" || c[0].Actor != "rule:door@guard-1" {
+		t.Fatalf("cell-2 commands %+v", c)
+	}
+	if c := commands("press-2"); len(c) != 0 {
+		t.Errorf("press-2 got %+v", c)
+	}
+	var emitted string
+	deadline := time.After(10 * time.Second)
+	for emitted == "" {
+		select {
+		case ch := <-sub.C():
+			for _, ev := range ch.Events {
+				if pc := ChangeToProto(ch.Spec, ev.Version, ev.Event); pc.RuleEvent != "" && !strings.Contains(pc.RuleEvent, " on parent") {
+					emitted = pc.RuleEvent
+				}
+			}
+		case <-deadline:
+			t.Fatal("no emitted message on the feed")
+		}
+	}
+	if emitted != "overheat: press 95.5 too hot, line stopping" {
+		t.Errorf("emitted %q", emitted)
+	}
+	audit, err := rt.ReadAudit("press-1", 0, 0)
+	if err != nil || len(audit) != 1 || audit[0].Action != "command_requested" || audit[0].Detail != "overheat: stop reason=\"overheat\" on parent" {
+		t.Errorf("press-1 audit %v %v", audit, err)
+	}
+}
+
+func TestRelatedCommandMustExist(t *testing.T) {
+	bad := strings.Replace(linePlant, "    commands:\n      - name: slow\n  - name: guard", "  - name: guard", 1)
+	_, err := twins.ParseConfig("line.yaml", []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), `has no command "slow"`) || !strings.Contains(err.Error(), "line.yaml:") {
+		t.Fatalf("err %v", err)
+	}
+}

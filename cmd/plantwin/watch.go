@@ -170,6 +170,27 @@ func printEvent(w io.Writer, o *watchOptions, m *pb.WatchTwinsResponse) error {
 			d := ch.Desired[n]
 			line += fmt.Sprintf(" desired.%s=%s (by %s)", n, valueText(d.Value), d.UpdatedBy)
 		}
+		if a := ch.Alarm; a != nil {
+			line += fmt.Sprintf(" alarm %s %s → %s [%s]", a.Name, ch.AlarmTransition, a.State, a.Severity)
+			if ch.Actor != "" {
+				line += " by " + ch.Actor
+			}
+			if a.Message != "" {
+				line += ": " + a.Message
+			}
+		}
+		if c := ch.Command; c != nil {
+			line += fmt.Sprintf(" command %s %s %s", c.Id, c.Name, c.Status)
+			if c.InvokedBy != "" {
+				line += " (by " + c.InvokedBy + ")"
+			}
+			if c.Error != "" {
+				line += ": " + c.Error
+			}
+		}
+		if ch.RuleEvent != "" {
+			line += " rule " + ch.RuleEvent
+		}
 	case *pb.WatchTwinsResponse_Left:
 		line = fmt.Sprintf("LEFT    %s v%d (no longer matches)", ev.Left.TwinId, ev.Left.Version)
 	case *pb.WatchTwinsResponse_Lagged:

@@ -130,3 +130,72 @@ func TestRelatedCommandMustExist(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+const rollupPlant = `
+models:
+  - name: line
+    properties:
+      - {name: target, type: double}
+    rules:
+      - {name: faults, when: 'children.count(state == "fault") >= 2', severity: critical}
+      - {name: underpowered, when: 'children.sum("power") < 50.0'}
+  - name: pump
+    properties:
+      - {name: power, type: double}
+      - {name: state, type: enum, values: [run, fault]}
+twins:
+  - {id: line-1, model: line}
+  - id: pump-{1..3}
+    model: pump
+    parent: line-1
+`
+
+// TestRollupsFollowChildren: a line's rules read roll-ups over its pumps;
+// the pumps report as they change, and a line activated later (after its
+// pumps changed) starts from their stored state.
+func TestRollupsFollowChildren(t *testing.T) {
+	cfg, err := twins.ParseConfig("line.yaml", []byte(rollupPlant))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := persistence.Open(persistence.DefaultConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := Start(Config{Twins: cfg, Store: store, PassivateAfter: 200 * time.Millisecond})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	n := &testNode{rt: rt, store: store}
+	t.Cleanup(n.close)
+	now := time.Now().UnixNano()
+	pump := func(id string, power float64, state string) {
+		apply(t, rt, id, &pb.Sample{Property: "power", Value: dbl(power), SourceTimeUnixNano: now},
+			&pb.Sample{Property: "state", Value: &pb.Value{Kind: &pb.Value_EnumValue{EnumValue: state}}, SourceTimeUnixNano: now})
+		now++
+	}
+	// The pumps change before the line was ever activated.
+	pump("pump-1", 10, "fault")
+	pump("pump-2", 10, "run")
+	pump("pump-3", 10, "run")
+	alarm := func(name string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, _, err := rt.State(ctx, "line-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := st.Alarm(name)
+		return a.Active
+	}
+	// Activating the line loads its pumps; the next report decides.
+	getTwin(t, rt, "line-1")
+	pump("pump-2", 10, "fault")
+	until(t, "two pumps in fault raise the line's alarm", func() bool { return alarm("faults") })
+	until(t, "30 of power under 50 raises underpowered", func() bool { return alarm("underpowered") })
+	pump("pump-3", 40, "run")
+	until(t, "70 of power clears underpowered", func() bool { return !alarm("underpowered") })
+	pump("pump-1", 10, "run")
+	until(t, "one pump in fault clears the faults alarm", func() bool { return !alarm("faults") })
+}

@@ -54,6 +54,9 @@ type twinActor struct {
 	// restart: a reload changed this twin's declaration; it passivates
 	// once no command attempt is with its device.
 	restart bool
+	// parentReads holds the properties the parent's roll-ups read (nil:
+	// no parent, or one without roll-ups).
+	parentReads map[string]bool
 }
 
 // reconfigured tells a twin that the runtime's configuration was replaced
@@ -97,6 +100,55 @@ func (a *twinActor) sendRelated(fired []firedAt) {
 			}()
 		}
 	}
+}
+
+// loadKids gives a parent whose model has roll-ups its children's values
+// from storage (their acknowledged state); from then on the children
+// report their changes. It also notes which properties this twin reports
+// to its own parent.
+func (a *twinActor) loadKids() {
+	cfg := a.rt.Twins()
+	if ps, ok := cfg.Twin(a.st.Spec.Parent); ok && len(ps.Model.Rollups) > 0 {
+		a.parentReads = map[string]bool{}
+		for _, p := range ps.Model.RollupProperties() {
+			a.parentReads[p] = true
+		}
+	}
+	props := a.st.Spec.Model.RollupProperties()
+	if len(a.st.Spec.Model.Rollups) == 0 {
+		return
+	}
+	for _, ch := range cfg.Children(a.id) {
+		st, err := a.rt.LoadState(ch)
+		if err != nil {
+			a.rt.log.Warn("roll-ups: cannot read a child's state; it counts when it reports", "twin", a.id, "child", ch.ID, "err", err)
+			continue
+		}
+		a.st.SetKid(ch.ID, kidValues(st, props))
+	}
+}
+
+// kidValues returns st's reported values of props.
+func kidValues(st *twins.State, props []string) map[string]twins.Value {
+	vals := make(map[string]twins.Value, len(props))
+	for _, p := range props {
+		if prop, ok := st.Spec.Model.Property(p); ok && st.Reported[prop.Index].Quality != twins.QualityUnknown {
+			vals[p] = st.Reported[prop.Index].Value
+		}
+	}
+	return vals
+}
+
+// reportToParent sends the parent this twin's values of the properties
+// its roll-ups read.
+func (a *twinActor) reportToParent() {
+	msg := &pb.ChildReport{ParentId: a.st.Spec.Parent, ChildId: a.id, Values: map[string]*pb.Value{}, At: a.st.Watermark}
+	for p := range a.parentReads {
+		if prop, ok := a.st.Spec.Model.Property(p); ok && a.st.Reported[prop.Index].Quality != twins.QualityUnknown {
+			msg.Values[p] = ValueToProto(a.st.Reported[prop.Index].Value)
+		}
+	}
+	a.rt.lookup.Send(a.rt.identity(a.st.Spec.Parent), msg, nil)
 }
 
 // writes reports whether the node's edge connectors write property of this
@@ -145,6 +197,7 @@ type commit struct {
 	launch       []twins.CommandRecord // commands to hand to the device once durable
 	wake         *int64                // the due time this commit writes to the wake schedule
 	related      []firedAt             // commands for related twins, sent once durable
+	reportParent bool                  // a property the parent's roll-ups read changed
 }
 
 // firedAt is a journaled RuleFired and its version.
@@ -205,6 +258,8 @@ func (a *twinActor) Receive(ctx actor.Context) {
 		}
 	case *pb.Wake:
 		a.handle(ctx, request{msg: &tickMsg{}})
+	case *pb.ChildReport:
+		a.handle(ctx, request{msg: m})
 	case *dispatchMsg:
 		a.dispatchQueued = false
 		a.handle(ctx, request{msg: m})
@@ -283,6 +338,7 @@ func (a *twinActor) init(ctx actor.Context) {
 	}
 	a.snapVersion = snapVersion
 	a.st.Reconcile = a.writes
+	a.loadKids()
 	a.rt.met.activations.Inc()
 	a.rt.met.recovery.Observe(time.Since(start).Seconds())
 	for i := range a.st.Commands {
@@ -524,6 +580,14 @@ func (a *twinActor) record(w *persistence.Write, c *commit, events []twins.Event
 		switch e := ev.(type) {
 		case twins.TelemetryApplied:
 			accepted += int32(len(e.Samples))
+			if !c.reportParent && a.parentReads != nil {
+				for _, smp := range e.Samples {
+					if a.parentReads[model.Properties[smp.Property].Name] {
+						c.reportParent = true
+						break
+					}
+				}
+			}
 			for _, s := range e.Samples {
 				hv, err := encodeHistoryValue(s.Value, s.Quality, e.ServerTime)
 				if err != nil {
@@ -594,6 +658,12 @@ func (a *twinActor) decide(msg any, now int64) (twins.Decision, error) {
 			all.Events = append(all.Events, d.Events...)
 		}
 		return all, nil
+	case *pb.ChildReport:
+		values := make(map[string]twins.Value, len(m.Values))
+		for k, v := range m.Values {
+			values[k] = ValueFromProto(v)
+		}
+		return a.st.Handle(twins.ChildReport{Child: m.ChildId, Values: values, At: m.At}, now)
 	case *dispatchResult:
 		out := twins.CommandOutcome{ID: m.id, Attempt: m.attempt, Retry: m.retry}
 		if m.err != nil {
@@ -663,6 +733,9 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	a.finishReplies(ctx, c.replies)
 	a.launch(ctx, c.launch)
 	a.sendRelated(c.related)
+	if c.reportParent {
+		a.reportToParent()
+	}
 	a.afterChange(ctx)
 	if len(c.changes) > 0 {
 		a.rt.feed.publish(a.id, func() *Change { return &Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes} })

@@ -602,8 +602,9 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 		return
 	}
 	ws := &windowSet{m: m, keys: map[string]bool{}}
-	defer func() { m.Windows = ws.specs }()
-	env, err := ruleEnv(m, ws)
+	rs := &rollupSet{}
+	defer func() { m.Windows, m.Rollups = ws.specs, rs.rollups }()
+	env, err := ruleEnv(m, ws, rs)
 	if err != nil {
 		p.errorf(n, path, "%v", err)
 		return
@@ -643,6 +644,7 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 				r.deps.add(i)
 			}
 			r.deps.always = r.deps.always || deps.always
+			r.deps.rollup = r.deps.rollup || deps.rollup
 			return expr, prg
 		}
 		r.When, r.when = cond("when", true)

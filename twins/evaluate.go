@@ -38,6 +38,8 @@ func (s *State) Handle(cmd any, now int64) (Decision, error) {
 		return s.apply(s.decideShelve(c, now))
 	case Tick:
 		return s.handleTick(c), nil
+	case ChildReport:
+		return s.handleChildReport(c, now), nil
 	case SetConnectivity:
 		return s.handleConnectivity(c, now)
 	case *SetConnectivity:

@@ -74,6 +74,9 @@ type Model struct {
 	// Windows are the window functions (avg, min, max, delta, rate,
 	// count) the rules use; twins buffer recent samples for them.
 	Windows []WindowSpec
+	// Rollups are the aggregates over a twin's children the rules read
+	// (children.sum("power"), children.count(state == "fault")).
+	Rollups []Rollup
 	// Fingerprint identifies the model's declaration (its YAML content,
 	// not its position): equal fingerprints, equal models, so a reload
 	// leaves the twins of an unchanged model alone.

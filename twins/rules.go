@@ -95,9 +95,10 @@ var celReserved = map[string]bool{
 
 // ruleEnv returns the CEL environment of m's rules; the window functions
 // they use are collected in ws.
-func ruleEnv(m *Model, ws *windowSet) (*cel.Env, error) {
+func ruleEnv(m *Model, ws *windowSet, rs *rollupSet) (*cel.Env, error) {
 	opts := []cel.EnvOption{
 		cel.Variable(windowVar, cel.MapType(cel.StringType, cel.DoubleType)),
+		cel.Variable(childrenVar, cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable("prev", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("quality", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("labels", cel.MapType(cel.StringType, cel.StringType)),
@@ -106,12 +107,13 @@ func ruleEnv(m *Model, ws *windowSet) (*cel.Env, error) {
 		cel.CrossTypeNumericComparisons(true),
 	}
 	for _, p := range m.Properties {
-		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || slices.Contains(RuleVars, p.Name) || p.Name == windowVar {
+		if !celIdent.MatchString(p.Name) || celReserved[p.Name] || slices.Contains(RuleVars, p.Name) || p.Name == windowVar || p.Name == childrenVar || p.Name == "children" {
 			continue // not addressable by name; prev/quality still index it
 		}
 		opts = append(opts, cel.Variable(p.Name, celType(p.Type)))
 	}
 	opts = append(opts, windowMacros(ws)...)
+	opts = append(opts, rollupMacros(rs)...)
 	return cel.NewEnv(opts...)
 }
 
@@ -147,6 +149,7 @@ func (e *RuleError) Error() string {
 type ruleDeps struct {
 	props  []int
 	always bool
+	rollup bool // reads roll-ups over the twin's children
 }
 
 func (d *ruleDeps) add(i int) {
@@ -181,6 +184,8 @@ func depsOf(m *Model, a *cel.Ast) ruleDeps {
 				}
 			case windowVar:
 				d.always = true // window values change as samples age
+			case childrenVar:
+				d.rollup = true // evaluated when a child reports
 			default:
 				if i := m.propertyIndex(name); i >= 0 {
 					d.add(i)
@@ -234,6 +239,7 @@ type ruleVars struct {
 	prev    map[string]any
 	quality map[string]string
 	windows map[string]float64
+	kids    map[string]float64
 }
 
 // activation returns the CEL variables of in at event time at.
@@ -290,6 +296,11 @@ func (v *ruleVars) ResolveName(name string) (any, bool) {
 			v.windows = s.windowValues(v.at)
 		}
 		return v.windows, true
+	case childrenVar:
+		if v.kids == nil {
+			v.kids = s.rollupValues()
+		}
+		return v.kids, true
 	}
 	return nil, false
 }

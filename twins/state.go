@@ -45,6 +45,10 @@ type State struct {
 	// device like a desired value set through the API. Not state: it is
 	// neither journaled nor cloned into snapshots.
 	Reconcile func(property string) bool
+	// Kids are the children's values the model's roll-ups read, kept by
+	// the runtime (rebuilt at activation, updated by the children's
+	// reports); not journaled, and not copied by Clone.
+	Kids map[string]*Kid
 }
 
 // NewState returns the initial state of the twin spec, whose Model must be
@@ -75,6 +79,7 @@ func (s *State) initAlarms() {
 // Clone returns a copy of s that shares only the immutable Spec.
 func (s *State) Clone() *State {
 	c := *s
+	c.Kids = nil
 	c.Reported = append([]Reported(nil), s.Reported...)
 	if s.Desired != nil {
 		c.Desired = append([]Desired(nil), s.Desired...)

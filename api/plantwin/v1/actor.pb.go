@@ -725,6 +725,78 @@ func (x *GetTwinState) GetTwinId() string {
 	return ""
 }
 
+// ChildReport tells a parent twin a child's current values of the
+// properties its model's roll-ups read (children.sum("power"), ...). A
+// child sends it after each commit that reported one of them.
+type ChildReport struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ParentId string                 `protobuf:"bytes,1,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	ChildId  string                 `protobuf:"bytes,2,opt,name=child_id,json=childId,proto3" json:"child_id,omitempty"`
+	Values   map[string]*Value      `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The child's event time.
+	At            int64 `protobuf:"varint,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildReport) Reset() {
+	*x = ChildReport{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildReport) ProtoMessage() {}
+
+func (x *ChildReport) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildReport.ProtoReflect.Descriptor instead.
+func (*ChildReport) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ChildReport) GetParentId() string {
+	if x != nil {
+		return x.ParentId
+	}
+	return ""
+}
+
+func (x *ChildReport) GetChildId() string {
+	if x != nil {
+		return x.ChildId
+	}
+	return ""
+}
+
+func (x *ChildReport) GetValues() map[string]*Value {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *ChildReport) GetAt() int64 {
+	if x != nil {
+		return x.At
+	}
+	return 0
+}
+
 // Wake activates a twin whose due time has come (a rule window ending, a
 // shelve running out, a command deadline) from the node's wake schedule;
 // the twin then decides what its time brings.
@@ -736,7 +808,7 @@ type Wake struct {
 
 func (x *Wake) Reset() {
 	*x = Wake{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +820,7 @@ func (x *Wake) String() string {
 func (*Wake) ProtoMessage() {}
 
 func (x *Wake) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +833,7 @@ func (x *Wake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Wake.ProtoReflect.Descriptor instead.
 func (*Wake) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{10}
 }
 
 // Passivate asks a twin to snapshot and stop now.
@@ -773,7 +845,7 @@ type Passivate struct {
 
 func (x *Passivate) Reset() {
 	*x = Passivate{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +857,7 @@ func (x *Passivate) String() string {
 func (*Passivate) ProtoMessage() {}
 
 func (x *Passivate) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +870,7 @@ func (x *Passivate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passivate.ProtoReflect.Descriptor instead.
 func (*Passivate) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{10}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{11}
 }
 
 var File_plantwin_v1_actor_proto protoreflect.FileDescriptor
@@ -865,7 +937,15 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\fconnectivity\x18\x02 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12%\n" +
 	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\"'\n" +
 	"\fGetTwinState\x12\x17\n" +
-	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\x06\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\xe2\x01\n" +
+	"\vChildReport\x12\x1b\n" +
+	"\tparent_id\x18\x01 \x01(\tR\bparentId\x12\x19\n" +
+	"\bchild_id\x18\x02 \x01(\tR\achildId\x12<\n" +
+	"\x06values\x18\x03 \x03(\v2$.plantwin.v1.ChildReport.ValuesEntryR\x06values\x12\x0e\n" +
+	"\x02at\x18\x04 \x01(\x03R\x02at\x1aM\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\x06\n" +
 	"\x04Wake\"\v\n" +
 	"\tPassivateB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
@@ -881,7 +961,7 @@ func file_plantwin_v1_actor_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_actor_proto_rawDescData
 }
 
-var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*Sample)(nil),           // 0: plantwin.v1.Sample
 	(*ApplyTelemetry)(nil),   // 1: plantwin.v1.ApplyTelemetry
@@ -892,33 +972,37 @@ var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*SetDesired)(nil),       // 6: plantwin.v1.SetDesired
 	(*SetConnectivity)(nil),  // 7: plantwin.v1.SetConnectivity
 	(*GetTwinState)(nil),     // 8: plantwin.v1.GetTwinState
-	(*Wake)(nil),             // 9: plantwin.v1.Wake
-	(*Passivate)(nil),        // 10: plantwin.v1.Passivate
-	nil,                      // 11: plantwin.v1.InvokeCommandOp.ArgsEntry
-	nil,                      // 12: plantwin.v1.SetDesired.ValuesEntry
-	(*Value)(nil),            // 13: plantwin.v1.Value
-	(Quality)(0),             // 14: plantwin.v1.Quality
-	(*Command)(nil),          // 15: plantwin.v1.Command
-	(*Alarm)(nil),            // 16: plantwin.v1.Alarm
-	(Connectivity)(0),        // 17: plantwin.v1.Connectivity
+	(*ChildReport)(nil),      // 9: plantwin.v1.ChildReport
+	(*Wake)(nil),             // 10: plantwin.v1.Wake
+	(*Passivate)(nil),        // 11: plantwin.v1.Passivate
+	nil,                      // 12: plantwin.v1.InvokeCommandOp.ArgsEntry
+	nil,                      // 13: plantwin.v1.SetDesired.ValuesEntry
+	nil,                      // 14: plantwin.v1.ChildReport.ValuesEntry
+	(*Value)(nil),            // 15: plantwin.v1.Value
+	(Quality)(0),             // 16: plantwin.v1.Quality
+	(*Command)(nil),          // 17: plantwin.v1.Command
+	(*Alarm)(nil),            // 18: plantwin.v1.Alarm
+	(Connectivity)(0),        // 19: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_actor_proto_depIdxs = []int32{
-	13, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
-	14, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
+	15, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
+	16, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
 	0,  // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
 	2,  // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
-	15, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
-	16, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
-	11, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
-	12, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
-	17, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
-	13, // 9: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
-	13, // 10: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	17, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
+	18, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
+	12, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
+	13, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
+	19, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
+	14, // 9: plantwin.v1.ChildReport.values:type_name -> plantwin.v1.ChildReport.ValuesEntry
+	15, // 10: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
+	15, // 11: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
+	15, // 12: plantwin.v1.ChildReport.ValuesEntry.value:type_name -> plantwin.v1.Value
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_actor_proto_init() }
@@ -933,7 +1017,7 @@ func file_plantwin_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_actor_proto_rawDesc), len(file_plantwin_v1_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

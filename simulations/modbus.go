@@ -32,6 +32,7 @@ type ModbusDevice struct {
 		reads      int64
 		writes     map[writeKey]int
 		writtenAt  map[writeKey]time.Time
+		clamps     map[writeKey]uint16
 		delay      time.Duration // answers are held back this long (Delay)
 	}
 }
@@ -47,6 +48,7 @@ func NewModbusDevice(addr string) *ModbusDevice {
 	d.mu.exceptions = map[uint16]error{}
 	d.mu.writes = map[writeKey]int{}
 	d.mu.writtenAt = map[writeKey]time.Time{}
+	d.mu.clamps = map[writeKey]uint16{}
 	return d
 }
 
@@ -187,6 +189,15 @@ func (d *ModbusDevice) CoilWrittenAt(unit uint8, addr uint16) time.Time {
 	return d.mu.writtenAt[writeKey{'c', unit, addr}]
 }
 
+// ClampHolding makes the device limit what clients write to a holding
+// register to hi (as a PLC that takes a setpoint but caps it): the write
+// succeeds, the register holds min(value, hi).
+func (d *ModbusDevice) ClampHolding(unit uint8, addr, hi uint16) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mu.clamps[writeKey{'h', unit, addr}] = hi
+}
+
 // HoldingWrites returns how many times clients wrote a holding register.
 func (d *ModbusDevice) HoldingWrites(unit uint8, addr uint16) int {
 	d.mu.Lock()
@@ -281,8 +292,12 @@ func (h handler) registers(unit uint8, t map[uint8]map[uint16]uint16, addr, qty 
 	tab := table(t, unit)
 	if write {
 		for i, v := range args {
+			k := writeKey{'h', unit, addr + uint16(i)}
+			if hi, ok := d.mu.clamps[k]; ok && v > hi {
+				v = hi // the PLC takes the write but limits the value
+			}
 			tab[addr+uint16(i)] = v
-			d.mu.writes[writeKey{'h', unit, addr + uint16(i)}]++
+			d.mu.writes[k]++
 		}
 		return nil, nil
 	}

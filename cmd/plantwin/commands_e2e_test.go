@@ -523,25 +523,7 @@ func TestDesiredReconciledOverModbus(t *testing.T) {
 	}
 
 	// The PLC clamps the target at 50.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if r.dev.Holding(cellUnit, cellTarget) > 50 {
-					r.dev.SetHolding(cellUnit, cellTarget, 50)
-				}
-			}
-		}
-	}()
-	defer func() { close(stop); wg.Wait() }()
+	r.dev.ClampHolding(cellUnit, cellTarget, 50)
 	if out, err := runCLI(t, "twins", "set", "cell-1", "target=80", "--server", r.n.addr); err != nil {
 		t.Fatalf("twins set: %v\n%s", err, out)
 	}

@@ -412,6 +412,7 @@ func (p *parser) models(c *Config, n *yaml.Node) {
 		m.Properties = p.properties(fs["properties"].val, yamlnode.Join(path, "properties"))
 		m.Commands = p.commands(fs["commands"].val, yamlnode.Join(path, "commands"))
 		m.buildIndex()
+		m.ruleItems = p.seq(fs["rules"].val, yamlnode.Join(path, "rules"))
 		p.rules(m, fs["rules"].val, yamlnode.Join(path, "rules"))
 		c.Models = append(c.Models, m)
 		if name != "" {
@@ -597,7 +598,74 @@ func (p *parser) unique(first map[string]int, name string, node *yaml.Node, path
 // rules parses and compiles a model's rules; condition errors point into
 // the expression.
 func (p *parser) rules(m *Model, n *yaml.Node, path string) {
-	items := p.seq(n, path)
+	p.compileRules(m, p.seq(n, path), n, path)
+}
+
+// ruleName returns the name field of a rule item ("" if none).
+func ruleName(item *yaml.Node) string {
+	item = yamlnode.Deref(item)
+	if item == nil || item.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(item.Content); i += 2 {
+		if item.Content[i].Value == "name" {
+			if v := yamlnode.Deref(item.Content[i+1]); v != nil {
+				return v.Value
+			}
+		}
+	}
+	return ""
+}
+
+// twinModel returns the model a twin entry with its own rules uses: a copy
+// of base whose rules are the model's with the twin's merged in by name
+// (a twin rule of a model rule's name replaces it; disabled: true drops
+// it; new names are added). Errors point at the twin's rules.
+func (p *parser) twinModel(base *Model, n *yaml.Node, path string) *Model {
+	own := p.seq(n, path)
+	if len(own) == 0 || base == nil {
+		return base
+	}
+	dm := *base
+	dm.Rules, dm.Windows, dm.Rollups = nil, nil, nil
+	merged := append([]*yaml.Node(nil), base.ruleItems...)
+	for _, item := range own {
+		name := ruleName(item)
+		replaced := false
+		for i, mi := range merged {
+			if name != "" && ruleName(mi) == name {
+				merged[i], replaced = item, true
+				break
+			}
+		}
+		if !replaced {
+			merged = append(merged, item)
+		}
+	}
+	// Errors in the model's own rules were reported with the model.
+	before := len(p.errs)
+	p.compileRules(&dm, merged, n, path)
+	kept := p.errs[:before]
+	for _, e := range p.errs[before:] {
+		dup := false
+		for _, o := range kept {
+			if o.Line == e.Line && o.Column == e.Column && o.Msg == e.Msg {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			kept = append(kept, e)
+		}
+	}
+	p.errs = kept
+	dm.Fingerprint = base.Fingerprint ^ yamlnode.Hash(n)
+	dm.ruleItems = merged
+	return &dm
+}
+
+// compileRules parses and compiles rule items into m.Rules.
+func (p *parser) compileRules(m *Model, items []*yaml.Node, n *yaml.Node, path string) {
 	if len(items) == 0 {
 		return
 	}
@@ -612,7 +680,7 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 	first := make(map[string]int)
 	for i, item := range items {
 		ipath := yamlnode.Index(path, i)
-		fs, ok := p.fields(item, ipath, []string{"name", "description", "when", "clear_when", "for", "severity", "message", "actions", "blocks"}, nil)
+		fs, ok := p.fields(item, ipath, []string{"name", "description", "when", "clear_when", "for", "severity", "message", "actions", "blocks", "disabled"}, nil)
 		if !ok {
 			continue
 		}
@@ -621,6 +689,9 @@ func (p *parser) rules(m *Model, n *yaml.Node, path string) {
 		r.Name, nameNode = p.name(fs, item, ipath)
 		if !p.unique(first, r.Name, nameNode, ipath, "rule") {
 			continue
+		}
+		if e, ok := fs["disabled"]; ok && p.boolean(e.val, yamlnode.Join(ipath, "disabled")) {
+			continue // a twin turning off one of its model's rules
 		}
 		r.Message = p.optString(fs, "message", ipath)
 		cond := func(key string, required bool) (string, cel.Program) {

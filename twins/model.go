@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Property is a typed, named data point of a [Model].
@@ -82,8 +84,9 @@ type Model struct {
 	// leaves the twins of an unchanged model alone.
 	Fingerprint uint64
 
-	props map[string]int // name -> index in Properties; nil for hand-built models
-	cmds  map[string]int // name -> index in Commands
+	ruleItems []*yaml.Node   // the rules' declarations, merged into a twin's own rules
+	props     map[string]int // name -> index in Properties; nil for hand-built models
+	cmds      map[string]int // name -> index in Commands
 }
 
 // Property returns the property called name. It is O(1) for models built by

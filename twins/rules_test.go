@@ -159,3 +159,70 @@ func TestRuleStepPrevLabelsAndAbsentValues(t *testing.T) {
 		t.Fatalf("jump over: %+v", out)
 	}
 }
+
+func TestTwinOverridesRules(t *testing.T) {
+	cfg, err := ParseConfig("plant.yaml", []byte(`
+models:
+  - name: press
+    properties:
+      - {name: temperature, type: double}
+    rules:
+      - {name: overheat, when: temperature > 90.0, severity: high}
+      - {name: cold, when: temperature < 5.0}
+twins:
+  - id: press-{1..2}
+    model: press
+  - id: press-old
+    model: press
+    rules:
+      - {name: overheat, when: temperature > 80.0, severity: critical}   # an older press runs cooler
+      - {name: cold, disabled: true}
+      - {name: frozen, when: temperature < 0.0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	std, _ := cfg.Twin("press-1")
+	old, _ := cfg.Twin("press-old")
+	names := func(m *Model) string {
+		var out []string
+		for _, r := range m.Rules {
+			out = append(out, r.Name+":"+r.When+":"+r.Severity.String())
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names(std.Model); got != "overheat:temperature > 90.0:high cold:temperature < 5.0:medium" {
+		t.Errorf("model rules %q", got)
+	}
+	if got := names(old.Model); got != "overheat:temperature > 80.0:critical frozen:temperature < 0.0:medium" {
+		t.Errorf("press-old rules %q", got)
+	}
+	if old.ModelName != "press" || old.Model.Fingerprint == std.Model.Fingerprint || old.Model.Name != "press" {
+		t.Errorf("press-old model %s fingerprint %x vs %x", old.ModelName, old.Model.Fingerprint, std.Model.Fingerprint)
+	}
+	s := NewState(old)
+	d, _ := s.Handle(ApplyTelemetry{Samples: []Sample{{Property: "temperature", Value: Double(85), SourceTime: 1}}}, 1)
+	raised := false
+	for _, ev := range d.Events {
+		if a, ok := ev.(AlarmChanged); ok && a.Kind == AlarmRaised && s.Spec.Model.Rules[a.Rule].Name == "overheat" {
+			raised = true
+		}
+	}
+	if !raised {
+		t.Error("press-old's own threshold did not raise at 85")
+	}
+	_, err = ParseConfig("plant.yaml", []byte(`
+models:
+  - name: press
+    properties:
+      - {name: temperature, type: double}
+twins:
+  - id: p
+    model: press
+    rules:
+      - {name: bad, when: temprature > 1.0}
+`))
+	if err == nil || !strings.Contains(err.Error(), "plant.yaml:10:") || !strings.Contains(err.Error(), "temprature") {
+		t.Errorf("a twin's broken rule: %v", err)
+	}
+}

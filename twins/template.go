@@ -29,7 +29,7 @@ func (p *parser) twins(c *Config, n *yaml.Node) {
 	total := 0
 	for i, item := range items {
 		path := yamlnode.Index("twins", i)
-		fs, ok := p.fields(item, path, []string{"id", "model", "parent", "labels"}, nil)
+		fs, ok := p.fields(item, path, []string{"id", "model", "parent", "labels", "rules"}, nil)
 		if !ok {
 			continue
 		}
@@ -50,6 +50,10 @@ func (p *parser) twins(c *Config, n *yaml.Node) {
 				var known bool
 				if model, known = c.models[s]; !known {
 					p.errorf(modelE.val, yamlnode.Join(path, "model"), "unknown model %q%s", s, suggest.Closest(s, modelNames(c)))
+				} else if e, ok := fs["rules"]; ok {
+					// The twins of this entry get the model's rules with
+					// their own merged in.
+					model = p.twinModel(model, e.val, yamlnode.Join(path, "rules"))
 				}
 			}
 		}

@@ -10,10 +10,11 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// auditEntry returns the audit entry of an event someone caused — a
-// command invoked or finished, a desired value set, an alarm acknowledged,
-// shelved or unshelved — or nil for the others (telemetry, connectivity,
-// rule windows, raises and clears, which the journal and Watch show).
+// auditEntry returns the audit entry of an event someone or some rule
+// caused — a command invoked or finished, a desired value set, an alarm
+// raised, cleared, acknowledged, shelved or unshelved, a command asked of
+// a related twin — or nil for the others (telemetry, connectivity, rule
+// windows, which the journal and Watch show).
 // now is the runtime's clock when the event was decided.
 func auditEntry(m *twins.Model, ev twins.Event, now int64) *pb.AuditEntry {
 	switch e := ev.(type) {
@@ -51,17 +52,26 @@ func auditEntry(m *twins.Model, ev twins.Event, now int64) *pb.AuditEntry {
 		}
 		return &pb.AuditEntry{Time: timestamp(e.Time), Actor: e.Actor, Action: "desired", Detail: name + "=" + e.Value.String()}
 	case twins.AlarmChanged:
-		if e.Actor == "" || e.Rule < 0 || e.Rule >= len(m.Rules) {
+		if e.Rule < 0 || e.Rule >= len(m.Rules) {
 			return nil
 		}
+		actor := e.Actor
+		if actor == "" {
+			// Raised or cleared by its rule: the alarm's history is kept
+			// with the audit trail, which outlives the journal's tail.
+			actor = "rule:" + m.Rules[e.Rule].Name
+		}
 		detail := m.Rules[e.Rule].Name + " → " + e.To.String()
+		if e.Kind == twins.AlarmRaised && e.Message != "" {
+			detail += ": " + e.Message
+		}
 		if e.Kind == twins.AlarmShelved {
 			detail += " until " + time.Unix(0, e.Until).UTC().Format(time.RFC3339)
 			if e.Reason != "" {
 				detail += ": " + e.Reason
 			}
 		}
-		return &pb.AuditEntry{Time: timestamp(e.At), Actor: e.Actor, Action: e.Kind.String(), Detail: detail}
+		return &pb.AuditEntry{Time: timestamp(e.At), Actor: actor, Action: e.Kind.String(), Detail: detail}
 	}
 	return nil
 }

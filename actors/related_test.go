@@ -118,8 +118,13 @@ func TestRuleCommandsReachRelatedTwins(t *testing.T) {
 		t.Errorf("emitted %q", emitted)
 	}
 	audit, err := rt.ReadAudit("press-1", 0, 0)
-	if err != nil || len(audit) != 1 || audit[0].Action != "command_requested" || audit[0].Detail != "overheat: stop reason=\"overheat\" on parent" {
-		t.Errorf("press-1 audit %v %v", audit, err)
+	var trail []string
+	for _, e := range audit {
+		trail = append(trail, e.Actor+" "+e.Action+" "+e.Detail)
+	}
+	want := []string{"rule:overheat raised overheat → active_unacked: press at 95.5", `rule:overheat command_requested overheat: stop reason="overheat" on parent`}
+	if err != nil || strings.Join(trail, "\n") != strings.Join(want, "\n") {
+		t.Errorf("press-1 audit:\n%s\nwant:\n%s (%v)", strings.Join(trail, "\n"), strings.Join(want, "\n"), err)
 	}
 }
 

@@ -154,6 +154,7 @@ twins, and print requests/s, registers/s and values/s of both.`,
 
 func newBenchRulesCmd() *cobra.Command {
 	o := bench.DefaultRulesOptions()
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "Measure the time from a sample at the connector to the rule's command written to the device",
@@ -168,7 +169,12 @@ trip, and one synced Pebble batch.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tuneGC()
-			_, err := bench.RunRules(cmd.Context(), o, cmd.OutOrStdout())
+			stop, err := startCPUProfile(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			_, err = bench.RunRules(cmd.Context(), o, cmd.OutOrStdout())
 			return err
 		},
 	}
@@ -178,6 +184,7 @@ trip, and one synced Pebble batch.`,
 	f.IntVar(&o.Trials, "trials", o.Trials, "trips measured")
 	f.StringVar(&o.Dir, "dir", "", "directory for the store (default: a temporary directory)")
 	f.DurationVar(&o.Progress, "progress", o.Progress, "progress interval")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package twins
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/google/cel-go/cel"
@@ -190,18 +189,33 @@ func (m *Model) RollupProperties() []string {
 	return out
 }
 
-// SetKid records a child's values and re-evaluates the roll-up predicates
-// for it. A nil values map removes the child.
+// rollupAgg is a roll-up's running aggregate over the known children,
+// kept as they change: sum and n for sum and avg, the count for count.
+type rollupAgg struct {
+	sum float64
+	n   int
+}
+
+// SetKid records a child's values and updates the roll-ups by the
+// difference to what the child contributed before (sum, avg and count in
+// constant time; min and max are recomputed when read). A nil values map
+// removes the child.
 func (s *State) SetKid(child string, values map[string]Value) {
-	if values == nil {
+	rollups := s.Spec.Model.Rollups
+	if len(s.kidAggs) != len(rollups) {
+		s.kidAggs = make([]rollupAgg, len(rollups))
+	}
+	if old, ok := s.Kids[child]; ok {
+		s.contribute(old, -1)
 		delete(s.Kids, child)
+	}
+	if values == nil {
 		return
 	}
 	if s.Kids == nil {
 		s.Kids = map[string]*Kid{}
 	}
 	k := &Kid{Values: values}
-	rollups := s.Spec.Model.Rollups
 	k.preds = make([]bool, len(rollups))
 	for i, r := range rollups {
 		if r.Pred == nil {
@@ -218,52 +232,67 @@ func (s *State) SetKid(child string, values map[string]Value) {
 		k.preds[i] = err == nil && ok && bool(b)
 	}
 	s.Kids[child] = k
+	s.contribute(k, +1)
 }
 
-// rollupValues computes the model's roll-ups over the known children. Sum,
+// contribute adds (sign +1) or removes (-1) a child's share of the
+// running aggregates.
+func (s *State) contribute(k *Kid, sign int) {
+	for i, r := range s.Spec.Model.Rollups {
+		a := &s.kidAggs[i]
+		switch r.Kind {
+		case RollupCount:
+			if r.Pred == nil || k.preds[i] {
+				a.n += sign
+			}
+		case RollupSum, RollupAvg:
+			if v, ok := k.Values[r.Property]; ok && (v.Type() == TypeInt || v.Type() == TypeDouble) {
+				a.sum += float64(sign) * v.AsDouble()
+				a.n += sign
+			}
+		}
+	}
+}
+
+// rollupValues returns the model's roll-ups over the known children. Sum,
 // avg, min and max read the children that report the property as a
 // number; with none, the roll-up is absent (a condition reading it does
 // not hold).
 func (s *State) rollupValues() map[string]float64 {
 	rollups := s.Spec.Model.Rollups
 	out := make(map[string]float64, len(rollups))
+	if len(s.kidAggs) != len(rollups) {
+		s.kidAggs = make([]rollupAgg, len(rollups))
+	}
 	for i, r := range rollups {
+		a := s.kidAggs[i]
 		switch r.Kind {
 		case RollupCount:
-			n := 0
-			for _, k := range s.Kids {
-				if r.Pred == nil || (i < len(k.preds) && k.preds[i]) {
-					n++
-				}
+			out[r.key] = float64(a.n)
+		case RollupSum:
+			if a.n > 0 {
+				out[r.key] = a.sum
 			}
-			out[r.key] = float64(n)
-		default:
-			var sum, lo, hi float64
+		case RollupAvg:
+			if a.n > 0 {
+				out[r.key] = a.sum / float64(a.n)
+			}
+		case RollupMin, RollupMax:
 			n := 0
+			var ext float64
 			for _, k := range s.Kids {
 				v, ok := k.Values[r.Property]
 				if !ok || (v.Type() != TypeInt && v.Type() != TypeDouble) {
 					continue
 				}
 				f := v.AsDouble()
-				if n == 0 {
-					lo, hi = f, f
+				if n == 0 || (r.Kind == RollupMin && f < ext) || (r.Kind == RollupMax && f > ext) {
+					ext = f
 				}
-				sum, lo, hi = sum+f, math.Min(lo, f), math.Max(hi, f)
 				n++
 			}
-			if n == 0 {
-				continue
-			}
-			switch r.Kind {
-			case RollupSum:
-				out[r.key] = sum
-			case RollupAvg:
-				out[r.key] = sum / float64(n)
-			case RollupMin:
-				out[r.key] = lo
-			case RollupMax:
-				out[r.key] = hi
+			if n > 0 {
+				out[r.key] = ext
 			}
 		}
 	}

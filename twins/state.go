@@ -48,7 +48,8 @@ type State struct {
 	// Kids are the children's values the model's roll-ups read, kept by
 	// the runtime (rebuilt at activation, updated by the children's
 	// reports); not journaled, and not copied by Clone.
-	Kids map[string]*Kid
+	Kids    map[string]*Kid
+	kidAggs []rollupAgg // running sums and counts over Kids, per Model.Rollups
 }
 
 // NewState returns the initial state of the twin spec, whose Model must be
@@ -79,7 +80,7 @@ func (s *State) initAlarms() {
 // Clone returns a copy of s that shares only the immutable Spec.
 func (s *State) Clone() *State {
 	c := *s
-	c.Kids = nil
+	c.Kids, c.kidAggs = nil, nil
 	c.Reported = append([]Reported(nil), s.Reported...)
 	if s.Desired != nil {
 		c.Desired = append([]Desired(nil), s.Desired...)

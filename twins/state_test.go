@@ -58,7 +58,7 @@ func testSpec(t testing.TB) *Spec {
 }
 
 // ignoreSpec leaves the shared, immutable Spec out of State comparisons.
-var ignoreSpec = cmpopts.IgnoreFields(State{}, "Spec")
+var ignoreSpec = cmp.Options{cmpopts.IgnoreFields(State{}, "Spec"), cmpopts.IgnoreUnexported(State{})}
 
 // decideApply decides cmd and applies the resulting events.
 func decideApply(t *testing.T, s *State, cmd any, at int64) Decision {

@@ -379,32 +379,44 @@ func (a *twinActor) afterChange(ctx actor.Context) {
 	a.timer = a.rt.clock.AfterFunc(time.Duration(max(due-now, 0)), func() { root.Send(self, &tickMsg{}) })
 }
 
-// launch hands dispatched commands to the device through the runtime's
-// Device, each in its own goroutine; the answer comes back as a
-// dispatchResult.
-func (a *twinActor) launch(ctx actor.Context, recs []twins.CommandRecord) {
+// launches prepares the hand-over of dispatched commands to the device
+// through the runtime's Device: it records them as launched and returns
+// the function that starts them, each in its own goroutine, with the
+// answer coming back as a dispatchResult. The twin calls it from the
+// commit's callback as soon as the commit is durable, not from its
+// mailbox, where the commit's answer would queue behind a burst of other
+// twins' answers.
+func (a *twinActor) launches(ctx actor.Context, recs []twins.CommandRecord) func() {
+	if len(recs) == 0 {
+		return nil
+	}
 	self, root := ctx.Self(), ctx.ActorSystem().Root
+	if a.launched == nil {
+		a.launched = make(map[string]int)
+	}
 	for _, rec := range recs {
-		if a.launched == nil {
-			a.launched = make(map[string]int)
-		}
 		a.launched[rec.ID] = rec.Attempts
-		d := a.rt.device.Load()
-		if d == nil {
-			ctx.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: errNoDevice})
-			continue
+	}
+	twinID := a.id
+	rt := a.rt
+	return func() {
+		d := rt.device.Load()
+		for _, rec := range recs {
+			if d == nil {
+				root.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: errNoDevice})
+				continue
+			}
+			rt.met.dispatched.Inc()
+			go func() {
+				// The context bounds the device call on the wall clock;
+				// the command's deadline on the runtime's clock is
+				// enforced by the twin's timer either way.
+				cctx, cancel := context.WithTimeout(context.Background(), rec.Timeout)
+				defer cancel()
+				retry, err := (*d).Do(cctx, twinID, rec)
+				root.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: err, retry: retry})
+			}()
 		}
-		twinID := a.id
-		a.rt.met.dispatched.Inc()
-		go func() {
-			// The context bounds the device call on the wall clock; the
-			// command's deadline on the runtime's clock is enforced by
-			// the twin's timer either way.
-			cctx, cancel := context.WithTimeout(context.Background(), rec.Timeout)
-			defer cancel()
-			retry, err := (*d).Do(cctx, twinID, rec)
-			root.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: err, retry: retry})
-		}()
 	}
 }
 
@@ -677,7 +689,13 @@ func (a *twinActor) decide(msg any, now int64) (twins.Decision, error) {
 func (a *twinActor) submit(ctx actor.Context, w *persistence.Write, c *commit) {
 	a.inflight = c
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.rt.store.Submit(w, func(err error) { root.Send(self, &commitDone{err: err}) })
+	start := a.launches(ctx, c.launch)
+	a.rt.store.Submit(w, func(err error) {
+		if err == nil && start != nil {
+			start() // durable: the commands may go
+		}
+		root.Send(self, &commitDone{err: err})
+	})
 }
 
 func (a *twinActor) finishReplies(ctx actor.Context, replies []reply) {
@@ -731,7 +749,6 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		a.snapVersion = c.snapshot
 	}
 	a.finishReplies(ctx, c.replies)
-	a.launch(ctx, c.launch)
 	a.sendRelated(c.related)
 	if c.reportParent {
 		a.reportToParent()

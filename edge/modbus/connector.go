@@ -390,9 +390,15 @@ func (c *Connector) pollGroup(client *mb.ModbusClient, g *group, at time.Time, t
 			batches[p.twinID] = append(batches[p.twinID], sample(p.property, v, ts, pb.Quality_QUALITY_GOOD))
 		}
 	}
+	k := 0
 	for id, s := range batches {
 		c.met.Samples.Add(float64(len(s)))
 		c.sink.Publish(id, s)
+		if k++; k%64 == 0 {
+			// A large poll takes milliseconds to hand over: a command
+			// (a trip) must not wait for all of it.
+			c.drainWrites(client)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,468 @@
+// Package simrun runs a scenario (simulations/scenario) against the real
+// runtime on a virtual clock, in direct mode: the simulated devices' samples
+// go straight into the twins, and the twins' commands and desired-value
+// writes come straight back to the simulated devices. It checks the
+// scenario's expectations and builds the run's report.
+//
+// Each tick runs in lockstep: the devices step, their samples are applied
+// (and acknowledged durable), the virtual clock moves to the tick's time
+// (firing the twins' timers: rule windows, deadlines), and the next tick
+// starts only once no command is on its way to a device. The protocol
+// servers (OPC UA, Modbus, MQTT), paced speeds, recording and the HTML and
+// JUnit reports are later steps of the simulations work.
+package simrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"log/slog"
+
+	"github.com/plantwin/plantwin/actors"
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/simulations/scenario"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// Origin is the virtual clock's start: simulated time 0. It is fixed so
+// that runs are reproducible.
+var Origin = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Options configure a run.
+type Options struct {
+	Seed     uint64        // 0: the scenario's seed
+	Data     string        // the node's store; "": a fresh temporary directory
+	Progress io.Writer     // progress lines (nil: none)
+	Every    time.Duration // progress interval (wall time), default 1s
+	Logger   *slog.Logger  // nil: errors only, to stderr
+}
+
+// Report is a run's outcome (its JSON form is documented in
+// docs/simulations.md).
+type Report struct {
+	Scenario     string              `json:"scenario"`
+	Seed         uint64              `json:"seed"`
+	Simulated    string              `json:"simulated"`
+	WallSeconds  float64             `json:"wallSeconds"`
+	Samples      int64               `json:"samples"`
+	Passed       bool                `json:"passed"`
+	Expectations []ExpectationResult `json:"expectations"`
+	Alarms       []AlarmRecord       `json:"alarms"`
+	Commands     []CommandRecord     `json:"commands"`
+}
+
+// ExpectationResult is one expectation's verdict.
+type ExpectationResult struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+// AlarmRecord is one raise of an alarm (times are simulated, from the
+// start, as Go durations).
+type AlarmRecord struct {
+	Twin      string `json:"twin"`
+	Name      string `json:"name"`
+	Severity  string `json:"severity"`
+	RaisedAt  string `json:"raisedAt"`
+	ClearedAt string `json:"clearedAt,omitempty"`
+}
+
+// CommandRecord is one command of a twin at the end of the run.
+type CommandRecord struct {
+	Twin         string `json:"twin"`
+	Name         string `json:"name"`
+	Status       string `json:"status"`
+	InvokedBy    string `json:"invokedBy"`
+	DispatchedAt string `json:"dispatchedAt,omitempty"`
+	CompletedAt  string `json:"completedAt,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// device carries the twins' commands and writes to the simulated devices.
+type device struct {
+	mu       *sync.Mutex
+	run      *scenario.Run
+	byTwin   map[string]string // twin -> device
+	inflight atomic.Int64
+}
+
+func (d *device) Writes(twinID, _ string) bool { _, ok := d.byTwin[twinID]; return ok }
+
+func (d *device) Do(_ context.Context, twinID string, cmd twins.CommandRecord) (bool, error) {
+	defer d.inflight.Add(-1)
+	dev, ok := d.byTwin[twinID]
+	if !ok {
+		return false, fmt.Errorf("no simulated device feeds twin %s", twinID)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cmd.Property != "" && len(cmd.Args) == 1 {
+		return false, d.run.Write(dev, cmd.Property, cmd.Args[0].Value)
+	}
+	args := make(map[string]twins.Value, len(cmd.Args))
+	for _, a := range cmd.Args {
+		args[a.Name] = a.Value
+	}
+	return false, d.run.Apply(dev, cmd.Name, args)
+}
+
+// counting wraps the device to count the calls on their way.
+type counting struct{ *device }
+
+func (c counting) Do(ctx context.Context, twinID string, cmd twins.CommandRecord) (bool, error) {
+	c.inflight.Add(1)
+	return c.device.Do(ctx, twinID, cmd)
+}
+
+// bounds tracks a property's extremes for a bounds expectation.
+type bounds struct {
+	min, max float64
+	seen     bool
+}
+
+// Run runs sc in direct mode and returns its report. The report's Passed
+// says whether every expectation held.
+func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error) {
+	if sc.Plant == nil {
+		return nil, errors.New("simrun: the scenario has no plant (plant: FILE or an inline plant)")
+	}
+	for _, d := range sc.Devices {
+		if d.Expose != scenario.ExposeDirect {
+			return nil, fmt.Errorf("simrun: device %s is exposed over %s; this build runs direct devices only", d.Name, d.Expose)
+		}
+	}
+	seed := o.Seed
+	if seed == 0 {
+		seed = sc.Seed
+	}
+	if o.Every <= 0 {
+		o.Every = time.Second
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	dir := o.Data
+	if dir == "" {
+		d, err := os.MkdirTemp("", "plantwin-sim-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	store, err := persistence.Open(persistence.DefaultConfig(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	clock := actors.NewVirtualClock(Origin)
+	rt, err := actors.Start(actors.Config{Twins: sc.Plant, Store: store, Clock: clock, PassivateAfter: -1, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+
+	run := scenario.NewRun(sc, seed)
+	var mu sync.Mutex
+	dev := &device{mu: &mu, run: run, byTwin: map[string]string{}}
+	for _, d := range sc.Devices {
+		dev.byTwin[d.Twin] = d.Name
+	}
+	rt.SetDevice(counting{dev})
+
+	track := map[string]*bounds{} // "twin\x00property"
+	for _, e := range sc.Expect {
+		if e.Kind == scenario.ExpectBounds {
+			track[e.Twin+"\x00"+e.Property] = &bounds{}
+		}
+	}
+	offline := map[string]bool{}
+	start := time.Now()
+	lastProgress := start
+	var samples int64
+	for !run.Done() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		frame, ok := run.Step()
+		batches := map[string]*pb.ApplyTelemetry{}
+		var order []string
+		for _, s := range frame.Samples {
+			b := batches[s.Twin]
+			if b == nil {
+				b = &pb.ApplyTelemetry{TwinId: s.Twin}
+				batches[s.Twin] = b
+				order = append(order, s.Twin)
+			}
+			b.Samples = append(b.Samples, &pb.Sample{Property: s.Point, Value: actors.ValueToProto(s.Value),
+				SourceTimeUnixNano: Origin.Add(s.At).UnixNano(), Quality: pb.Quality(s.Quality)})
+			if bd := track[s.Twin+"\x00"+s.Point]; bd != nil && s.Quality == twins.QualityGood {
+				f := s.Value.AsDouble()
+				if !bd.seen || f < bd.min {
+					bd.min = f
+				}
+				if !bd.seen || f > bd.max {
+					bd.max = f
+				}
+				bd.seen = true
+			}
+		}
+		down := map[string]bool{}
+		for _, name := range frame.Offline {
+			if d, ok := sc.Device(name); ok {
+				down[d.Twin] = true
+			}
+		}
+		mu.Unlock()
+		if !ok {
+			break
+		}
+		// The clock first: the samples of this tick are measured at T.
+		clock.Set(Origin.Add(frame.T))
+		for twin := range dev.byTwin {
+			if down[twin] != offline[twin] {
+				c := pb.Connectivity_CONNECTIVITY_ONLINE
+				if down[twin] {
+					c = pb.Connectivity_CONNECTIVITY_OFFLINE
+				}
+				if _, err := rt.SetConnectivity(ctx, twin, c); err != nil {
+					return nil, fmt.Errorf("simrun: t=%v: connectivity of %s: %w", frame.T, twin, err)
+				}
+				offline[twin] = down[twin]
+			}
+		}
+		if err := applyAll(ctx, rt, order, batches); err != nil {
+			return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
+		}
+		samples += int64(len(frame.Samples))
+		// Lockstep: the commands this tick decided reach their devices
+		// before the next tick.
+		quiesce(dev)
+		if o.Progress != nil && time.Since(lastProgress) >= o.Every {
+			lastProgress = time.Now()
+			el := time.Since(start)
+			done := float64(frame.T) / float64(sc.Duration)
+			eta := time.Duration(float64(el) * (1 - done) / max(done, 1e-9))
+			fmt.Fprintf(o.Progress, "sim %-20s %5.1f%%  t=%v/%v  %.0f samples/s  eta %v\n", sc.Name, 100*done,
+				frame.T.Round(time.Second), sc.Duration, float64(samples)/el.Seconds(), eta.Round(time.Second))
+		}
+	}
+	quiesce(dev)
+	rep := &Report{Scenario: sc.Name, Seed: seed, Simulated: sc.Duration.String(), WallSeconds: time.Since(start).Seconds(), Samples: samples}
+	if err := collect(ctx, rt, sc, rep); err != nil {
+		return nil, err
+	}
+	rep.Passed = true
+	for _, e := range sc.Expect {
+		r := check(ctx, rt, *e, rep, track)
+		rep.Expectations = append(rep.Expectations, r)
+		rep.Passed = rep.Passed && r.Passed
+	}
+	return rep, nil
+}
+
+// applyAll applies every twin's batch and waits until each is durable.
+func applyAll(ctx context.Context, rt *actors.Runtime, order []string, batches map[string]*pb.ApplyTelemetry) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, twin := range order {
+		wg.Add(1)
+		rt.Submit(batches[twin], func(rep *pb.TelemetryApplied, err error) {
+			defer wg.Done()
+			if err == nil && len(rep.GetRejected()) > 0 {
+				r := rep.GetRejected()[0]
+				err = fmt.Errorf("twin %s rejected %s: %s (%s)", rep.TwinId, r.Property, r.Detail, r.Reason)
+			}
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// quiesce waits until no command is on its way to a device, and a little
+// longer for the twins to send the ones their last commit made ready.
+func quiesce(d *device) {
+	idle := 0
+	for idle < 3 {
+		if d.inflight.Load() == 0 {
+			idle++
+		} else {
+			idle = 0
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+func sim(unixNano int64) string {
+	if unixNano == 0 {
+		return ""
+	}
+	return time.Unix(0, unixNano).Sub(Origin).String()
+}
+
+// collect fills the report's alarms (from the twins' audit trails) and
+// commands (from their states).
+func collect(ctx context.Context, rt *actors.Runtime, sc *scenario.Scenario, rep *Report) error {
+	twinsSeen := map[string]bool{}
+	var ids []string
+	for _, d := range sc.Devices {
+		if !twinsSeen[d.Twin] {
+			twinsSeen[d.Twin] = true
+			ids = append(ids, d.Twin)
+		}
+	}
+	for _, spec := range sc.Plant.Twins {
+		if !twinsSeen[spec.ID] && len(spec.Model.Rules) > 0 {
+			twinsSeen[spec.ID] = true
+			ids = append(ids, spec.ID)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		spec, _ := sc.Plant.Twin(id)
+		audit, err := rt.ReadAudit(id, 0, 0)
+		if err != nil {
+			return err
+		}
+		open := map[string]int{}
+		for _, e := range audit {
+			name, _, _ := strings.Cut(e.Detail, " → ")
+			switch e.Action {
+			case "raised":
+				sev := ""
+				for _, r := range spec.Model.Rules {
+					if r.Name == name {
+						sev = r.Severity.String()
+					}
+				}
+				open[name] = len(rep.Alarms)
+				rep.Alarms = append(rep.Alarms, AlarmRecord{Twin: id, Name: name, Severity: sev, RaisedAt: sim(e.Time.AsTime().UnixNano())})
+			case "cleared":
+				if i, ok := open[name]; ok {
+					rep.Alarms[i].ClearedAt = sim(e.Time.AsTime().UnixNano())
+					delete(open, name)
+				}
+			}
+		}
+		st, _, err := rt.State(ctx, id)
+		if err != nil {
+			return err
+		}
+		for _, c := range st.Commands {
+			rep.Commands = append(rep.Commands, CommandRecord{Twin: id, Name: c.Name, Status: c.Status.String(), InvokedBy: c.Actor,
+				DispatchedAt: sim(c.Dispatched), CompletedAt: sim(c.Completed), Error: c.Error})
+		}
+	}
+	return nil
+}
+
+func within(at string, iv *scenario.Interval) bool {
+	if iv == nil {
+		return true
+	}
+	d, err := time.ParseDuration(at)
+	return err == nil && d >= iv.From && d <= iv.To
+}
+
+// check judges one expectation against the run.
+func check(ctx context.Context, rt *actors.Runtime, e scenario.Expectation, rep *Report, track map[string]*bounds) ExpectationResult {
+	r := ExpectationResult{Name: e.Name}
+	switch e.Kind {
+	case scenario.ExpectAlarm:
+		var times []string
+		for _, a := range rep.Alarms {
+			if a.Twin == e.Twin && a.Name == e.Alarm {
+				times = append(times, a.RaisedAt)
+				if within(a.RaisedAt, e.RaisedWithin) {
+					r.Passed, r.Detail = true, fmt.Sprintf("%s raised on %s at %s", e.Alarm, e.Twin, a.RaisedAt)
+					return r
+				}
+			}
+		}
+		if len(times) == 0 {
+			r.Detail = fmt.Sprintf("%s was never raised on %s", e.Alarm, e.Twin)
+		} else {
+			r.Detail = fmt.Sprintf("%s raised on %s at %s, not within [%v, %v]", e.Alarm, e.Twin, strings.Join(times, ", "), e.RaisedWithin.From, e.RaisedWithin.To)
+		}
+	case scenario.ExpectCommand:
+		want := e.Status
+		if want == 0 {
+			want = twins.CommandSucceeded
+		}
+		var seen []string
+		for _, c := range rep.Commands {
+			if c.Twin == e.Twin && c.Name == e.Command {
+				seen = append(seen, c.Status)
+				if c.Status == want.String() && within(c.DispatchedAt, e.DispatchedWithin) {
+					r.Passed, r.Detail = true, fmt.Sprintf("%s on %s %s (dispatched at %s)", e.Command, e.Twin, c.Status, c.DispatchedAt)
+					return r
+				}
+			}
+		}
+		if len(seen) == 0 {
+			r.Detail = fmt.Sprintf("no %s command on %s", e.Command, e.Twin)
+		} else {
+			r.Detail = fmt.Sprintf("%s on %s ended %s, want %s", e.Command, e.Twin, strings.Join(seen, ", "), want)
+		}
+	case scenario.ExpectBounds:
+		b := track[e.Twin+"\x00"+e.Property]
+		switch {
+		case b == nil || !b.seen:
+			r.Detail = fmt.Sprintf("%s.%s never reported", e.Twin, e.Property)
+		case b.min < e.Min || b.max > e.Max:
+			r.Detail = fmt.Sprintf("%s.%s ranged over [%g, %g], outside [%g, %g]", e.Twin, e.Property, b.min, b.max, e.Min, e.Max)
+		default:
+			r.Passed, r.Detail = true, fmt.Sprintf("%s.%s stayed in [%g, %g]", e.Twin, e.Property, b.min, b.max)
+		}
+	case scenario.ExpectEndState:
+		st, _, err := rt.State(ctx, e.Twin)
+		if err != nil {
+			r.Detail = err.Error()
+			return r
+		}
+		var bad []string
+		names := make([]string, 0, len(e.AtEnd))
+		for n := range e.AtEnd {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			want := e.AtEnd[n]
+			p, ok := st.Spec.Model.Property(n)
+			if !ok || st.Reported[p.Index].Quality == twins.QualityUnknown {
+				bad = append(bad, n+" never reported")
+				continue
+			}
+			got := st.Reported[p.Index].Value
+			if !p.InSync(want, got) && !got.Equal(want) {
+				bad = append(bad, fmt.Sprintf("%s is %s, want %s", n, got, want))
+			}
+		}
+		if len(bad) > 0 {
+			r.Detail = e.Twin + " at the end: " + strings.Join(bad, "; ")
+		} else {
+			r.Passed, r.Detail = true, e.Twin+" at the end as expected"
+		}
+	}
+	return r
+}

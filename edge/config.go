@@ -578,29 +578,17 @@ func (p *parser) items(n *yaml.Node, path string) []mapItem {
 }
 
 // seq returns the items of a sequence (nil for null).
-func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node {
-	n = yamlnode.Deref(n)
-	if yamlnode.IsNull(n) || !p.visit(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, path, "want a list, got %s", yamlnode.Kind(n))
-		return nil
-	}
-	return n.Content
-}
+func (p *parser) seq(n *yaml.Node, path string) []*yaml.Node { return yamlnode.Seq(p, n, path) }
 
 // str returns a scalar's text.
-func (p *parser) str(n *yaml.Node, path string) (string, bool) {
-	n = yamlnode.Deref(n)
-	if !p.visit(n) {
-		return "", false
-	}
-	if n == nil || n.Kind != yaml.ScalarNode {
-		p.errorf(n, path, "want a string, got %s", yamlnode.Kind(n))
-		return "", false
-	}
-	return n.Value, true
+func (p *parser) str(n *yaml.Node, path string) (string, bool) { return yamlnode.Str(p, n, path) }
+
+// Visit and Errorf make the parser a yamlnode.Walker.
+func (p *parser) Visit(n *yaml.Node) bool { return p.visit(n) }
+
+// Errorf records a problem (yamlnode.Walker).
+func (p *parser) Errorf(n *yaml.Node, field, format string, args ...any) {
+	p.errorf(n, field, format, args...)
 }
 
 // nonEmpty returns a scalar's text, which must not be empty.

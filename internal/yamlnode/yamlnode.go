@@ -77,3 +77,39 @@ func hashNode(h hash.Hash64, n *yaml.Node, depth int) {
 	}
 	h.Write([]byte{']'})
 }
+
+// Walker is what the configuration parsers share: a visit that charges a
+// node to the walk's budget (false once exhausted) and an errorf that
+// records a problem at a node under a field path.
+type Walker interface {
+	Visit(n *yaml.Node) bool
+	Errorf(n *yaml.Node, field, format string, args ...any)
+}
+
+// Seq returns the items of sequence n (nil for null); another kind is
+// reported as "want a list".
+func Seq(w Walker, n *yaml.Node, path string) []*yaml.Node {
+	n = Deref(n)
+	if IsNull(n) || !w.Visit(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		w.Errorf(n, path, "want a list, got %s", Kind(n))
+		return nil
+	}
+	return n.Content
+}
+
+// Str returns scalar n's text; another kind is reported as "want a
+// string".
+func Str(w Walker, n *yaml.Node, path string) (string, bool) {
+	n = Deref(n)
+	if !w.Visit(n) {
+		return "", false
+	}
+	if n == nil || n.Kind != yaml.ScalarNode {
+		w.Errorf(n, path, "want a string, got %s", Kind(n))
+		return "", false
+	}
+	return n.Value, true
+}

@@ -1,17 +1,28 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plantwin/plantwin/simulations/scenario"
 	"github.com/plantwin/plantwin/simulations/simrun"
 )
+
+// writeReport writes rep to the file name, in the format its extension
+// names.
+func writeReport(rep *simrun.Report, name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(f, name); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "Run plant scenarios against the runtime on a virtual clock"}
@@ -31,15 +42,17 @@ virtual clock, as fast as the node allows: each tick the simulated devices'
 samples are applied to their twins and made durable, the clock moves on, and
 the next tick waits until the commands the twins decided have reached the
 simulated devices. Progress goes to stderr. Prints each expectation's
-verdict and exits 1 when one fails. --report FILE.json writes the run's
-report. This build runs devices exposed "direct" only; protocol servers,
---speed, --record and HTML and JUnit reports come later.`,
-		Example: `  plantwin sim run simulations/simrun/testdata/press.yaml --report press.json`,
+verdict and exits 1 when one fails. --report FILE writes the run's report
+in the format its extension names: .json, .html (self-contained, with
+charts of the signals and the alarm timeline) or .xml (JUnit). This build
+runs devices exposed "direct" only; protocol servers, --speed and --record
+come later.`,
+		Example: `  plantwin sim run simulations/simrun/testdata/press.yaml --report press.html --report press.xml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, r := range reports {
-				if ext := strings.ToLower(filepath.Ext(r)); ext != ".json" {
-					return usage(fmt.Errorf("--report %s: this build writes .json reports only", r))
+				if !simrun.ReportFormatOK(r) {
+					return usage(fmt.Errorf("--report %s: want a .json, .html or .xml (JUnit) file", r))
 				}
 			}
 			sc, err := scenario.Load(args[0])
@@ -51,11 +64,7 @@ report. This build runs devices exposed "direct" only; protocol servers,
 				return err
 			}
 			for _, r := range reports {
-				b, err := json.MarshalIndent(rep, "", "  ")
-				if err != nil {
-					return err
-				}
-				if err := os.WriteFile(r, append(b, '\n'), 0o644); err != nil {
+				if err := writeReport(rep, r); err != nil {
 					return err
 				}
 			}
@@ -78,6 +87,6 @@ report. This build runs devices exposed "direct" only; protocol servers,
 	f := cmd.Flags()
 	f.Uint64Var(&seed, "seed", 0, "random seed (0: the scenario's)")
 	f.StringVar(&data, "data", "", "the node's data directory (default: a fresh temporary one)")
-	f.StringArrayVar(&reports, "report", nil, "write the report to this file (.json); repeatable")
+	f.StringArrayVar(&reports, "report", nil, "write the report to this file (.json, .html or .xml); repeatable")
 	return cmd
 }

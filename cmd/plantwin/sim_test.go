@@ -17,7 +17,8 @@ import (
 func TestSimRun(t *testing.T) {
 	dir := t.TempDir()
 	report := filepath.Join(dir, "press.json")
-	out, err := runCLI(t, "sim", "run", "../../simulations/simrun/testdata/press.yaml", "--report", report)
+	out, err := runCLI(t, "sim", "run", "../../simulations/simrun/testdata/press.yaml", "--report", report,
+		"--report", filepath.Join(dir, "press.html"), "--report", filepath.Join(dir, "press.xml"))
 	if err != nil || !strings.Contains(out, "PASS  overheat on press-2") {
 		t.Fatalf("sim run: %v\n%s", err, out)
 	}
@@ -36,6 +37,15 @@ func TestSimRun(t *testing.T) {
 	}
 	if !rep.Passed || len(rep.Expectations) != 4 || len(rep.Alarms) != 1 || rep.Alarms[0].RaisedAt != "1m5s" || len(rep.Commands) != 1 || rep.Commands[0].Status != "succeeded" {
 		t.Errorf("report %s", b)
+	}
+
+	for _, f := range []string{"press.html", "press.xml"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("report %s not written: %v", f, err)
+		}
+	}
+	if out, err := runCLI(t, "sim", "run", "x.yaml", "--report", "r.pdf"); err == nil || !strings.Contains(out, "want a .json, .html or .xml") {
+		t.Errorf("a .pdf report: %v\n%s", err, out)
 	}
 
 	data, err := os.ReadFile("../../simulations/simrun/testdata/press.yaml")

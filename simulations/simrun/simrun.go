@@ -58,7 +58,21 @@ type Report struct {
 	Expectations []ExpectationResult `json:"expectations"`
 	Alarms       []AlarmRecord       `json:"alarms"`
 	Commands     []CommandRecord     `json:"commands"`
+	// Series are the points' values over the run (booleans as 0 and 1;
+	// at most maxSeriesPoints each, evenly spaced in simulated time), for
+	// the HTML report's charts.
+	Series []Series `json:"series,omitempty"`
 }
+
+// Series is one twin property's values over simulated time.
+type Series struct {
+	Twin     string       `json:"twin"`
+	Property string       `json:"property"`
+	Points   [][2]float64 `json:"points"` // [seconds from the start, value]
+}
+
+// maxSeriesPoints bounds each series (older points are thinned).
+const maxSeriesPoints = 2000
 
 // ExpectationResult is one expectation's verdict.
 type ExpectationResult struct {
@@ -188,6 +202,32 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		}
 	}
 	offline := map[string]bool{}
+	series := map[string]*Series{}
+	var seriesOrder []string
+	record := func(s scenario.PointSample) {
+		if s.Value.Type() != twins.TypeDouble && s.Value.Type() != twins.TypeInt && s.Value.Type() != twins.TypeBool {
+			return
+		}
+		k := s.Twin + "\x00" + s.Point
+		sr := series[k]
+		if sr == nil {
+			sr = &Series{Twin: s.Twin, Property: s.Point}
+			series[k] = sr
+			seriesOrder = append(seriesOrder, k)
+		}
+		sec := s.At.Seconds()
+		if n := len(sr.Points); n > 0 && sec-sr.Points[n-1][0] < sampleEvery(sc.Duration) {
+			return
+		}
+		v := s.Value.AsDouble()
+		if s.Value.Type() == twins.TypeBool {
+			v = 0
+			if s.Value.AsBool() {
+				v = 1
+			}
+		}
+		sr.Points = append(sr.Points, [2]float64{sec, v})
+	}
 	start := time.Now()
 	lastProgress := start
 	var samples int64
@@ -206,6 +246,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 				batches[s.Twin] = b
 				order = append(order, s.Twin)
 			}
+			record(s)
 			b.Samples = append(b.Samples, &pb.Sample{Property: s.Point, Value: actors.ValueToProto(s.Value),
 				SourceTimeUnixNano: Origin.Add(s.At).UnixNano(), Quality: pb.Quality(s.Quality)})
 			if bd := track[s.Twin+"\x00"+s.Point]; bd != nil && s.Quality == twins.QualityGood {
@@ -261,6 +302,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	}
 	quiesce(dev)
 	rep := &Report{Scenario: sc.Name, Seed: seed, Simulated: sc.Duration.String(), WallSeconds: time.Since(start).Seconds(), Samples: samples}
+	sort.Strings(seriesOrder)
+	for _, k := range seriesOrder {
+		rep.Series = append(rep.Series, *series[k])
+	}
 	if err := collect(ctx, rt, sc, rep); err != nil {
 		return nil, err
 	}
@@ -271,6 +316,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		rep.Passed = rep.Passed && r.Passed
 	}
 	return rep, nil
+}
+
+// sampleEvery is the spacing of a series' points, in seconds: at most
+// maxSeriesPoints over the run, at least one tick.
+func sampleEvery(d time.Duration) float64 {
+	return d.Seconds() / maxSeriesPoints
 }
 
 // applyAll applies every twin's batch and waits until each is durable.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +26,18 @@ func writeReport(rep *simrun.Report, name string) error {
 	return f.Close()
 }
 
+// parseSpeed reads --speed: "max" (0) or a positive factor.
+func parseSpeed(s string) (float64, error) {
+	if s == "max" {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, fmt.Errorf("--speed %q: want max or a positive factor such as 1, 10 or 100", s)
+	}
+	return f, nil
+}
+
 func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "Run plant scenarios against the runtime on a virtual clock"}
 	cmd.AddCommand(newSimRunCmd())
@@ -32,7 +46,7 @@ func newSimCmd() *cobra.Command {
 
 func newSimRunCmd() *cobra.Command {
 	var seed uint64
-	var data string
+	var data, speed string
 	var reports []string
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
@@ -42,11 +56,13 @@ virtual clock, as fast as the node allows: each tick the simulated devices'
 samples are applied to their twins and made durable, the clock moves on, and
 the next tick waits until the commands the twins decided have reached the
 simulated devices. Progress goes to stderr. Prints each expectation's
-verdict and exits 1 when one fails. --report FILE writes the run's report
+verdict and exits 1 when one fails. --speed paces the run to wall time
+(1: real time, 10: ten times faster); the default, max, runs as fast as
+lockstep allows. --report FILE writes the run's report
 in the format its extension names: .json, .html (self-contained, with
 charts of the signals and the alarm timeline) or .xml (JUnit). This build
-runs devices exposed "direct" only; protocol servers, --speed and --record
-come later.`,
+runs devices exposed "direct" only; protocol servers and --record come
+later.`,
 		Example: `  plantwin sim run simulations/simrun/testdata/press.yaml --report press.html --report press.xml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,11 +71,15 @@ come later.`,
 					return usage(fmt.Errorf("--report %s: want a .json, .html or .xml (JUnit) file", r))
 				}
 			}
+			pace, err := parseSpeed(speed)
+			if err != nil {
+				return usage(err)
+			}
 			sc, err := scenario.Load(args[0])
 			if err != nil {
 				return usage(err)
 			}
-			rep, err := simrun.Run(cmd.Context(), sc, simrun.Options{Seed: seed, Data: data, Progress: cmd.ErrOrStderr()})
+			rep, err := simrun.Run(cmd.Context(), sc, simrun.Options{Seed: seed, Speed: pace, Data: data, Progress: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -86,6 +106,7 @@ come later.`,
 	}
 	f := cmd.Flags()
 	f.Uint64Var(&seed, "seed", 0, "random seed (0: the scenario's)")
+	f.StringVar(&speed, "speed", "max", "simulated time per wall time: 1 (real time), 10, 100, ... or max (as fast as lockstep allows)")
 	f.StringVar(&data, "data", "", "the node's data directory (default: a fresh temporary one)")
 	f.StringArrayVar(&reports, "report", nil, "write the report to this file (.json, .html or .xml); repeatable")
 	return cmd

@@ -40,6 +40,7 @@ var Origin = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // Options configure a run.
 type Options struct {
 	Seed     uint64        // 0: the scenario's seed
+	Speed    float64       // simulated seconds per wall second; 0: as fast as lockstep allows
 	Data     string        // the node's store; "": a fresh temporary directory
 	Progress io.Writer     // progress lines (nil: none)
 	Every    time.Duration // progress interval (wall time), default 1s
@@ -291,6 +292,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		// Lockstep: the commands this tick decided reach their devices
 		// before the next tick.
 		quiesce(dev)
+		if o.Speed > 0 {
+			// Paced: simulated time T is due at wall time start + T/speed.
+			if wait := time.Until(start.Add(time.Duration(float64(frame.T) / o.Speed))); wait > 0 {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+		}
 		if o.Progress != nil && time.Since(lastProgress) >= o.Every {
 			lastProgress = time.Now()
 			el := time.Since(start)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plantwin/plantwin/simulations/scenario"
 )
@@ -61,5 +62,31 @@ func TestFailingExpectation(t *testing.T) {
 	}
 	if rep.Passed || rep.Expectations[0].Passed || !strings.Contains(rep.Expectations[0].Detail, "raised on press-2 at 1m5s, not within") {
 		t.Errorf("report %+v", rep.Expectations)
+	}
+}
+
+// TestPacedRunDecidesAlike: --speed paces the run to wall time (10 s
+// simulated at 10x takes at least 1 s) and decides exactly as the run at
+// full speed.
+func TestPacedRunDecidesAlike(t *testing.T) {
+	sc := load(t, "press.yaml")
+	sc.Duration = 10 * time.Second
+	sc.Faults[0].At = 2 * time.Second
+	sc.Expect = sc.Expect[:1]
+	sc.Expect[0].RaisedWithin.From, sc.Expect[0].RaisedWithin.To = 6*time.Second, 8*time.Second
+	fast, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	paced, err := Run(context.Background(), sc, Options{Speed: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("10 s at 10x took %v", took)
+	}
+	if !fast.Passed || fmt.Sprint(fast.Alarms, fast.Commands) != fmt.Sprint(paced.Alarms, paced.Commands) {
+		t.Errorf("full speed %+v %+v\npaced %+v %+v", fast.Alarms, fast.Expectations, paced.Alarms, paced.Commands)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,31 @@ func TestPacedRunDecidesAlike(t *testing.T) {
 	}
 	if !fast.Passed || fmt.Sprint(fast.Alarms, fast.Commands) != fmt.Sprint(paced.Alarms, paced.Commands) {
 		t.Errorf("full speed %+v %+v\npaced %+v %+v", fast.Alarms, fast.Expectations, paced.Alarms, paced.Commands)
+	}
+}
+
+// TestBundledScenarios runs every scenario under simulations/scenarios
+// with its expectations, as CI does.
+func TestBundledScenarios(t *testing.T) {
+	files, err := filepath.Glob("../scenarios/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bundled scenarios: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			sc, err := scenario.Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Run(context.Background(), sc, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range rep.Expectations {
+				if !e.Passed {
+					t.Errorf("%s: %s", e.Name, e.Detail)
+				}
+			}
+		})
 	}
 }

@@ -134,6 +134,7 @@ type Runtime struct {
 
 	device atomic.Pointer[Device]
 	keys   atomic.Uint64 // for idempotency keys of commands invoked without one
+	busy   atomic.Int64  // see Busy
 	wakes  *wakeSchedule
 
 	sweepStop chan struct{}
@@ -520,3 +521,11 @@ func (r *Runtime) SetDevice(d Device) {
 	}
 	r.device.Store(&d)
 }
+
+// Busy returns how much work the twins have in hand that will reach a
+// device or the journal without any new input: timer ticks (a rule
+// window ending, a deadline) fired and not yet decided and committed, and
+// command attempts handed to their device and not yet answered. A driver
+// that runs the runtime in lockstep on a virtual clock (the simulator)
+// waits for 0 before its next step.
+func (r *Runtime) Busy() int64 { return r.busy.Load() }

@@ -168,10 +168,26 @@ func (a *twinActor) maybeRestart(ctx actor.Context) {
 
 // tickMsg advances the twin's time (its timer fired, or it was recovered
 // with restarted set; local only).
-type tickMsg struct{ restarted bool }
+type tickMsg struct {
+	restarted bool
+	counted   bool // counted in the runtime's Busy until its commit is done
+}
 
-// dispatchMsg hands the twin's ready commands to the device (local only).
+// dispatchMsg hands the twin's ready commands to the device (local only;
+// counted in the runtime's Busy until its commit is done).
 type dispatchMsg struct{}
+
+// counted reports whether msg is counted in the runtime's Busy until the
+// commit that decides it is done.
+func counted(msg any) bool {
+	switch m := msg.(type) {
+	case *tickMsg:
+		return m.counted
+	case *dispatchMsg:
+		return true
+	}
+	return false
+}
 
 // dispatchResult is the device's answer to one dispatch attempt (local only).
 type dispatchResult struct {
@@ -198,6 +214,7 @@ type commit struct {
 	wake         *int64                // the due time this commit writes to the wake schedule
 	related      []firedAt             // commands for related twins, sent once durable
 	reportParent bool                  // a property the parent's roll-ups read changed
+	busy         int                   // counted timer ticks decided in this commit (Runtime.Busy)
 }
 
 // firedAt is a journaled RuleFired and its version.
@@ -361,6 +378,7 @@ func (a *twinActor) afterChange(ctx actor.Context) {
 	now := a.rt.clock.Now().UnixNano()
 	if !a.dispatchQueued && len(a.st.ReadyCommands(now)) > 0 {
 		a.dispatchQueued = true
+		a.rt.busy.Add(1)
 		ctx.Send(ctx.Self(), &dispatchMsg{})
 	}
 	due := a.st.Due()
@@ -376,7 +394,11 @@ func (a *twinActor) afterChange(ctx actor.Context) {
 		return
 	}
 	self, root := ctx.Self(), ctx.ActorSystem().Root
-	a.timer = a.rt.clock.AfterFunc(time.Duration(max(due-now, 0)), func() { root.Send(self, &tickMsg{}) })
+	rt := a.rt
+	a.timer = a.rt.clock.AfterFunc(time.Duration(max(due-now, 0)), func() {
+		rt.busy.Add(1)
+		root.Send(self, &tickMsg{counted: true})
+	})
 }
 
 // launches prepares the hand-over of dispatched commands to the device
@@ -407,7 +429,9 @@ func (a *twinActor) launches(ctx actor.Context, recs []twins.CommandRecord) func
 				continue
 			}
 			rt.met.dispatched.Inc()
+			rt.busy.Add(1)
 			go func() {
+				defer rt.busy.Add(-1)
 				// The context bounds the device call on the wall clock;
 				// the command's deadline on the runtime's clock is
 				// enforced by the twin's timer either way.
@@ -438,6 +462,9 @@ func (a *twinActor) fail(ctx actor.Context, why string) {
 // handle runs a write request now, or queues it behind the commit in flight.
 func (a *twinActor) handle(ctx actor.Context, r request) {
 	if a.failed != "" {
+		if counted(r.msg) {
+			a.rt.busy.Add(-1)
+		}
 		a.send(ctx, r.sender, a.failure(r.msg, a.failed))
 		return
 	}
@@ -508,6 +535,9 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	c := &commit{}
 	publish := a.rt.feed.active() && a.rt.feed.interested(a.id)
 	for _, r := range reqs {
+		if counted(r.msg) {
+			c.busy++
+		}
 		if a.seen(ctx, r) {
 			continue
 		}
@@ -554,6 +584,7 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 	}
 	if len(w.Events) == 0 {
 		// Nothing changed, so the state is as durable as it was.
+		a.rt.busy.Add(-int64(c.busy))
 		a.finishReplies(ctx, c.replies)
 		a.afterChange(ctx)
 		a.maybeFinish(ctx)
@@ -719,6 +750,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	if c == nil {
 		return
 	}
+	a.rt.busy.Add(-int64(c.busy))
 	if err != nil {
 		// Memory is now ahead of storage: answer everyone with the error
 		// and stop; the next message recovers the durable state.

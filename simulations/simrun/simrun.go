@@ -7,7 +7,7 @@
 // Each tick runs in lockstep: the devices step, their samples are applied
 // (and acknowledged durable), the virtual clock moves to the tick's time
 // (firing the twins' timers: rule windows, deadlines), and the next tick
-// starts only once no command is on its way to a device. The protocol
+// starts only once the twins have no work in hand (actors.Runtime.Busy). The protocol
 // servers (OPC UA, Modbus, MQTT), paced speeds, recording and the HTML and
 // JUnit reports are later steps of the simulations work.
 package simrun
@@ -291,7 +291,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		samples += int64(len(frame.Samples))
 		// Lockstep: the commands this tick decided reach their devices
 		// before the next tick.
-		quiesce(dev)
+		if err := quiesce(rt, dev); err != nil {
+			return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
+		}
 		if o.Speed > 0 {
 			// Paced: simulated time T is due at wall time start + T/speed.
 			if wait := time.Until(start.Add(time.Duration(float64(frame.T) / o.Speed))); wait > 0 {
@@ -311,7 +313,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 				frame.T.Round(time.Second), sc.Duration, float64(samples)/el.Seconds(), eta.Round(time.Second))
 		}
 	}
-	quiesce(dev)
+	if err := quiesce(rt, dev); err != nil {
+		return nil, fmt.Errorf("simrun: at the end: %w", err)
+	}
 	rep := &Report{Scenario: sc.Name, Seed: seed, Simulated: sc.Duration.String(), WallSeconds: time.Since(start).Seconds(), Samples: samples}
 	sort.Strings(seriesOrder)
 	for _, k := range seriesOrder {
@@ -361,18 +365,22 @@ func applyAll(ctx context.Context, rt *actors.Runtime, order []string, batches m
 	return first
 }
 
-// quiesce waits until no command is on its way to a device, and a little
-// longer for the twins to send the ones their last commit made ready.
-func quiesce(d *device) {
-	idle := 0
-	for idle < 3 {
-		if d.inflight.Load() == 0 {
-			idle++
-		} else {
-			idle = 0
+// quiesceTimeout bounds the wait for the twins' work in hand (a guard:
+// Busy returns to 0 within milliseconds).
+const quiesceTimeout = 30 * time.Second
+
+// quiesce waits until the twins have no work in hand (actors.Runtime.Busy:
+// timer ticks being decided, commands with their devices) and no call to
+// a simulated device is under way.
+func quiesce(rt *actors.Runtime, d *device) error {
+	deadline := time.Now().Add(quiesceTimeout)
+	for rt.Busy() != 0 || d.inflight.Load() != 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the twins still have %d pieces of work in hand after %v", rt.Busy(), quiesceTimeout)
 		}
-		time.Sleep(200 * time.Microsecond)
+		time.Sleep(100 * time.Microsecond)
 	}
+	return nil
 }
 
 func sim(unixNano int64) string {

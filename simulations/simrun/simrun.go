@@ -4,12 +4,14 @@
 // writes come straight back to the simulated devices. It checks the
 // scenario's expectations and builds the run's report.
 //
-// Each tick runs in lockstep: the devices step, their samples are applied
-// (and acknowledged durable), the virtual clock moves to the tick's time
-// (firing the twins' timers: rule windows, deadlines), and the next tick
-// starts only once the twins have no work in hand (actors.Runtime.Busy). The protocol
-// servers (OPC UA, Modbus, MQTT), paced speeds, recording and the HTML and
-// JUnit reports are later steps of the simulations work.
+// Each tick runs in lockstep: the devices step, the virtual clock moves to
+// the tick's time (firing the twins' timers: rule windows, deadlines), the
+// tick's samples are applied (and acknowledged durable), and the next tick
+// starts only once the twins have no work in hand (actors.Runtime.Busy).
+// Options.Speed paces the ticks to wall time. Reports are written as JSON,
+// self-contained HTML with charts, or JUnit XML (Report.Write). The
+// protocol servers (OPC UA, Modbus, MQTT) and recording are later steps of
+// the simulations work.
 package simrun
 
 import (

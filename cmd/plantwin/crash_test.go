@@ -104,7 +104,10 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 			if err := proto.Unmarshal(p.Data, &hv); err != nil {
 				return err
 			}
-			if p.Version == a.version && simulations.ValueText(hv.Value) == a.value {
+			// The acknowledged version is the twin's after the whole
+			// batch, rule events included; the point keeps its
+			// telemetry event's version.
+			if p.Version <= a.version && p.Version > a.version-16 && simulations.ValueText(hv.Value) == a.value {
 				found = true
 			}
 			return nil

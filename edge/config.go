@@ -388,7 +388,7 @@ func ParseConfig(filename string, data []byte, plant *twins.Config) (*Config, er
 	}
 	// Aliases can make the node tree exponentially larger than the text;
 	// the walk is budgeted in proportion to the text.
-	p := &parser{file: filename, plant: plant, budget: 1000 + 4*len(data)}
+	p := &parser{file: filename, plant: plant, budget: yamlnode.NewBudget(len(data))}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		p.syntaxError(err)
@@ -409,12 +409,11 @@ type problem struct {
 
 // parser walks the YAML node tree and collects problems.
 type parser struct {
-	file      string
-	plant     *twins.Config
-	budget    int  // nodes the walk may still visit
-	exhausted bool // budget ran out: stop walking
-	errs      []problem
-	count     int // problems found, including those past maxErrors
+	file   string
+	plant  *twins.Config
+	budget yamlnode.Budget // nodes the walk may still visit
+	errs   []problem
+	count  int // problems found, including those past maxErrors
 }
 
 func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
@@ -471,18 +470,7 @@ func (p *parser) syntaxError(err error) {
 
 // visit charges one node to the walk budget; it reports false (once with
 // an error) when the budget is exhausted.
-func (p *parser) visit(n *yaml.Node) bool {
-	if p.exhausted {
-		return false
-	}
-	p.budget--
-	if p.budget < 0 {
-		p.exhausted = true
-		p.errorf(n, "", "document too complex: excessive aliasing")
-		return false
-	}
-	return true
-}
+func (p *parser) visit(n *yaml.Node) bool { return p.budget.Visit(n, p.errorf) }
 
 // entry is a key of a mapping with its value.
 type entry struct {

@@ -115,7 +115,7 @@ func ParseConfig(filename string, data []byte) (*Config, error) {
 func parseConfig(filename string, data []byte, maxTwins int) (*Config, error) {
 	// Aliases can make the node tree exponentially larger than the text;
 	// the walk is budgeted in proportion to the text.
-	p := &parser{file: filename, maxTwins: maxTwins, budget: 1000 + 4*len(data)}
+	p := &parser{file: filename, maxTwins: maxTwins, budget: yamlnode.NewBudget(len(data))}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, p.syntaxError(err)
@@ -155,8 +155,7 @@ func (p *parser) syntaxError(err error) error {
 type parser struct {
 	file      string
 	maxTwins  int
-	budget    int  // nodes the walk may still visit
-	exhausted bool // budget ran out: stop walking
+	budget    yamlnode.Budget // nodes the walk may still visit
 	errs      []*ConfigError
 	truncated bool
 }
@@ -175,18 +174,7 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 
 // visit charges one node to the walk budget; it reports false (once with
 // an error) when the budget is exhausted.
-func (p *parser) visit(n *yaml.Node) bool {
-	if p.exhausted {
-		return false
-	}
-	p.budget--
-	if p.budget < 0 {
-		p.exhausted = true
-		p.errorf(n, "", "document too complex: excessive aliasing")
-		return false
-	}
-	return true
-}
+func (p *parser) visit(n *yaml.Node) bool { return p.budget.Visit(n, p.errorf) }
 
 // entry is a key of a mapping with its value.
 type entry struct {

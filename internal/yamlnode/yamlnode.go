@@ -113,3 +113,29 @@ func Str(w Walker, n *yaml.Node, path string) (string, bool) {
 	}
 	return n.Value, true
 }
+
+// Budget bounds the nodes a walk of one document visits: aliases can make a
+// small text expand enormously. Start it in proportion to the text
+// (NewBudget).
+type Budget struct {
+	left      int
+	exhausted bool
+}
+
+// NewBudget returns the budget of a document of size bytes.
+func NewBudget(size int) Budget { return Budget{left: 1000 + 4*size} }
+
+// Visit charges node n; it reports false once the budget is spent, and
+// the first time reports "document too complex" through errorf.
+func (b *Budget) Visit(n *yaml.Node, errorf func(n *yaml.Node, field, format string, args ...any)) bool {
+	if b.exhausted {
+		return false
+	}
+	b.left--
+	if b.left < 0 {
+		b.exhausted = true
+		errorf(n, "", "document too complex: excessive aliasing")
+		return false
+	}
+	return true
+}

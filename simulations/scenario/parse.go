@@ -110,7 +110,7 @@ var defaultLimits = limits{devices: MaxDevices, points: MaxPoints}
 func parse(filename string, data []byte, read func(string) (string, []byte, error), lim limits) (*Scenario, error) {
 	// Aliases can make the node tree exponentially larger than the text;
 	// the walk is budgeted in proportion to the text.
-	p := &parser{file: filename, data: data, read: read, lim: lim, budget: 1000 + 4*len(data), csvs: map[csvKey]*csvTable{}, broken: map[string]bool{}}
+	p := &parser{file: filename, data: data, read: read, lim: lim, budget: yamlnode.NewBudget(len(data)), csvs: map[csvKey]*csvTable{}, broken: map[string]bool{}}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		p.syntaxError(filename, 0, err)
@@ -169,8 +169,7 @@ type parser struct {
 	data      []byte
 	read      func(rel string) (name string, data []byte, err error)
 	lim       limits
-	budget    int  // nodes the walk may still visit
-	exhausted bool // budget ran out: stop walking
+	budget    yamlnode.Budget // nodes the walk may still visit
 	errs      []*Error
 	truncated bool
 
@@ -200,18 +199,7 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 
 // visit charges one node to the walk budget; it reports false (once with
 // an error) when the budget is exhausted.
-func (p *parser) visit(n *yaml.Node) bool {
-	if p.exhausted {
-		return false
-	}
-	p.budget--
-	if p.budget < 0 {
-		p.exhausted = true
-		p.errorf(n, "", "document too complex: excessive aliasing")
-		return false
-	}
-	return true
-}
+func (p *parser) visit(n *yaml.Node) bool { return p.budget.Visit(n, p.errorf) }
 
 // entry is a key of a mapping with its value.
 type entry struct {

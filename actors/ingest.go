@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -275,13 +274,14 @@ func reasonOf(err error) string {
 }
 
 // twinError is a twin's refusal as it said it, matching (errors.Is) the
-// domain error of its reason.
+// domain error of its reason: a refusal with a reason is a domain error
+// whose text already names it; one without (storage, fencing, shutdown)
+// is ErrUnavailable with the twin's words.
 func twinError(reason, msg string) error {
-	sentinel := reasonError(reason)
-	if strings.Contains(msg, sentinel.Error()) {
-		return &refusal{sentinel: sentinel, msg: msg}
+	if reason == "" {
+		return fmt.Errorf("%w: %s", ErrUnavailable, msg)
 	}
-	return fmt.Errorf("%w: %s", sentinel, msg)
+	return &refusal{sentinel: reasonError(reason), msg: msg}
 }
 
 type refusal struct {

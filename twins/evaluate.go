@@ -162,7 +162,11 @@ func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
 	} else {
 		touched = make([]bool, n)
 	}
-	for _, part := range splitBySourceTime(ta) {
+	parts := splitBySourceTime(ta)
+	for i, part := range parts {
+		if i > 0 {
+			prev = append(prev[:0], s.Reported...) // the values before this part
+		}
 		s.Apply(part)
 		evs = append(evs, part)
 		clear(touched)
@@ -172,7 +176,6 @@ func (s *State) handleTelemetry(c *ApplyTelemetry, now int64) Decision {
 			}
 		}
 		evs = append(evs, s.evaluate(prev, touched, s.Watermark, now)...)
-		prev = append(prev[:0], s.Reported...)
 	}
 	if len(s.Commands) > 0 {
 		evs = append(evs, s.verifyWrites(now)...)

@@ -183,7 +183,7 @@ func counted(msg any) bool {
 	switch m := msg.(type) {
 	case *tickMsg:
 		return m.counted
-	case *dispatchMsg:
+	case *dispatchMsg, *dispatchResult:
 		return true
 	}
 	return false
@@ -424,14 +424,15 @@ func (a *twinActor) launches(ctx actor.Context, recs []twins.CommandRecord) func
 	return func() {
 		d := rt.device.Load()
 		for _, rec := range recs {
+			// Counted until the twin has committed the answer (a
+			// dispatchResult is counted work).
+			rt.busy.Add(1)
 			if d == nil {
 				root.Send(self, &dispatchResult{id: rec.ID, attempt: rec.Attempts, err: errNoDevice})
 				continue
 			}
 			rt.met.dispatched.Inc()
-			rt.busy.Add(1)
 			go func() {
-				defer rt.busy.Add(-1)
 				// The context bounds the device call on the wall clock;
 				// the command's deadline on the runtime's clock is
 				// enforced by the twin's timer either way.
@@ -750,7 +751,10 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	if c == nil {
 		return
 	}
-	a.rt.busy.Add(-int64(c.busy))
+	// Released last: the work this commit starts (launches, related
+	// twins' commands, timers) is counted before this is, so a lockstep
+	// driver never sees the node idle in between.
+	defer a.rt.busy.Add(-int64(c.busy))
 	if err != nil {
 		// Memory is now ahead of storage: answer everyone with the error
 		// and stop; the next message recovers the durable state.
@@ -762,6 +766,9 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 			a.send(ctx, r.to, r.msg)
 		}
 		for _, q := range c.queued {
+			if counted(q.msg) {
+				a.rt.busy.Add(-1)
+			}
 			a.send(ctx, q.sender, a.failure(q.msg, why))
 		}
 		for _, rd := range c.stateReaders {
@@ -780,15 +787,17 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	if c.snapshot > 0 {
 		a.snapVersion = c.snapshot
 	}
+	if len(c.changes) > 0 {
+		// Before the replies: whoever holds an acknowledgement finds the
+		// change in its subscription already.
+		a.rt.feed.publish(a.id, func() *Change { return &Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes} })
+	}
 	a.finishReplies(ctx, c.replies)
 	a.sendRelated(c.related)
 	if c.reportParent {
 		a.reportToParent()
 	}
 	a.afterChange(ctx)
-	if len(c.changes) > 0 {
-		a.rt.feed.publish(a.id, func() *Change { return &Change{Spec: a.st.Spec, State: a.st.Clone(), Events: c.changes} })
-	}
 	for _, rd := range c.stateReaders {
 		ctx.Send(rd, a.st.Clone())
 	}

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -65,6 +66,10 @@ type Sink struct {
 	connRetry    map[string]bool     // twins whose connectivity change must be sent again
 	connRetrying bool                // a retry is scheduled
 	rate         [rateSlots]rateSlot // samples per wall-clock second, a ring
+
+	// Lockstep (SetLockstep): the connectors' clock, and their steps.
+	now   func() time.Time
+	steps chan chan error
 
 	samples  atomic.Int64 // samples submitted
 	accepted atomic.Int64 // samples durably applied
@@ -308,8 +313,14 @@ func (s *Sink) Publish(twinID string, samples []*pb.Sample) {
 	if len(samples) == 0 {
 		return
 	}
-	s.samples.Add(int64(len(samples)))
 	batch := &pb.ApplyTelemetry{TwinId: twinID, Samples: samples}
+	queued := s.box != nil && s.backlog.Load()
+	if !queued {
+		// Counted in flight before the samples are: whoever sees the
+		// samples counted sees them in flight until they are applied.
+		s.inFlight.Add(1)
+	}
+	s.samples.Add(int64(len(samples)))
 	sec := time.Now().Unix()
 	s.mu.Lock()
 	slot := &s.rate[sec%rateSlots]
@@ -318,11 +329,10 @@ func (s *Sink) Publish(twinID string, samples []*pb.Sample) {
 	}
 	slot.n += int64(len(samples))
 	s.mu.Unlock()
-	if s.box != nil && s.backlog.Load() {
+	if queued {
 		s.toOutbox(batch) // behind older batches, to keep order
 		return
 	}
-	s.inFlight.Add(1)
 	s.rt.Submit(batch, func(rep *pb.TelemetryApplied, err error) {
 		s.inFlight.Add(-1)
 		if err != nil {
@@ -366,7 +376,9 @@ func (s *Sink) sendConnectivity(id string) {
 	if online {
 		c = pb.Connectivity_CONNECTIVITY_ONLINE
 	}
+	s.inFlight.Add(1)
 	s.rt.SubmitConnectivity(id, c, func(_ *pb.TelemetryApplied, err error) {
+		defer s.inFlight.Add(-1)
 		if err == nil || !retryable(err) || errors.Is(err, actors.ErrClosed) {
 			return // applied, refused for good, or the runtime is gone
 		}
@@ -402,8 +414,60 @@ func (s *Sink) retryConnectivity() {
 	}
 }
 
+// SetLockstep puts the sink's connectors in lockstep with a simulation
+// (simulations/simrun): they stamp samples that carry no source time of
+// their own with now() instead of the wall clock, and a polling connector
+// (Modbus) polls once per Step instead of at its poll groups' intervals,
+// and reconnects only when a Step asks for data. Call before the
+// connector starts.
+func (s *Sink) SetLockstep(now func() time.Time) {
+	s.now = now
+	s.steps = make(chan chan error)
+}
+
+// Lockstep reports whether SetLockstep was called.
+func (s *Sink) Lockstep() bool { return s.now != nil }
+
+// Now is the connectors' clock: the wall clock, or in lockstep the
+// simulation's.
+func (s *Sink) Now() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}
+
+// Steps delivers the Step requests of a lockstep simulation to the
+// connector: it answers each on the channel received, nil once the step's
+// samples are published, or the error that kept it from reading. nil (no
+// requests ever) without lockstep.
+func (s *Sink) Steps() <-chan chan error { return s.steps }
+
+// Step asks the sink's connector for one poll (lockstep only) and waits
+// until its samples are published to the runtime (not yet applied: see
+// SinkStats.InFlight) or the connector says why it could not read.
+func (s *Sink) Step(ctx context.Context) error {
+	if s.steps == nil {
+		return errors.New("edge: Step on a sink without lockstep")
+	}
+	reply := make(chan error, 1)
+	select {
+	case s.steps <- reply:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // SinkStats are a sink's counters.
 type SinkStats struct {
+	// InFlight counts the batches and connectivity changes submitted to
+	// the runtime and not yet applied (or failed).
 	Samples, Accepted, Rejected, FailedBatches, InFlight int64
 	// Backlog is the outbox's entries; Lost the batches lost to its bound
 	// or to errors.

@@ -34,7 +34,27 @@ type ModbusDevice struct {
 		writtenAt  map[writeKey]time.Time
 		clamps     map[writeKey]uint16
 		delay      time.Duration // answers are held back this long (Delay)
+		onWrite    func(ModbusWrite)
 	}
+}
+
+// ModbusWrite is one write a client made, as OnWrite reports it.
+type ModbusWrite struct {
+	Unit    uint8
+	Coil    bool     // a coil write (Bits); otherwise a holding-register write (Regs)
+	Address uint16   // the first coil or register written
+	Regs    []uint16 // as stored (after any clamp)
+	Bits    []bool
+}
+
+// OnWrite calls fn with every write a client makes, after it is stored
+// and before it is answered (so the client's write returns only once fn
+// has run). fn runs without the device's lock held and may call Get and
+// Set methods.
+func (d *ModbusDevice) OnWrite(fn func(ModbusWrite)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.mu.onWrite = fn
 }
 
 // NewModbusDevice returns a device that will listen on addr (host:port;
@@ -249,7 +269,6 @@ func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
 	d := h.d
 	defer d.holdAnswer()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	t := table(d.mu.coils, req.UnitId)
 	if req.IsWrite {
 		for i, v := range req.Args {
@@ -258,8 +277,14 @@ func (h handler) HandleCoils(req *modbus.CoilsRequest) ([]bool, error) {
 			d.mu.writes[k]++
 			d.mu.writtenAt[k] = time.Now()
 		}
+		fn := d.mu.onWrite
+		d.mu.Unlock()
+		if fn != nil {
+			fn(ModbusWrite{Unit: req.UnitId, Coil: true, Address: req.Addr, Bits: append([]bool(nil), req.Args...)})
+		}
 		return nil, nil
 	}
+	defer d.mu.Unlock()
 	d.mu.reads++
 	out := make([]bool, req.Quantity)
 	for i := range out {
@@ -312,8 +337,20 @@ func (h handler) registers(unit uint8, t map[uint8]map[uint16]uint16, addr, qty 
 func (h handler) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
 	defer h.d.holdAnswer()
 	h.d.mu.Lock()
-	defer h.d.mu.Unlock()
-	return h.registers(req.UnitId, h.d.mu.holding, req.Addr, req.Quantity, req.IsWrite, req.Args)
+	out, err := h.registers(req.UnitId, h.d.mu.holding, req.Addr, req.Quantity, req.IsWrite, req.Args)
+	if !req.IsWrite || err != nil || h.d.mu.onWrite == nil {
+		h.d.mu.Unlock()
+		return out, err
+	}
+	fn := h.d.mu.onWrite
+	w := ModbusWrite{Unit: req.UnitId, Address: req.Addr, Regs: make([]uint16, len(req.Args))}
+	tab := table(h.d.mu.holding, req.UnitId)
+	for i := range w.Regs {
+		w.Regs[i] = tab[req.Addr+uint16(i)]
+	}
+	h.d.mu.Unlock()
+	fn(w)
+	return out, err
 }
 
 func (h handler) HandleInputRegisters(req *modbus.InputRegistersRequest) ([]uint16, error) {

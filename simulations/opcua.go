@@ -70,6 +70,7 @@ type opcuaVariable struct {
 	dataType   uint32 // numeric node id in namespace 0 (id.Double, ...)
 	value      any
 	sourceTime time.Time
+	unset      bool // no value yet: reads answer BadWaitingForInitialData
 }
 
 // OPCUAOption configures an OPCUAServer.
@@ -79,6 +80,32 @@ type opcuaOptions struct {
 	cert    []byte          // DER; nil: security None only
 	key     *rsa.PrivateKey // with cert
 	noneToo bool
+	onWrite func(name string, v any) // after a client's write is stored
+	clock   func() time.Time         // source time of writes without one
+	manual  bool                     // publish on PublishNow only
+}
+
+// OPCUAOnWrite calls fn with every value a client writes, after it is
+// stored and before the write is answered, so that the client's write
+// returns only once fn has run. fn must not call the server's Set.
+func OPCUAOnWrite(fn func(name string, v any)) OPCUAOption {
+	return func(o *opcuaOptions) { o.onWrite = fn }
+}
+
+// OPCUAClock makes the server stamp client writes that carry no source
+// timestamp with now() instead of the wall clock (a simulation's virtual
+// clock).
+func OPCUAClock(now func() time.Time) OPCUAOption {
+	return func(o *opcuaOptions) { o.clock = now }
+}
+
+// OPCUAManualPublishing makes the server's subscriptions publish only on
+// PublishNow, each time with every value Set before the call (the
+// patched gopcua server's manual publishing): a simulation on a virtual
+// clock hands each of its steps to the clients whole, without the
+// wall-clock publishing interval dropping or merging values.
+func OPCUAManualPublishing() OPCUAOption {
+	return func(o *opcuaOptions) { o.manual = true }
 }
 
 // OPCUASecurity makes the server offer Basic256Sha256 with Sign and with
@@ -143,6 +170,31 @@ func (s *OPCUAServer) AddVariable(name string, initial any) error {
 	return nil
 }
 
+// AddUnsetVariable declares a variable like AddVariable, of the type of
+// zero, that has no value until its first Set or write: until then reads
+// and subscriptions get BadWaitingForInitialData.
+func (s *OPCUAServer) AddUnsetVariable(name string, zero any) error {
+	if err := s.AddVariable(name, zero); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.mu.vars[name].unset = true
+	s.mu.Unlock()
+	return nil
+}
+
+// PublishNow makes every subscription publish the values Set before the
+// call (with OPCUAManualPublishing; otherwise subscriptions publish on
+// their own interval and this does nothing more than hurry them).
+func (s *OPCUAServer) PublishNow() {
+	s.mu.Lock()
+	srv := s.mu.srv
+	s.mu.Unlock()
+	if srv != nil {
+		srv.PublishNow()
+	}
+}
+
 // Start listens on 127.0.0.1 at a free port, or on the previous port after
 // Stop, so that clients can reconnect to a restarted device. The gopcua
 // server itself listens on a second loopback port behind a relay; its
@@ -196,6 +248,7 @@ func (s *OPCUAServer) Start() error {
 		)
 	}
 	srv := server.New(opts...)
+	srv.SetManualPublishing(s.opts.manual)
 	server.NewNodeNameSpace(srv, opcuaServerNamespaceURI)
 	sim := &opcuaNamespace{s: s, srv: srv}
 	s.mu.ns = uint16(srv.AddNamespace(sim))
@@ -255,7 +308,7 @@ func (s *OPCUAServer) Set(name string, v any, sourceTime time.Time) error {
 		s.mu.Unlock()
 		return fmt.Errorf("simulations: set opc ua variable %q to %T: %w", name, v, ErrVariableType)
 	}
-	vr.value, vr.sourceTime = v, sourceTime
+	vr.value, vr.sourceTime, vr.unset = v, sourceTime, false
 	srv := s.mu.srv
 	s.mu.Unlock()
 
@@ -476,6 +529,9 @@ func (ns *opcuaNamespace) Attribute(nid *ua.NodeID, attr ua.AttributeID) *ua.Dat
 	}
 	switch attr {
 	case ua.AttributeIDValue:
+		if vr.unset {
+			return opcuaStatus(ua.StatusBadWaitingForInitialData)
+		}
 		return &ua.DataValue{
 			EncodingMask:    ua.DataValueValue | ua.DataValueSourceTimestamp | ua.DataValueServerTimestamp,
 			Value:           ua.MustVariant(vr.value),
@@ -534,11 +590,17 @@ func (ns *opcuaNamespace) SetAttribute(nid *ua.NodeID, attr ua.AttributeID, dv *
 		ns.s.mu.Unlock()
 		return ua.StatusBadTypeMismatch
 	}
-	vr.value, vr.sourceTime = v, dv.SourceTimestamp
+	vr.value, vr.sourceTime, vr.unset = v, dv.SourceTimestamp, false
 	if dv.EncodingMask&ua.DataValueSourceTimestamp == 0 || vr.sourceTime.IsZero() {
 		vr.sourceTime = time.Now()
+		if ns.s.opts.clock != nil {
+			vr.sourceTime = ns.s.opts.clock()
+		}
 	}
 	ns.s.mu.Unlock()
+	if ns.s.opts.onWrite != nil {
+		ns.s.opts.onWrite(name, v)
+	}
 	ns.srv.ChangeNotification(nid)
 	return ua.StatusOK
 }

@@ -29,9 +29,7 @@ import (
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/edge"
-	edgemodbus "github.com/plantwin/plantwin/edge/modbus"
-	edgemqtt "github.com/plantwin/plantwin/edge/mqtt"
-	edgeopcua "github.com/plantwin/plantwin/edge/opcua"
+	"github.com/plantwin/plantwin/edge/connectors"
 	"github.com/plantwin/plantwin/gateway"
 	"github.com/plantwin/plantwin/gateway/auth"
 	"github.com/plantwin/plantwin/persistence"
@@ -190,7 +188,7 @@ func startConnectors(ecfg *edge.Config, nodeName string, rt *actors.Runtime, sto
 		return edge.NewSinkWithOutbox(rt, box, elog.With("connector", cc.Name)), nil
 	}
 	factory := func(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, report edge.PanicReporter) (edge.Connector, error) {
-		c, err := newConnector(cc, bindings, sink, met, elog)
+		c, err := connectors.New(cc, bindings, sink, met, elog)
 		if err != nil {
 			return nil, err
 		}
@@ -199,47 +197,6 @@ func startConnectors(ecfg *edge.Config, nodeName string, rt *actors.Runtime, sto
 		return c, nil
 	}
 	return edge.StartHost(rt.System(), ecfg, nodeName, sinkOf, factory, elog)
-}
-
-// hostable is a built connector of any protocol.
-type hostable interface {
-	edge.Connector
-	OnPanic(edge.PanicReporter)
-}
-
-// startless adapts a connector whose Start cannot fail.
-type startless interface {
-	Start()
-	Stop()
-	Status() edge.Status
-	String() string
-	edge.Commander
-	OnPanic(edge.PanicReporter)
-}
-
-type startlessConnector struct{ startless }
-
-func (s startlessConnector) Start() error { s.startless.Start(); return nil }
-
-// newConnector builds the connector of cc's protocol, not started.
-func newConnector(cc *edge.ConnectorConfig, bindings []*edge.Binding, sink *edge.Sink, met *edge.Metrics, log *slog.Logger) (hostable, error) {
-	switch cc.Protocol {
-	case edge.ProtocolModbus:
-		c, err := edgemodbus.New(cc, bindings, sink, met, log)
-		if err != nil {
-			return nil, err
-		}
-		return startlessConnector{c}, nil
-	case edge.ProtocolMQTT:
-		return edgemqtt.New(cc, bindings, sink, met, log)
-	case edge.ProtocolOPCUA:
-		c, err := edgeopcua.New(cc, bindings, sink, met, log)
-		if err != nil {
-			return nil, err
-		}
-		return startlessConnector{c}, nil
-	}
-	return nil, fmt.Errorf("connector %s: unknown protocol %d", cc.Name, cc.Protocol)
 }
 
 // reloadTokens re-reads the token file into the authorizer.

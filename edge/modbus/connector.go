@@ -45,6 +45,8 @@ type Connector struct {
 
 	writeTargets map[string]target // twin\x00p|c\x00name → where to write
 
+	step chan error // lockstep: a Step request taken while disconnected, served after connecting
+
 	status *edge.StatusKeeper
 }
 
@@ -226,6 +228,10 @@ func (c *Connector) run() {
 	for !c.stopped() {
 		c.status.SetState(edge.StateConnecting)
 		client, err := c.connect()
+		if err != nil && c.step != nil {
+			c.step <- err // the step that asked for this attempt
+			c.step = nil
+		}
 		if err == nil {
 			delays.Reset()
 			if connectedOnce {
@@ -256,7 +262,8 @@ func (c *Connector) run() {
 }
 
 // sleep waits d or until Stop (false), serving writes meanwhile on
-// client (nil: they fail with ErrNotConnected).
+// client (nil: they fail with ErrNotConnected). In lockstep a Step ends
+// the wait at once: it is served by the next connection attempt.
 func (c *Connector) sleep(d time.Duration, client *mb.ModbusClient) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -265,10 +272,47 @@ func (c *Connector) sleep(d time.Duration, client *mb.ModbusClient) bool {
 		case <-c.stopC:
 			return false
 		case <-t.C:
+			if c.sink.Lockstep() {
+				continue // in lockstep only a Step retries
+			}
 			return true
 		case w := <-c.writes:
 			_ = c.serveWrite(client, w) // the caller gets the error
+		case reply := <-c.sink.Steps():
+			c.step = reply
+			return true
 		}
+	}
+}
+
+// lockstep serves Step requests until Stop (nil) or a lost connection
+// (the error, also the step's answer): each reads every group once, with
+// the sink's clock as the samples' time. Writes are served in between.
+func (c *Connector) lockstep(client *mb.ModbusClient) error {
+	timeouts := 0
+	for {
+		reply := c.step
+		c.step = nil
+		if reply == nil {
+			select {
+			case <-c.stopC:
+				return nil
+			case w := <-c.writes:
+				_ = c.serveWrite(client, w) // the caller gets the error
+				continue
+			case reply = <-c.sink.Steps():
+			}
+		}
+		at := c.sink.Now()
+		start := time.Now()
+		for _, g := range c.groups {
+			if err := c.pollGroup(client, g, at, &timeouts); err != nil {
+				reply <- err
+				return err
+			}
+		}
+		c.met.ReadTime.Observe(time.Since(start).Seconds())
+		reply <- nil
 	}
 }
 
@@ -303,6 +347,9 @@ func (c *Connector) drainWrites(client *mb.ModbusClient) {
 // poll reads each group when it is due until Stop (nil) or a lost
 // connection (the error).
 func (c *Connector) poll(client *mb.ModbusClient) error {
+	if c.sink.Lockstep() {
+		return c.lockstep(client)
+	}
 	now := time.Now()
 	for _, g := range c.groups {
 		g.next = now

@@ -410,7 +410,7 @@ func (c *Connector) decode(topic string, payload []byte) (string, []*pb.Sample) 
 		c.unknown.Add(1)
 		return "", nil
 	}
-	samples, problems, err := mp.Decode(payload, time.Now())
+	samples, problems, err := mp.Decode(payload, c.sink.Now())
 	if err != nil {
 		c.met.Decode.Inc()
 		c.noteError(fmt.Errorf("mqtt: topic %s: %w", topic, err))

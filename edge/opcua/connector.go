@@ -431,8 +431,8 @@ func (c *Connector) handle(v any) {
 	if !ok {
 		return // events and status changes: not subscribed to
 	}
-	now := time.Now()
-	c.lastData.Store(now.UnixNano())
+	c.lastData.Store(time.Now().UnixNano())
+	now := c.sink.Now() // a value without a source time is stamped on arrival
 	batches := map[string][]*pb.Sample{}
 	for _, mi := range dc.MonitoredItems {
 		if mi == nil || mi.Value == nil || int(mi.ClientHandle) >= len(c.items) {

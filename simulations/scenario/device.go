@@ -65,7 +65,7 @@ func (e *deviceEntry) twinOf(x twins.Expansion) string {
 // devices parses the devices list and expands its templates.
 func (p *parser) devices(sc *Scenario, n *yaml.Node) {
 	sc.devices = make(map[string]int)
-	fed := make(map[[2]string]string) // direct (twin, point) -> device
+	fed := make(map[[2]string]string) // (twin, point) -> device
 	for i, item := range p.seq(n, "devices") {
 		ent, good := p.device(sc, item, yamlnode.Index("devices", i))
 		if ent == nil {
@@ -375,13 +375,14 @@ func propertyNames(m *twins.Model) []string {
 	return names
 }
 
-// resolveTypes gives each point its type and checks a direct device's
-// points against its twins' models: each point must be a numeric or bool
+// resolveTypes gives each point its type and checks a device's points
+// against its twins' models: each point must be a numeric or bool
 // property of the model, of the same type in every twin of the entry.
+// (A device served over a protocol is bound to its twin point by point,
+// by name, just as a direct device feeds it.)
 func (p *parser) resolveTypes(sc *Scenario, ent *deviceEntry, model *twins.Model) {
-	direct := ent.expose == ExposeDirect && model != nil
 	for _, pd := range ent.points {
-		if !direct {
+		if model == nil {
 			if pd.typ == 0 {
 				pd.typ = twins.TypeDouble
 			}
@@ -389,7 +390,7 @@ func (p *parser) resolveTypes(sc *Scenario, ent *deviceEntry, model *twins.Model
 		}
 		prop, ok := model.Property(pd.name)
 		if !ok {
-			p.errorf(pd.key, pd.path, "model %s of twin %s has no property %q%s (a direct device's points are its twin's properties)",
+			p.errorf(pd.key, pd.path, "model %s of twin %s has no property %q%s (a device's points are its twin's properties)",
 				model.Name, ent.twinOf(ent.exps[0]), pd.name, suggest.Closest(pd.name, propertyNames(model)))
 			pd.typ = cmp.Or(pd.typ, twins.TypeDouble)
 			continue
@@ -567,18 +568,16 @@ func (p *parser) expandDevice(sc *Scenario, ent *deviceEntry, fed map[[2]string]
 				return // a CSV failed to load (reported)
 			}
 		}
-		if d.Expose == ExposeDirect {
-			for _, pt := range d.Points {
-				k := [2]string{d.Twin, pt.Name}
-				if other, ok := fed[k]; ok {
-					if conflicts == 0 {
-						conflict = fmt.Sprintf("point %s of twin %s is also fed by device %s", pt.Name, d.Twin, other)
-					}
-					conflicts++
-					continue
+		for _, pt := range d.Points {
+			k := [2]string{d.Twin, pt.Name}
+			if other, ok := fed[k]; ok {
+				if conflicts == 0 {
+					conflict = fmt.Sprintf("point %s of twin %s is also fed by device %s", pt.Name, d.Twin, other)
 				}
-				fed[k] = d.Name
+				conflicts++
+				continue
 			}
+			fed[k] = d.Name
 		}
 		sc.devices[d.Name] = len(sc.Devices)
 		sc.Devices = append(sc.Devices, d)
@@ -594,7 +593,7 @@ func (p *parser) expandDevice(sc *Scenario, ent *deviceEntry, fed map[[2]string]
 		if conflicts > 1 {
 			conflict += fmt.Sprintf(" (and %d more points)", conflicts-1)
 		}
-		p.errorf(ent.nameKey, yamlnode.Join(ent.path, "name"), "%s: two direct devices cannot feed one property", conflict)
+		p.errorf(ent.nameKey, yamlnode.Join(ent.path, "name"), "%s: two devices cannot feed one property", conflict)
 	}
 }
 

@@ -393,13 +393,13 @@ var errorCases = []struct {
 	{"bounds missing", base + "expect:\n  - {name: a, twin: d1, property: temp}\n", []string{`bad.yaml:10:5: expect[0].within: missing required field "within" (the bounds [MIN, MAX])`}},
 
 	// With a plant.
-	{"point not a property", withPlant + "      tmp: {signal: {constant: 1}}\n", []string{`bad.yaml:10:7: devices[0].points.tmp: model press of twin p1 has no property "tmp" (did you mean "temp"?) (a direct device's points are its twin's properties)`}},
+	{"point not a property", withPlant + "      tmp: {signal: {constant: 1}}\n", []string{`bad.yaml:10:7: devices[0].points.tmp: model press of twin p1 has no property "tmp" (did you mean "temp"?) (a device's points are its twin's properties)`}},
 	{"point of an enum", withPlant + "      mode: {signal: {constant: 1}}\n", []string{`bad.yaml:10:7: devices[0].points.mode: property mode of model press is an enum; signals give numbers and bools`}},
 	{"point type mismatch", withPlant + "      running: {signal: {constant: 1}, type: double}\n", []string{`bad.yaml:10:46: devices[0].points.running.type: type double does not fit property running of model press, a bool`}},
 	{"reaction not in model", withPlant + "    reacts:\n      stp: {set: {speed: 0}}\n", []string{`bad.yaml:11:7: devices[0].reacts.stp: model press has no command or property "stp" to react to (did you mean "stop"?)`}},
 	{"twin not in plant", withPlant + "  - name: d3\n    points: {temp: {signal: {constant: 1}}}\n", []string{`bad.yaml:10:11: devices[1].name: twin "d3" is not in the plant (a device feeds the twin of its name unless twin: says otherwise)`}},
 	{"templated twins not in plant", withPlant + "  - name: x{1..3}\n    twin: p{n}\n    points: {temp: {signal: {constant: 1}}}\n", []string{`bad.yaml:11:11: devices[1].twin: twin "p3" is not in the plant (did you mean "p1"?)`}},
-	{"two devices feed one property", withPlant + "  - name: x\n    twin: p1\n    points: {temp: {signal: {constant: 1}}}\n", []string{`bad.yaml:10:11: devices[1].name: point temp of twin p1 is also fed by device d1: two direct devices cannot feed one property`}},
+	{"two devices feed one property", withPlant + "  - name: x\n    twin: p1\n    points: {temp: {signal: {constant: 1}}}\n", []string{`bad.yaml:10:11: devices[1].name: point temp of twin p1 is also fed by device d1: two devices cannot feed one property`}},
 	{"expectation twin not in plant", withPlant + "expect:\n  - {name: a, twin: p3, alarm: overheat}\n", []string{`bad.yaml:11:21: expect[0].twin: twin "p3" is not in the plant (did you mean "p1"?)`}},
 	{"alarm not a rule", withPlant + "expect:\n  - {name: a, twin: p1, alarm: overhaet}\n", []string{`bad.yaml:11:32: expect[0].alarm: model press of twin p1 has no rule "overhaet" (alarms are raised by rules) (did you mean "overheat"?)`}},
 	{"command not in model", withPlant + "expect:\n  - {name: a, twin: p1, command: stpo}\n", []string{`bad.yaml:11:34: expect[0].command: model press of twin p1 has no command "stpo" (did you mean "stop"?)`}},

@@ -30,6 +30,7 @@ import (
 
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/edge"
 	"github.com/plantwin/plantwin/persistence"
 	"github.com/plantwin/plantwin/simulations/scenario"
 	"github.com/plantwin/plantwin/twins"
@@ -47,6 +48,9 @@ type Options struct {
 	Progress io.Writer     // progress lines (nil: none)
 	Every    time.Duration // progress interval (wall time), default 1s
 	Logger   *slog.Logger  // nil: errors only, to stderr
+	// Direct feeds every device straight into its twin, whatever its
+	// expose says: the protocols skipped, for comparison.
+	Direct bool
 }
 
 // Report is a run's outcome (its JSON form is documented in
@@ -153,11 +157,6 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	if sc.Plant == nil {
 		return nil, errors.New("simrun: the scenario has no plant (plant: FILE or an inline plant)")
 	}
-	for _, d := range sc.Devices {
-		if d.Expose != scenario.ExposeDirect {
-			return nil, fmt.Errorf("simrun: device %s is exposed over %s; this build runs direct devices only", d.Name, d.Expose)
-		}
-	}
 	seed := o.Seed
 	if seed == 0 {
 		seed = sc.Seed
@@ -193,10 +192,26 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	run := scenario.NewRun(sc, seed)
 	var mu sync.Mutex
 	dev := &device{mu: &mu, run: run, byTwin: map[string]string{}}
-	for _, d := range sc.Devices {
-		dev.byTwin[d.Twin] = d.Name
+	var srv *served
+	if !o.Direct {
+		if srv, err = newServed(sc, run, &mu, clock, log); err != nil {
+			return nil, err
+		}
+		defer srv.stop()
 	}
-	rt.SetDevice(counting{dev})
+	for _, d := range sc.Devices {
+		if srv == nil || srv.byDevice[d.Name] == nil {
+			dev.byTwin[d.Twin] = d.Name
+		}
+	}
+	if srv == nil {
+		rt.SetDevice(counting{dev})
+	} else {
+		if err := srv.start(ctx, rt, clock); err != nil {
+			return nil, err
+		}
+		rt.SetDevice(mixed{direct: counting{dev}, edge: edge.Device(srv.host), served: srv.byTwin})
+	}
 
 	track := map[string]*bounds{} // "twin\x00property"
 	for _, e := range sc.Expect {
@@ -243,6 +258,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		batches := map[string]*pb.ApplyTelemetry{}
 		var order []string
 		for _, s := range frame.Samples {
+			if srv != nil && srv.byDevice[s.Device] != nil {
+				record(s)
+				trackBounds(track, s)
+				continue // through its server, below
+			}
 			b := batches[s.Twin]
 			if b == nil {
 				b = &pb.ApplyTelemetry{TwinId: s.Twin}
@@ -252,16 +272,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 			record(s)
 			b.Samples = append(b.Samples, &pb.Sample{Property: s.Point, Value: actors.ValueToProto(s.Value),
 				SourceTimeUnixNano: Origin.Add(s.At).UnixNano(), Quality: pb.Quality(s.Quality)})
-			if bd := track[s.Twin+"\x00"+s.Point]; bd != nil && s.Quality == twins.QualityGood {
-				f := s.Value.AsDouble()
-				if !bd.seen || f < bd.min {
-					bd.min = f
-				}
-				if !bd.seen || f > bd.max {
-					bd.max = f
-				}
-				bd.seen = true
-			}
+			trackBounds(track, s)
 		}
 		down := map[string]bool{}
 		for _, name := range frame.Offline {
@@ -289,6 +300,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		}
 		if err := applyAll(ctx, rt, order, batches); err != nil {
 			return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
+		}
+		if srv != nil {
+			if err := srv.step(ctx, frame); err != nil {
+				return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
+			}
 		}
 		samples += int64(len(frame.Samples))
 		// Lockstep: the commands this tick decided reach their devices
@@ -333,6 +349,23 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		rep.Passed = rep.Passed && r.Passed
 	}
 	return rep, nil
+}
+
+// trackBounds notes a good sample of a property a bounds expectation
+// watches.
+func trackBounds(track map[string]*bounds, s scenario.PointSample) {
+	bd := track[s.Twin+"\x00"+s.Point]
+	if bd == nil || s.Quality != twins.QualityGood {
+		return
+	}
+	f := s.Value.AsDouble()
+	if !bd.seen || f < bd.min {
+		bd.min = f
+	}
+	if !bd.seen || f > bd.max {
+		bd.max = f
+	}
+	bd.seen = true
 }
 
 // sampleEvery is the spacing of a series' points, in seconds: at most

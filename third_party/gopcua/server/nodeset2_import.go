@@ -36,7 +36,7 @@ func (srv *Server) namespacesImportNodeSet(nodes *schema.UANodeSet) error {
 
 func (srv *Server) nodesImportNodeSet(nodes *schema.UANodeSet) error {
 
-	log.Printf("New Node Set: %s", nodes.LastModifiedAttr)
+	progressf("New Node Set: %s", nodes.LastModifiedAttr) // plantwin patch: quiet
 
 	reftypes := make(map[string]*schema.UAReferenceType)
 
@@ -247,7 +247,7 @@ func (srv *Server) nodesImportNodeSet(nodes *schema.UANodeSet) error {
 		ot := nodes.UAObject[i]
 		nid := ua.MustParseNodeID(ot.NodeIdAttr)
 		if ot.NodeIdAttr == "i=85" {
-			log.Printf("doing objects.")
+			progressf("doing objects.")
 		}
 		var attrs Attributes = make(map[ua.AttributeID]*ua.DataValue)
 		attrs[ua.AttributeIDAccessRestrictions] = DataValueFromValue(ot.AccessRestrictionsAttr)
@@ -281,7 +281,7 @@ func (srv *Server) nodesImportNodeSet(nodes *schema.UANodeSet) error {
 }
 func (srv *Server) refsImportNodeSet(nodes *schema.UANodeSet) error {
 
-	log.Printf("New Node Set: %s", nodes.LastModifiedAttr)
+	progressf("New Node Set: %s", nodes.LastModifiedAttr) // plantwin patch: quiet
 
 	failures := 0
 	reftypes := make(map[string]*schema.UAReferenceType)
@@ -381,7 +381,7 @@ func (srv *Server) refsImportNodeSet(nodes *schema.UANodeSet) error {
 		node := srv.Node(nid)
 
 		if nid.IntID() == 24 {
-			log.Printf("doing BaseDataType")
+			progressf("doing BaseDataType")
 		}
 
 		for rid := range dt.References.Reference {
@@ -528,7 +528,7 @@ func (srv *Server) refsImportNodeSet(nodes *schema.UANodeSet) error {
 		nid := ua.MustParseNodeID(ot.NodeIdAttr)
 		node := srv.Node(nid)
 		if ot.NodeIdAttr == "i=84" {
-			log.Printf("doing root.")
+			progressf("doing root.")
 		}
 
 		for rid := range ot.References.Reference {
@@ -556,3 +556,8 @@ func (srv *Server) refsImportNodeSet(nodes *schema.UANodeSet) error {
 
 	return nil
 }
+
+// progressf drops the progress lines the server printed to the standard
+// logger on every start ("New Node Set", "doing objects.", "Started
+// listening"): a simulated plant starts many servers. plantwin patch.
+func progressf(string, ...any) {}

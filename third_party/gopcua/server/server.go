@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/id"
@@ -50,7 +51,23 @@ type Server struct {
 
 	SubscriptionService  *SubscriptionService
 	MonitoredItemService *MonitoredItemService
+
+	// plantwin patch: manual publishing (see PublishNow).
+	manualPublishing atomic.Bool
 }
+
+// SetManualPublishing makes every subscription publish its pending
+// notifications only when PublishNow is called, instead of at each
+// publishing interval (keep-alives still follow the interval). A
+// simulation on a virtual clock uses it to hand each of its steps to the
+// clients whole. plantwin patch.
+func (s *Server) SetManualPublishing(on bool) { s.manualPublishing.Store(on) }
+
+// PublishNow makes every subscription publish the notifications pending
+// when it is called, as soon as its client has a publish request queued.
+// Every ChangeNotification that returned before PublishNow is included.
+// plantwin patch.
+func (s *Server) PublishNow() { s.SubscriptionService.publishNow() }
 
 type serverConfig struct {
 	privateKey     *rsa.PrivateKey
@@ -256,7 +273,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log.Printf("Started listening on %v", s.URLs())
+	progressf("Started listening on %v", s.URLs()) // plantwin patch: quiet
 
 	s.initEndpoints()
 	s.setServerState(ua.ServerStateRunning)

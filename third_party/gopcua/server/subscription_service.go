@@ -275,6 +275,7 @@ type Subscription struct {
 
 	NotifyChannel chan *ua.MonitoredItemNotification
 	ModifyChannel chan *ua.ModifySubscriptionRequest
+	flush         chan struct{} // plantwin patch: Server.PublishNow
 
 	// the running flag and shutdown channel are used to signal the background task that it should stop.
 	// multiple places can kill the subscription so make sure you check the running flag using the mutex
@@ -289,6 +290,7 @@ func NewSubscription() *Subscription {
 		//SeqNums:       map[uint32]struct{}{},
 		NotifyChannel: make(chan *ua.MonitoredItemNotification, 100),
 		ModifyChannel: make(chan *ua.ModifySubscriptionRequest, 2),
+		flush:         make(chan struct{}, 1),
 		shutdown:      make(chan struct{}),
 	}
 }
@@ -378,7 +380,15 @@ func (s *Subscription) run() {
 				return
 			case newNotification := <-s.NotifyChannel:
 				publishQueue[newNotification.ClientHandle] = newNotification
+			case <-s.flush: // plantwin patch: manual publishing
+				s.drainNotifications(publishQueue)
+				if len(publishQueue) > 0 {
+					break L0
+				}
 			case <-s.T.C:
+				if len(publishQueue) > 0 && s.srv.srv.manualPublishing.Load() {
+					continue // plantwin patch: published on PublishNow only
+				}
 				if len(publishQueue) == 0 {
 					// nothing to publish, increment the keepalive counter and send a keepalive if it
 					// has been enough intervals.
@@ -425,6 +435,8 @@ func (s *Subscription) run() {
 				break L2
 			case newNotification := <-s.NotifyChannel:
 				publishQueue[newNotification.ClientHandle] = newNotification
+			case <-s.flush: // plantwin patch: manual publishing
+				s.drainNotifications(publishQueue)
 
 			case <-s.T.C:
 				// we had another tick without a publish request.
@@ -509,3 +521,28 @@ func (s *Subscription) run() {
 }
 
 //PublishRequest_Encoding_DefaultBinary
+
+// drainNotifications moves the notifications already queued on
+// NotifyChannel into q. plantwin patch.
+func (s *Subscription) drainNotifications(q map[uint32]*ua.MonitoredItemNotification) {
+	for {
+		select {
+		case n := <-s.NotifyChannel:
+			q[n.ClientHandle] = n
+		default:
+			return
+		}
+	}
+}
+
+// publishNow signals every subscription to publish. plantwin patch.
+func (s *SubscriptionService) publishNow() {
+	s.Mu.Lock()
+	defer s.Mu.Unlock()
+	for _, sub := range s.Subs {
+		select {
+		case sub.flush <- struct{}{}:
+		default: // a signal is already pending
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/types/known/emptypb"
 	"log/slog"
 	"net"
 	"runtime"
@@ -135,7 +136,12 @@ type Runtime struct {
 	device atomic.Pointer[Device]
 	keys   atomic.Uint64 // for idempotency keys of commands invoked without one
 	busy   atomic.Int64  // see Busy
-	wakes  *wakeSchedule
+	// reports holds the roll-up reports (*pb.ChildReport) sent to a
+	// parent on this node and counted in busy until the parent has
+	// committed them; a report that reaches another node was never
+	// counted there.
+	reports sync.Map
+	wakes   *wakeSchedule
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
@@ -319,10 +325,24 @@ func (r *Runtime) Close() error {
 		r.ingest.drain(10 * time.Second)
 		r.ingest.stop()
 		r.lookup.Shutdown()
-		r.cluster.Shutdown(true)
+		r.leaveCluster()
 		r.disp.stop()
 	})
 	return r.closeErr
+}
+
+// leaveCluster is protoactor-go's graceful Cluster.Shutdown without its
+// fixed 2 s sleep "to wait ownership transferring complete": the twins
+// have passivated (their state is saved) before this runs, so there is
+// nothing to wait for, and every node stop (and every test) paid it.
+func (r *Runtime) leaveCluster() {
+	c := r.cluster
+	c.Gossip.SetState(cluster.GracefullyLeftKey, &emptypb.Empty{})
+	c.ActorSystem.Shutdown()
+	_ = r.provider.Shutdown(true)
+	c.IdentityLookup.Shutdown()
+	c.Gossip.Shutdown()
+	c.Remote.Shutdown(true)
 }
 
 func (r *Runtime) identity(id string) *cluster.ClusterIdentity {
@@ -524,8 +544,11 @@ func (r *Runtime) SetDevice(d Device) {
 
 // Busy returns how much work the twins have in hand that will reach a
 // device or the journal without any new input: timer ticks (a rule
-// window ending, a deadline) fired and not yet decided and committed, and
-// command attempts handed to their device and not yet answered. A driver
-// that runs the runtime in lockstep on a virtual clock (the simulator)
-// waits for 0 before its next step.
+// window ending, a deadline) fired and not yet decided and committed,
+// command attempts handed to their device and not yet answered and
+// committed, roll-up reports on their way to a parent on this node, and
+// rule commands on their way to related twins. A driver that runs the
+// runtime in lockstep on a virtual clock (the simulator) waits for 0
+// before its next step; each piece of work is counted before the work
+// that counted it is released, so Busy does not touch 0 in between.
 func (r *Runtime) Busy() int64 { return r.busy.Load() }

@@ -91,7 +91,9 @@ func (a *twinActor) sendRelated(fired []firedAt) {
 		for _, t := range targets {
 			op := &pb.InvokeCommandOp{TwinId: t, Actor: "rule:" + rule + "@" + a.id, Command: f.ev.Command, Args: args,
 				Key: a.id + "@" + strconv.FormatInt(f.version, 10) + ">" + t}
+			a.rt.busy.Add(1) // until the related twin has committed it
 			go func() {
+				defer a.rt.busy.Add(-1)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				if _, err := a.rt.InvokeCommand(ctx, op); err != nil {
@@ -148,7 +150,14 @@ func (a *twinActor) reportToParent() {
 			msg.Values[p] = ValueToProto(a.st.Reported[prop.Index].Value)
 		}
 	}
-	a.rt.lookup.Send(a.rt.identity(a.st.Spec.Parent), msg, nil)
+	// Counted until the parent commits it (if it lives on this node:
+	// see Runtime.reports).
+	a.rt.busy.Add(1)
+	a.rt.reports.Store(msg, struct{}{})
+	if !a.rt.lookup.Send(a.rt.identity(a.st.Spec.Parent), msg, nil) {
+		a.rt.reports.Delete(msg)
+		a.rt.busy.Add(-1)
+	}
 }
 
 // writes reports whether the node's edge connectors write property of this
@@ -183,11 +192,15 @@ func counted(msg any) bool {
 	switch m := msg.(type) {
 	case *tickMsg:
 		return m.counted
-	case *dispatchMsg, *dispatchResult:
+	case *dispatchMsg, *dispatchResult, countedReport:
 		return true
 	}
 	return false
 }
+
+// countedReport is a child's roll-up report sent from this node, counted
+// in Runtime.Busy until committed.
+type countedReport struct{ *pb.ChildReport }
 
 // dispatchResult is the device's answer to one dispatch attempt (local only).
 type dispatchResult struct {
@@ -276,6 +289,10 @@ func (a *twinActor) Receive(ctx actor.Context) {
 	case *pb.Wake:
 		a.handle(ctx, request{msg: &tickMsg{}})
 	case *pb.ChildReport:
+		if _, local := a.rt.reports.LoadAndDelete(m); local {
+			a.handle(ctx, request{msg: countedReport{m}})
+			return
+		}
 		a.handle(ctx, request{msg: m})
 	case *dispatchMsg:
 		a.dispatchQueued = false
@@ -702,6 +719,8 @@ func (a *twinActor) decide(msg any, now int64) (twins.Decision, error) {
 			all.Events = append(all.Events, d.Events...)
 		}
 		return all, nil
+	case countedReport:
+		return a.decide(m.ChildReport, now)
 	case *pb.ChildReport:
 		values := make(map[string]twins.Value, len(m.Values))
 		for k, v := range m.Values {

@@ -58,7 +58,7 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	acks1 := filepath.Join(t.TempDir(), "acks1")
 	// A short demo period keeps ~2,500 batches/s in flight when the kill
 	// lands; frequent snapshots make recovery use snapshot + journal tail.
-	n := startNode(t, "--demo", "--data", data, "--demo-period", "50ms", "--demo-ack-log", acks1, "--snapshot-every", "7")
+	n := startNode(t, "--demo", "--data", data, "--demo-period", "50ms", "--demo-ack-log", acks1, "--demo-feed", "direct", "--snapshot-every", "7")
 	waitFor(t, 60*time.Second, "3,000 acknowledged batches", func() bool { return countLines(acks1) >= 3000 })
 	n.kill()
 
@@ -75,7 +75,7 @@ func TestKillLosesNothingAcknowledged(t *testing.T) {
 	t.Logf("%d batches acknowledged for %d twins before SIGKILL", len(acked), len(maxAcked))
 
 	acks2 := filepath.Join(t.TempDir(), "acks2")
-	n2 := startNode(t, "--demo", "--data", data, "--demo-period", "50ms", "--demo-ack-log", acks2, "--snapshot-every", "7")
+	n2 := startNode(t, "--demo", "--data", data, "--demo-period", "50ms", "--demo-ack-log", acks2, "--demo-feed", "direct", "--snapshot-every", "7")
 	got := n2.versions()
 	for twin, v := range maxAcked {
 		if got[twin] < v {

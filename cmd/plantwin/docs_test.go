@@ -120,7 +120,7 @@ func TestAPIDocExamples(t *testing.T) {
 		{"bad argument", "InvokeCommand", `{"twin_id":"pump-L1-01","command":"stop","args":{"why":{"string_value":"x"}}}`,
 			`args: twins: invalid command arguments: command stop has no parameter "why" (it has: reason)`},
 		{"reused idempotency key", "InvokeCommand", `{"twin_id":"pump-L1-01","command":"start","idempotency_key":"doc-stop-1"}`,
-			`idempotency_key: twins: invalid command arguments: idempotency key "doc-stop-1" was used for command c1 (stop), not start`},
+			`idempotency_key: twins: invalid command arguments: idempotency key "doc-stop-1" was used for command c2 (stop), not start`},
 		{"unknown twin", "InvokeCommand", `{"twin_id":"pump-L9-01","command":"stop"}`, `actors: unknown twin: "pump-L9-01"`},
 		{"unknown alarm", "AcknowledgeAlarm", `{"alarm_id":"pump-L1-01/overheat"}`,
 			`twins: no such alarm: "overheat" on twin pump-L1-01 (its alarms: none)`},

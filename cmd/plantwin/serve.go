@@ -53,6 +53,7 @@ type serveOptions struct {
 	insecure         bool
 	demoPeriod       time.Duration
 	demoAckLog       string
+	demoFeed         string
 	tlsCert          string
 	tlsKey           string
 	clientCA         string
@@ -98,7 +99,8 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.clientCA, "client-ca", "", "accept client certificates signed by this PEM CA (mutual TLS); the role is the certificate's OU (viewer, operator or admin)")
 	f.StringVar(&o.tokens, "tokens", "", "require bearer tokens from this file (made by 'plantwin token create') on every plantwin.v1 call and reflection; health stays open; SIGHUP reloads it")
 	f.DurationVar(&o.demoPeriod, "demo-period", time.Second, "period of the demo generator")
-	f.StringVar(&o.demoAckLog, "demo-ack-log", "", "append a line per acknowledged demo batch to this file (for crash tests)")
+	f.StringVar(&o.demoAckLog, "demo-ack-log", "", "append a line per acknowledged demo batch to this file (for crash tests; needs --demo-feed direct)")
+	f.StringVar(&o.demoFeed, "demo-feed", "protocols", "how the demo plant reaches its twins: protocols (simulated Modbus PLCs and an OPC UA server on loopback, read by the node's connectors) or direct (the generator submits to the twins)")
 	return cmd
 }
 
@@ -161,6 +163,13 @@ func defaultNodeName() string {
 		return h
 	}
 	return "plantwin"
+}
+
+// demoPoll is how often the demo's connectors read its devices: twice
+// per generator period (so every twin advances every period), between
+// 10 ms and 500 ms.
+func demoPoll(period time.Duration) time.Duration {
+	return min(max(period/2, 10*time.Millisecond), 500*time.Millisecond)
 }
 
 // loadEdge parses the connectors and bindings of the configuration file
@@ -252,6 +261,10 @@ func loadConfig(o serveOptions) (*twins.Config, error) {
 	switch {
 	case o.demo && o.config != "":
 		return nil, errors.New("--demo and --config exclude each other")
+	case o.demo && o.demoFeed != "protocols" && o.demoFeed != "direct":
+		return nil, fmt.Errorf("--demo-feed %q: want protocols or direct", o.demoFeed)
+	case o.demoAckLog != "" && o.demoFeed != "direct":
+		return nil, errors.New("--demo-ack-log needs --demo-feed direct (over the protocols the generator's batches are not the twins' acknowledgements)")
 	case o.demo:
 		return simulations.DemoConfig()
 	case o.config != "":
@@ -285,6 +298,18 @@ func serve(ctx context.Context, o serveOptions) error {
 	ecfg, err := loadEdge(o, cfg)
 	if err != nil {
 		return err
+	}
+	var demoPlant *simulations.DemoPlant
+	if o.demo && o.demoFeed == "protocols" {
+		// The demo's devices on loopback, read by the node's own
+		// connectors like a real plant's.
+		if demoPlant, err = simulations.StartDemoPlant(cfg, demoPoll(o.demoPeriod)); err != nil {
+			return fmt.Errorf("demo plant: %w", err)
+		}
+		defer demoPlant.Stop()
+		if ecfg, err = edge.ParseConfig("demo plant (generated connectors)", demoPlant.EdgeConfig(), cfg); err != nil {
+			return fmt.Errorf("demo plant: %w", err)
+		}
 	}
 	// Take the listen addresses before anything heavy starts, so a busy
 	// port fails fast.
@@ -404,7 +429,14 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	var gen *simulations.Generator
 	if o.demo {
-		gen = simulations.NewGenerator(rt, rt.Clock(), cfg, o.demoPeriod, 1, log.With("component", "demo"))
+		var sink simulations.Sink = rt
+		if demoPlant != nil {
+			sink = demoPlant
+			for _, d := range demoPlant.Devices() {
+				log.Info("demo device serving", "device", d)
+			}
+		}
+		gen = simulations.NewGenerator(sink, rt.Clock(), cfg, o.demoPeriod, 1, log.With("component", "demo"))
 		if o.demoAckLog != "" {
 			f, err := os.OpenFile(o.demoAckLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 			if err != nil {

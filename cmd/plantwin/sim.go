@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -38,16 +40,39 @@ func parseSpeed(s string) (float64, error) {
 	return f, nil
 }
 
+// parseParams reads the --param flags: name=value, each name once.
+func parseParams(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	vals := make(map[string]string, len(flags))
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--param %q: want name=value, such as turbines=10000", f)
+		}
+		if _, dup := vals[name]; dup {
+			return nil, fmt.Errorf("--param %s: given twice", name)
+		}
+		vals[name] = value
+	}
+	return vals, nil
+}
+
 func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "Run plant scenarios against the runtime on a virtual clock"}
 	cmd.AddCommand(newSimRunCmd())
+	cmd.AddCommand(newSimReplayCmd(), newSimExportCmd(), newSimImportCmd(), newSimRecordCmd())
 	return cmd
 }
 
 func newSimRunCmd() *cobra.Command {
 	var seed uint64
 	var data, speed string
-	var reports []string
+	var reports, params []string
+	var record string
+	var direct bool
+	var until time.Duration
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
 		Short: "Run a scenario against an embedded node and check its expectations",
@@ -58,11 +83,19 @@ the next tick waits until the commands the twins decided have reached the
 simulated devices. Progress goes to stderr. Prints each expectation's
 verdict and exits 1 when one fails. --speed paces the run to wall time
 (1: real time, 10: ten times faster); the default, max, runs as fast as
-lockstep allows. --report FILE writes the run's report
-in the format its extension names: .json, .html (self-contained, with
-charts of the signals and the alarm timeline) or .xml (JUnit). This build
-runs devices exposed "direct" only; protocol servers and --record come
-later.`,
+lockstep allows. --param name=value sets a parameter the scenario
+declares (params:), overriding its default. --report FILE writes the
+run's report in the format its extension names: .json, .html (self-contained, with
+charts of the signals and the alarm timeline) or .xml (JUnit).
+
+Devices exposed over modbus or opcua are served on loopback by simulated
+PLCs and read by the node's own edge connectors, in lockstep: the same
+scenario and seed give the same outcomes and the same recording at any
+speed. --direct feeds every device straight into its twin instead.
+--record FILE writes the run's canonical recording (what the twins
+ingested, and the alarms, commands and rule actions that came of it);
+its SHA-256 is printed, equal for equal runs. --until D stops the run
+at simulated time D.`,
 		Example: `  plantwin sim run simulations/simrun/testdata/press.yaml --report press.html --report press.xml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,13 +108,31 @@ later.`,
 			if err != nil {
 				return usage(err)
 			}
-			sc, err := scenario.Load(args[0])
+			vals, err := parseParams(params)
 			if err != nil {
 				return usage(err)
 			}
-			rep, err := simrun.Run(cmd.Context(), sc, simrun.Options{Seed: seed, Speed: pace, Data: data, Progress: cmd.ErrOrStderr()})
+			sc, err := scenario.LoadWith(args[0], vals)
+			if err != nil {
+				return usage(err)
+			}
+			o := simrun.Options{Seed: seed, Speed: pace, Data: data, Progress: cmd.ErrOrStderr(), Direct: direct, Until: until}
+			var recFile *os.File
+			if record != "" {
+				if recFile, err = os.Create(record); err != nil {
+					return err
+				}
+				defer recFile.Close()
+				o.Record = recFile
+			}
+			rep, err := simrun.Run(cmd.Context(), sc, o)
 			if err != nil {
 				return err
+			}
+			if recFile != nil {
+				if err := recFile.Close(); err != nil {
+					return err
+				}
 			}
 			for _, r := range reports {
 				if err := writeReport(rep, r); err != nil {
@@ -90,6 +141,9 @@ later.`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "%s, seed %d: %s simulated in %.1fs, %d samples\n", rep.Scenario, rep.Seed, rep.Simulated, rep.WallSeconds, rep.Samples)
+			if r := rep.Recording; r != nil {
+				fmt.Fprintf(w, "recording %s: %d samples, %d events, %d bytes, sha256 %s\n", record, r.Samples, r.Events, r.Bytes, r.SHA256)
+			}
 			failed := 0
 			for _, e := range rep.Expectations {
 				mark := "PASS"
@@ -109,5 +163,9 @@ later.`,
 	f.StringVar(&speed, "speed", "max", "simulated time per wall time: 1 (real time), 10, 100, ... or max (as fast as lockstep allows)")
 	f.StringVar(&data, "data", "", "the node's data directory (default: a fresh temporary one)")
 	f.StringArrayVar(&reports, "report", nil, "write the report to this file (.json, .html or .xml); repeatable")
+	f.StringVar(&record, "record", "", "write the run's canonical recording to this file")
+	f.BoolVar(&direct, "direct", false, "feed every device straight into its twin (skip the protocol servers)")
+	f.DurationVar(&until, "until", 0, "stop at this simulated time (default: the scenario's duration)")
+	f.StringArrayVar(&params, "param", nil, "set a scenario parameter (params:), name=value; repeatable")
 	return cmd
 }

@@ -123,8 +123,10 @@ func (p *parser) expectation(sc *Scenario, item *yaml.Node, path string, fedBy m
 		x.Kind, x.Status = ExpectCommand, twins.CommandSucceeded
 		if s, ok := p.str(e.val, kpath); ok {
 			x.Command = s
-			if _, known := commandOf(model, s); checkable && model != nil && !known {
-				p.errorf(yamlnode.Deref(e.val), kpath, "model %s of twin %s has no command %q%s", model.Name, twin, s, suggest.Closest(s, commandNames(model)))
+			// "write" is the runtime's own: a desired value written to
+			// the device.
+			if _, known := commandOf(model, s); checkable && model != nil && !known && s != "write" {
+				p.errorf(yamlnode.Deref(e.val), kpath, "model %s of twin %s has no command %q (or write, a desired value written)%s", model.Name, twin, s, suggest.Closest(s, commandNames(model)))
 			}
 		}
 		if st, ok := fs["status"]; ok {

@@ -38,20 +38,17 @@ const maxErrors = 50
 
 // Load reads and parses the scenario file at path; the files it names are
 // read relative to its directory.
-func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("scenario: load %s: %w", path, err)
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Scenario, error) { return LoadWith(path, nil) }
 
 // Parse parses and validates a scenario; filename names it in error
 // messages, and the files it names (plant, CSV) are read from the
 // operating system relative to filename's directory. On failure it
 // returns every problem found (up to 50) as *Error values joined with
 // errors.Join.
-func Parse(filename string, data []byte) (*Scenario, error) {
+func Parse(filename string, data []byte) (*Scenario, error) { return parseOS(filename, data, nil) }
+
+// parseOS is Parse with values for the scenario's parameters.
+func parseOS(filename string, data []byte, params map[string]string) (*Scenario, error) {
 	dir := filepath.Dir(filename)
 	read := func(rel string) (string, []byte, error) {
 		name := filepath.FromSlash(rel)
@@ -66,13 +63,13 @@ func Parse(filename string, data []byte) (*Scenario, error) {
 		b, err := readLimited(f)
 		return name, b, err
 	}
-	return parse(filename, data, read, defaultLimits)
+	return parse(filename, data, read, defaultLimits, params)
 }
 
 // ParseFS is Parse reading the files a scenario names from fsys, relative
 // to path.Dir(name); tests use it with testdata or an fstest.MapFS.
 func ParseFS(fsys fs.FS, name string, data []byte) (*Scenario, error) {
-	return parse(name, data, fsReader(fsys, name), defaultLimits)
+	return parse(name, data, fsReader(fsys, name), defaultLimits, nil)
 }
 
 func fsReader(fsys fs.FS, name string) func(string) (string, []byte, error) {
@@ -107,19 +104,29 @@ type limits struct {
 
 var defaultLimits = limits{devices: MaxDevices, points: MaxPoints}
 
-func parse(filename string, data []byte, read func(string) (string, []byte, error), lim limits) (*Scenario, error) {
+// parse parses a scenario with the values given for its parameters
+// (params.go).
+func parse(filename string, data []byte, read func(string) (string, []byte, error), lim limits, params map[string]string) (*Scenario, error) {
 	// Aliases can make the node tree exponentially larger than the text;
 	// the walk is budgeted in proportion to the text.
 	p := &parser{file: filename, data: data, read: read, lim: lim, budget: yamlnode.NewBudget(len(data)), csvs: map[csvKey]*csvTable{}, broken: map[string]bool{}}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		p.syntaxError(filename, 0, err)
+	text, root, ok := p.expandScenario(data, params)
+	if !ok {
 		return nil, p.result()
 	}
-	sc := p.scenario(&root)
+	if root == nil {
+		p.data, p.budget = text, yamlnode.NewBudget(len(text))
+		root = new(yaml.Node)
+		if err := yaml.Unmarshal(text, root); err != nil {
+			p.syntaxError(filename, 0, err)
+			return nil, p.result()
+		}
+	}
+	sc := p.scenario(root)
 	if len(p.errs) > 0 {
 		return nil, p.result()
 	}
+	sc.Params = p.vals
 	return sc, nil
 }
 
@@ -178,7 +185,8 @@ type parser struct {
 	// broken holds the devices (and "twin:ID", their twins) of entries
 	// with errors, which later sections may name without more errors.
 	broken   map[string]bool
-	hasPlant bool // the scenario names a plant (which may have failed)
+	hasPlant bool              // the scenario names a plant (which may have failed)
+	vals     map[string]string // the parameters' values (nil: none declared)
 }
 
 func (p *parser) add(e *Error) {
@@ -403,7 +411,7 @@ func validName(s string) bool {
 const nameRule = "want lowercase letters, digits and _, starting with a letter"
 
 // topKeys are the top-level fields of a scenario.
-var topKeys = []string{"name", "description", "seed", "duration", "tick", "plant", "devices", "faults", "expect"}
+var topKeys = []string{"name", "description", "params", "seed", "duration", "tick", "plant", "devices", "faults", "expect"}
 
 // scenario parses the whole document.
 func (p *parser) scenario(root *yaml.Node) *Scenario {

@@ -2,7 +2,10 @@ package scenario
 
 import (
 	"errors"
+	"maps"
+	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -18,15 +21,21 @@ func FuzzParse(f *testing.F) {
 	for _, tt := range errorCases {
 		f.Add([]byte(tt.yaml))
 	}
+	f.Add([]byte(paramsScenario))
+	f.Add([]byte("name: s\nparams: {n: 2, t: 1s}\nduration: 1m\ntick: ${t}\ndevices:\n  - {name: \"d{1..${n}}\", points: {x: {signal: {constant: $${n}}}}}\n"))
+	f.Add([]byte("name: s\nparams:\n  n: {default: ${n\n  m: ${M}\nduration: 1m\n"))
 	fsys := docFS(f)
-	for name, file := range testFS {
+	for name, file := range paramsFS() {
 		fsys[name] = file
 	}
+	// A parameter must not size the plant: ParseConfig's limits are the
+	// real ones (a million twins), which would make inputs slow.
+	fsys["pplant.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(paramsPlant, "${presses}", "2", 1))}
 	// Small limits keep every input fast; the error cases cover the real
 	// ones.
 	lim := limits{devices: 200, points: 2000}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sc, err := parse("fuzz.yaml", data, fsReader(fsys, "fuzz.yaml"), lim)
+		sc, err := parse("fuzz.yaml", data, fsReader(fsys, "fuzz.yaml"), lim, nil)
 		if err != nil {
 			if sc != nil {
 				t.Fatal("scenario returned with an error")
@@ -36,6 +45,13 @@ func FuzzParse(f *testing.F) {
 		}
 		if sc.Duration <= 0 || sc.Tick <= 0 || sc.Tick > sc.Duration || len(sc.Devices) == 0 {
 			t.Fatalf("header %+v", sc)
+		}
+		if sc.Params != nil {
+			// Giving the values in effect changes nothing.
+			again, err := parse("fuzz.yaml", data, fsReader(fsys, "fuzz.yaml"), lim, sc.Params)
+			if err != nil || !maps.Equal(again.Params, sc.Params) || len(again.Devices) != len(sc.Devices) {
+				t.Fatalf("parsed again with its parameters %v: %v", sc.Params, err)
+			}
 		}
 		for _, d := range sc.Devices {
 			if got, ok := sc.Device(d.Name); !ok || got != d {

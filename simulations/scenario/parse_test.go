@@ -402,7 +402,7 @@ var errorCases = []struct {
 	{"two devices feed one property", withPlant + "  - name: x\n    twin: p1\n    points: {temp: {signal: {constant: 1}}}\n", []string{`bad.yaml:10:11: devices[1].name: point temp of twin p1 is also fed by device d1: two devices cannot feed one property`}},
 	{"expectation twin not in plant", withPlant + "expect:\n  - {name: a, twin: p3, alarm: overheat}\n", []string{`bad.yaml:11:21: expect[0].twin: twin "p3" is not in the plant (did you mean "p1"?)`}},
 	{"alarm not a rule", withPlant + "expect:\n  - {name: a, twin: p1, alarm: overhaet}\n", []string{`bad.yaml:11:32: expect[0].alarm: model press of twin p1 has no rule "overhaet" (alarms are raised by rules) (did you mean "overheat"?)`}},
-	{"command not in model", withPlant + "expect:\n  - {name: a, twin: p1, command: stpo}\n", []string{`bad.yaml:11:34: expect[0].command: model press of twin p1 has no command "stpo" (did you mean "stop"?)`}},
+	{"command not in model", withPlant + "expect:\n  - {name: a, twin: p1, command: stpo}\n", []string{`bad.yaml:11:34: expect[0].command: model press of twin p1 has no command "stpo" (or write, a desired value written) (did you mean "stop"?)`}},
 	{"property not in model", withPlant + "expect:\n  - {name: a, twin: p1, property: tmep, within: [0, 1]}\n", []string{`bad.yaml:11:35: expect[0].property: model press of twin p1 has no property "tmep" (did you mean "temp"?)`}},
 	{"end values of the wrong type", withPlant + "expect:\n  - {name: a, twin: p1, at_end: {running: 1, mode: c, speed: 1.5, temp: x}}\n", []string{
 		`bad.yaml:11:43: expect[0].at_end.running: want true or false, got "1"`,

@@ -33,6 +33,10 @@ func (p *parser) plant(sc *Scenario, doc *yaml.Node, e entry) {
 			return
 		}
 		sc.PlantFile = name
+		data, ok := p.expandFile(name, data)
+		if !ok {
+			return
+		}
 		cfg, err := twins.ParseConfig(name, data)
 		p.plantErrors(err, nil, "")
 		sc.Plant = cfg

@@ -12,6 +12,10 @@ import (
 type Scenario struct {
 	Name        string
 	Description string
+	// Params are the values of the scenario's parameters (params:): the
+	// declared defaults, overridden by those given to LoadWith; nil when
+	// it declares none.
+	Params map[string]string
 	// Seed is the default seed of a run; NewRun takes the one to use.
 	Seed uint64
 	// Duration is the simulated horizon: a run's ticks are 0, Tick, 2*Tick,

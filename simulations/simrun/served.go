@@ -299,7 +299,7 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 				sd.cmdVars[name] = false
 			} else {
 				cmds[c.Name] = map[string]any{"node_id": node}
-				sd.cmdVars[name] = goZero(c.Parameters[0].Type)
+				sd.cmdVars[name] = simulations.OPCUAZero(c.Parameters[0].Type)
 			}
 		}
 	}
@@ -467,7 +467,7 @@ func (s *served) startOPCUA(sd *servedDevice, run *scenario.Run, mu *sync.Mutex,
 	sort.Strings(names)
 	for _, n := range names {
 		sp := sd.points[n]
-		if err := srv.AddUnsetVariable(sp.node, goZero(sp.typ)); err != nil {
+		if err := srv.AddUnsetVariable(sp.node, simulations.OPCUAZero(sp.typ)); err != nil {
 			return err
 		}
 	}
@@ -486,18 +486,6 @@ func (s *served) startOPCUA(sd *servedDevice, run *scenario.Run, mu *sync.Mutex,
 	}
 	sd.ua = srv
 	return nil
-}
-
-func goZero(t twins.Type) any {
-	switch t {
-	case twins.TypeBool:
-		return false
-	case twins.TypeInt:
-		return int64(0)
-	case twins.TypeString:
-		return ""
-	}
-	return float64(0)
 }
 
 func toGo(v twins.Value, t twins.Type) any {
@@ -531,13 +519,9 @@ func fromGo(v any) (twins.Value, bool) {
 }
 
 // start runs the connectors and waits until every served twin is online.
-func (s *served) start(ctx context.Context, rt *actors.Runtime, clock *actors.VirtualClock) error {
-	sinks := map[string]*edge.Sink{}
-	for _, sd := range s.devs {
-		sinks[sd.conn] = nil
-	}
+func (s *served) start(ctx context.Context, rt *actors.Runtime, ingest edge.Runtime, clock *actors.VirtualClock) error {
 	sinkOf := func(cc *edge.ConnectorConfig) (*edge.Sink, error) {
-		sk := edge.NewSink(rt)
+		sk := edge.NewSink(ingest)
 		sk.SetLockstep(clock.Now)
 		for _, sd := range s.devs {
 			if sd.conn == cc.Name {

@@ -32,6 +32,7 @@ import (
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/edge"
 	"github.com/plantwin/plantwin/persistence"
+	"github.com/plantwin/plantwin/simulations/recording"
 	"github.com/plantwin/plantwin/simulations/scenario"
 	"github.com/plantwin/plantwin/twins"
 )
@@ -51,6 +52,14 @@ type Options struct {
 	// Direct feeds every device straight into its twin, whatever its
 	// expose says: the protocols skipped, for comparison.
 	Direct bool
+	// Record receives the run's canonical recording (package
+	// simulations/recording): every sample as its twin ingested it, and
+	// the alarms, commands, rule actions and connectivity changes that
+	// came of them. nil: none.
+	Record io.Writer
+	// Until ends the run at this simulated time instead of the
+	// scenario's duration (0: the whole scenario).
+	Until time.Duration
 }
 
 // Report is a run's outcome (its JSON form is documented in
@@ -65,10 +74,26 @@ type Report struct {
 	Expectations []ExpectationResult `json:"expectations"`
 	Alarms       []AlarmRecord       `json:"alarms"`
 	Commands     []CommandRecord     `json:"commands"`
+	// Recording describes the recording written (Options.Record).
+	Recording *RecordingInfo `json:"recording,omitempty"`
+	// RefusedWrites lists the writes and commands that reached a
+	// simulated device over a protocol and that it could not carry out
+	// (no reaction of that name, a value it cannot take).
+	RefusedWrites []string `json:"refusedWrites,omitempty"`
+	// Final is each fed twin's reported values at the end, by property
+	// (numbers, booleans and strings; properties never reported are
+	// left out).
+	Final []FinalState `json:"final"`
 	// Series are the points' values over the run (booleans as 0 and 1;
 	// at most maxSeriesPoints each, evenly spaced in simulated time), for
 	// the HTML report's charts.
 	Series []Series `json:"series,omitempty"`
+}
+
+// FinalState is a twin's reported values at the end of a run.
+type FinalState struct {
+	Twin     string         `json:"twin"`
+	Reported map[string]any `json:"reported"`
 }
 
 // Series is one twin property's values over simulated time.
@@ -164,34 +189,35 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	if o.Every <= 0 {
 		o.Every = time.Second
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	}
-	dir := o.Data
-	if dir == "" {
-		d, err := os.MkdirTemp("", "plantwin-sim-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	store, err := persistence.Open(persistence.DefaultConfig(dir))
+	n, err := startNode(sc.Plant, Origin, o.Data, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
-	clock := actors.NewVirtualClock(Origin)
-	rt, err := actors.Start(actors.Config{Twins: sc.Plant, Store: store, Clock: clock, PassivateAfter: -1, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	defer rt.Close()
+	defer n.close()
+	log, clock, rt := n.log, n.clock, n.rt
 
 	run := scenario.NewRun(sc, seed)
 	var mu sync.Mutex
 	dev := &device{mu: &mu, run: run, byTwin: map[string]string{}}
+	horizon := sc.Duration
+	if o.Until > 0 && o.Until < horizon {
+		horizon = o.Until
+	}
+	var rec *recorder
+	var ingest edge.Runtime = rt
+	if o.Record != nil {
+		h := recording.Header{Scenario: sc.Name, Seed: seed, Origin: Origin, Tick: sc.Tick, PlantName: sc.PlantFile}
+		if rec, err = newRecorder(o.Record, h, rt); err != nil {
+			return nil, err
+		}
+		ingest = recordingRuntime{rt, rec}
+	}
+	var lag time.Duration // the longest latency fault: samples that old still arrive
+	for _, f := range sc.Faults {
+		if f.Kind == scenario.FaultLatency {
+			lag = max(lag, f.Add)
+		}
+	}
 	var srv *served
 	if !o.Direct {
 		if srv, err = newServed(sc, run, &mu, clock, log); err != nil {
@@ -207,7 +233,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	if srv == nil {
 		rt.SetDevice(counting{dev})
 	} else {
-		if err := srv.start(ctx, rt, clock); err != nil {
+		if err := srv.start(ctx, rt, ingest, clock); err != nil {
 			return nil, err
 		}
 		rt.SetDevice(mixed{direct: counting{dev}, edge: edge.Device(srv.host), served: srv.byTwin})
@@ -281,7 +307,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 			}
 		}
 		mu.Unlock()
-		if !ok {
+		if !ok || frame.T > horizon {
 			break
 		}
 		// The clock first: the samples of this tick are measured at T.
@@ -298,6 +324,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 				offline[twin] = down[twin]
 			}
 		}
+		if rec != nil {
+			for _, twin := range order {
+				rec.batch(batches[twin])
+			}
+		}
 		if err := applyAll(ctx, rt, order, batches); err != nil {
 			return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
 		}
@@ -312,6 +343,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		if err := quiesce(rt, dev); err != nil {
 			return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
 		}
+		if rec != nil {
+			// Nothing older than the longest latency (and a tick, for
+			// values written back through a server) arrives any more.
+			if err := rec.drain(clock.Now()); err != nil {
+				return nil, fmt.Errorf("simrun: t=%v: %w", frame.T, err)
+			}
+			if err := rec.flush(frame.T - lag - sc.Tick); err != nil {
+				return nil, fmt.Errorf("simrun: recording: %w", err)
+			}
+		}
 		if o.Speed > 0 {
 			// Paced: simulated time T is due at wall time start + T/speed.
 			if wait := time.Until(start.Add(time.Duration(float64(frame.T) / o.Speed))); wait > 0 {
@@ -325,16 +366,29 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		if o.Progress != nil && time.Since(lastProgress) >= o.Every {
 			lastProgress = time.Now()
 			el := time.Since(start)
-			done := float64(frame.T) / float64(sc.Duration)
+			done := float64(frame.T) / float64(horizon)
 			eta := time.Duration(float64(el) * (1 - done) / max(done, 1e-9))
 			fmt.Fprintf(o.Progress, "sim %-20s %5.1f%%  t=%v/%v  %.0f samples/s  eta %v\n", sc.Name, 100*done,
-				frame.T.Round(time.Second), sc.Duration, float64(samples)/el.Seconds(), eta.Round(time.Second))
+				frame.T.Round(time.Second), horizon, float64(samples)/el.Seconds(), eta.Round(time.Second))
 		}
 	}
 	if err := quiesce(rt, dev); err != nil {
 		return nil, fmt.Errorf("simrun: at the end: %w", err)
 	}
-	rep := &Report{Scenario: sc.Name, Seed: seed, Simulated: sc.Duration.String(), WallSeconds: time.Since(start).Seconds(), Samples: samples}
+	if rec != nil {
+		if err := rec.drain(clock.Now()); err != nil {
+			return nil, fmt.Errorf("simrun: at the end: %w", err)
+		}
+	}
+	rep := &Report{Scenario: sc.Name, Seed: seed, Simulated: horizon.String(), WallSeconds: time.Since(start).Seconds(), Samples: samples}
+	if srv != nil {
+		rep.RefusedWrites = srv.writeErrors()
+	}
+	if rec != nil {
+		if rep.Recording, err = rec.close(); err != nil {
+			return nil, fmt.Errorf("simrun: recording: %w", err)
+		}
+	}
 	sort.Strings(seriesOrder)
 	for _, k := range seriesOrder {
 		rep.Series = append(rep.Series, *series[k])
@@ -366,6 +420,56 @@ func trackBounds(track map[string]*bounds, s scenario.PointSample) {
 		bd.max = f
 	}
 	bd.seen = true
+}
+
+// node is the embedded node a run or a replay drives.
+type node struct {
+	log   *slog.Logger
+	dir   string // removed by close when temporary
+	store *persistence.Store
+	clock *actors.VirtualClock
+	rt    *actors.Runtime
+}
+
+// startNode opens the store in dir (a fresh temporary directory when
+// "") and starts a node on a virtual clock at origin that never
+// passivates its twins. log nil: errors only, to stderr.
+func startNode(plant *twins.Config, origin time.Time, dir string, log *slog.Logger) (*node, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	}
+	n := &node{log: log, clock: actors.NewVirtualClock(origin)}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "plantwin-sim-")
+		if err != nil {
+			return nil, err
+		}
+		n.dir, dir = d, d
+	}
+	var err error
+	if n.store, err = persistence.Open(persistence.DefaultConfig(dir)); err != nil {
+		n.close()
+		return nil, err
+	}
+	if n.rt, err = actors.Start(actors.Config{Twins: plant, Store: n.store, Clock: n.clock, PassivateAfter: -1, Logger: log}); err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// close stops the node, closes its store and removes a temporary
+// directory.
+func (n *node) close() {
+	if n.rt != nil {
+		n.rt.Close()
+	}
+	if n.store != nil {
+		n.store.Close()
+	}
+	if n.dir != "" {
+		os.RemoveAll(n.dir)
+	}
 }
 
 // sampleEvery is the spacing of a series' points, in seconds: at most
@@ -473,6 +577,13 @@ func collect(ctx context.Context, rt *actors.Runtime, sc *scenario.Scenario, rep
 		if err != nil {
 			return err
 		}
+		fin := FinalState{Twin: id, Reported: map[string]any{}}
+		for i, p := range st.Spec.Model.Properties {
+			if r := st.Reported[i]; r.Quality != twins.QualityUnknown {
+				fin.Reported[p.Name] = plain(r.Value)
+			}
+		}
+		rep.Final = append(rep.Final, fin)
 		for _, c := range st.Commands {
 			rep.Commands = append(rep.Commands, CommandRecord{Twin: id, Name: c.Name, Status: c.Status.String(), InvokedBy: c.Actor,
 				DispatchedAt: sim(c.Dispatched), CompletedAt: sim(c.Completed), Error: c.Error})
@@ -570,4 +681,17 @@ func check(ctx context.Context, rt *actors.Runtime, e scenario.Expectation, rep 
 		}
 	}
 	return r
+}
+
+// plain is a value as JSON writes it.
+func plain(v twins.Value) any {
+	switch v.Type() {
+	case twins.TypeBool:
+		return v.AsBool()
+	case twins.TypeInt:
+		return v.AsInt()
+	case twins.TypeDouble:
+		return v.AsDouble()
+	}
+	return v.String()
 }

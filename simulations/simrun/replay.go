@@ -152,7 +152,7 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 			if o.Size > 0 {
 				done := min(float64(r.Offset())/float64(o.Size), 1)
 				eta := time.Duration(float64(el) * (1 - done) / max(done, 1e-9))
-				fmt.Fprintf(o.Progress, "replay %-20s %5.1f%%  t=%v  %.0f samples/s  eta %v\n", name, 100*done,
+				fmt.Fprintf(o.Progress, "replay %-20s %s %5.1f%%  t=%v  %.0f samples/s  eta %v\n", name, progressBar(done), 100*done,
 					blk.At.Round(time.Second), rate, eta.Round(time.Second))
 			} else {
 				fmt.Fprintf(o.Progress, "replay %-20s t=%v  %d samples  %.0f samples/s\n", name, blk.At.Round(time.Second), rep.Samples, rate)

@@ -131,6 +131,19 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			Y: float64(10 + 22*i), Open: open, Raised: a.RaisedAt, Till: a.ClearedAt})
 		raisesOf[a.Twin] = append(raisesOf[a.Twin], mark{X: x(from.Seconds()), Label: a.Name + " at " + a.RaisedAt})
 	}
+	var cmdBars []bar
+	for i, c := range r.Commands {
+		if c.DispatchedAt == "" {
+			continue
+		}
+		from, _ := time.ParseDuration(c.DispatchedAt)
+		till := from
+		if c.CompletedAt != "" {
+			till, _ = time.ParseDuration(c.CompletedAt)
+		}
+		cmdBars = append(cmdBars, bar{Label: c.Twin + " " + c.Name + " " + c.Status, X: x(from.Seconds()), W: math.Max(3, x(till.Seconds())-x(from.Seconds())),
+			Y: float64(10 + 22*i), Open: c.Status != "succeeded", Raised: c.DispatchedAt, Till: c.CompletedAt})
+	}
 	var charts []chart
 	for _, s := range r.Series {
 		if len(s.Points) == 0 {
@@ -155,6 +168,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	return reportPage.Execute(w, map[string]any{
 		"R": r, "Charts": charts, "Bars": bars, "Width": width,
 		"TimelineHeight": 20 + 22*len(bars), "Ticks": ticks(total, x),
+		"CmdBars": cmdBars, "CmdHeight": 20 + 22*len(r.Commands),
 	})
 }
 
@@ -184,7 +198,7 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 svg{background:#fafafa;border:1px solid #ddd;margin:4px 0}
 .series{fill:none;stroke:#1f5fbf;stroke-width:1.5}
 .alarm{stroke:#b3261e;stroke-dasharray:3 3}
-.bar{fill:#e8a0a0}.open{fill:#b3261e}
+.bar{fill:#e8a0a0}.open{fill:#b3261e}.cmd{fill:#5aa469}.cmdfail{fill:#e0a030}
 text{font-size:11px;fill:#555}
 </style></head><body>
 <h1>{{.R.Scenario}} — {{if .R.Passed}}<span class="pass">passed</span>{{else}}<span class="fail">FAILED</span>{{end}}</h1>
@@ -201,10 +215,14 @@ text{font-size:11px;fill:#555}
 {{range .R.Alarms}}<tr><td>{{.Twin}}</td><td>{{.Name}}</td><td>{{.Severity}}</td><td>{{.RaisedAt}}</td><td>{{.ClearedAt}}</td></tr>
 {{end}}</table>{{else}}<p>No alarm was raised.</p>{{end}}
 <h2>Commands</h2>
+{{if .CmdBars}}<svg width="{{.Width}}" height="{{.CmdHeight}}" role="img" aria-label="command timeline">
+{{range .CmdBars}}<rect class="{{if .Open}}cmdfail{{else}}cmd{{end}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="16"><title>{{.Label}}: dispatched {{.Raised}}{{if .Till}}, completed {{.Till}}{{end}}</title></rect><text x="{{.X}}" y="{{.Y}}" dy="12" dx="6">{{.Label}} at {{.Raised}}</text>
+{{end}}</svg>{{end}}
 {{if .R.Commands}}<table><tr><th>twin</th><th>command</th><th>status</th><th>invoked by</th><th>dispatched</th><th>completed</th><th>error</th></tr>
 {{range .R.Commands}}<tr><td>{{.Twin}}</td><td>{{.Name}}</td><td>{{.Status}}</td><td>{{.InvokedBy}}</td><td>{{.DispatchedAt}}</td><td>{{.CompletedAt}}</td><td>{{.Error}}</td></tr>
 {{end}}</table>{{else}}<p>No command.</p>{{end}}
 <h2>Signals</h2>
+{{if .R.Uncharted}}<p>The twins the expectations name and the first devices' twins are charted; {{.R.Uncharted}} more are not.</p>{{end}}
 {{$ticks := .Ticks}}{{range .Charts}}{{$h := .Height}}<div><strong>{{.Title}}</strong><br>
 <svg width="{{.Width}}" height="{{.Height}}" role="img" aria-label="{{.Title}}">
 <text x="2" y="14">{{.Max}}</text><text x="2" y="{{.PlotHeight}}">{{.Min}}</text>

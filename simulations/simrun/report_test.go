@@ -47,8 +47,11 @@ func TestReportFormats(t *testing.T) {
 	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script") {
 		t.Error("the HTML report refers to the network or runs scripts")
 	}
-	if n := strings.Count(page, "<svg"); n != 3 {
-		t.Errorf("%d SVGs, want the timeline and two charts", n)
+	if n := strings.Count(page, "<svg"); n != 4 {
+		t.Errorf("%d SVGs, want the alarm and command timelines and two charts", n)
+	}
+	if !strings.Contains(page, `<rect class="cmd"`) || !strings.Contains(page, "press-2 stop succeeded at 1m5s") {
+		t.Error("the HTML report lacks the command timeline")
 	}
 
 	var junit bytes.Buffer

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -86,8 +87,11 @@ type Report struct {
 	Final []FinalState `json:"final"`
 	// Series are the points' values over the run (booleans as 0 and 1;
 	// at most maxSeriesPoints each, evenly spaced in simulated time), for
-	// the HTML report's charts.
+	// the HTML report's charts: of the twins the expectations name and
+	// of the first maxChartedTwins twins the devices feed.
 	Series []Series `json:"series,omitempty"`
+	// Uncharted is how many fed twins have no series.
+	Uncharted int `json:"uncharted,omitempty"`
 }
 
 // FinalState is a twin's reported values at the end of a run.
@@ -101,6 +105,39 @@ type Series struct {
 	Twin     string       `json:"twin"`
 	Property string       `json:"property"`
 	Points   [][2]float64 `json:"points"` // [seconds from the start, value]
+}
+
+// maxChartedTwins bounds the twins charted beside those the
+// expectations name: a farm of 10,000 turbines charted whole would hold
+// gigabytes of points and no one would read the page.
+const maxChartedTwins = 12
+
+// chartedTwins returns the twins whose points the report charts.
+func chartedTwins(sc *scenario.Scenario) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range sc.Expect {
+		out[e.Twin] = true
+	}
+	n := 0
+	for _, d := range sc.Devices {
+		if n >= maxChartedTwins {
+			break
+		}
+		if !out[d.Twin] {
+			out[d.Twin] = true
+			n++
+		}
+	}
+	return out
+}
+
+// countTwins is the number of twins the devices feed.
+func countTwins(sc *scenario.Scenario) int {
+	seen := map[string]bool{}
+	for _, d := range sc.Devices {
+		seen[d.Twin] = true
+	}
+	return len(seen)
 }
 
 // maxSeriesPoints bounds each series (older points are thinned).
@@ -248,8 +285,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	offline := map[string]bool{}
 	series := map[string]*Series{}
 	var seriesOrder []string
+	charted := chartedTwins(sc)
 	record := func(s scenario.PointSample) {
-		if s.Value.Type() != twins.TypeDouble && s.Value.Type() != twins.TypeInt && s.Value.Type() != twins.TypeBool {
+		if s.Value.Type() != twins.TypeDouble && s.Value.Type() != twins.TypeInt && s.Value.Type() != twins.TypeBool || !charted[s.Twin] {
 			return
 		}
 		k := s.Twin + "\x00" + s.Point
@@ -368,7 +406,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 			el := time.Since(start)
 			done := float64(frame.T) / float64(horizon)
 			eta := time.Duration(float64(el) * (1 - done) / max(done, 1e-9))
-			fmt.Fprintf(o.Progress, "sim %-20s %5.1f%%  t=%v/%v  %.0f samples/s  eta %v\n", sc.Name, 100*done,
+			fmt.Fprintf(o.Progress, "sim %-20s %s %5.1f%%  t=%v/%v  %.0f samples/s  eta %v\n", sc.Name, progressBar(done), 100*done,
 				frame.T.Round(time.Second), horizon, float64(samples)/el.Seconds(), eta.Round(time.Second))
 		}
 	}
@@ -389,6 +427,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 			return nil, fmt.Errorf("simrun: recording: %w", err)
 		}
 	}
+	rep.Uncharted = countTwins(sc) - len(charted)
 	sort.Strings(seriesOrder)
 	for _, k := range seriesOrder {
 		rep.Series = append(rep.Series, *series[k])
@@ -403,6 +442,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 		rep.Passed = rep.Passed && r.Passed
 	}
 	return rep, nil
+}
+
+// progressBar draws done (0..1) as a 20-character bar.
+func progressBar(done float64) string {
+	n := int(math.Round(20 * min(max(done, 0), 1)))
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", 20-n) + "]"
 }
 
 // trackBounds notes a good sample of a property a bounds expectation

@@ -1,6 +1,7 @@
 package simrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,6 +114,21 @@ func TestBundledScenarios(t *testing.T) {
 				if !e.Passed {
 					t.Errorf("%s: %s", e.Name, e.Detail)
 				}
+			}
+			// Determinism over a short horizon: at full speed and paced,
+			// the same recording.
+			until := min(sc.Duration, 20*time.Second)
+			var fast, paced bytes.Buffer
+			a, err := Run(context.Background(), sc, Options{Until: until, Record: &fast})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := Run(context.Background(), sc, Options{Until: until, Record: &paced, Speed: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Recording.Samples == 0 || a.Recording.SHA256 != b.Recording.SHA256 {
+				t.Errorf("over %v: recording %+v at full speed, %+v at 10x", until, a.Recording, b.Recording)
 			}
 		})
 	}

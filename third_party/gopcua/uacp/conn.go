@@ -357,18 +357,18 @@ const hdrlen = 8
 // The size of b must be at least ReceiveBufSize. Otherwise,
 // the function returns an error.
 func (c *Conn) Receive() ([]byte, error) {
-	// TODO(kung-foo): allow user-specified buffer
-	// TODO(kung-foo): sync.Pool
-	b := make([]byte, c.ack.ReceiveBufSize)
-
-	if _, err := io.ReadFull(c, b[:hdrlen]); err != nil {
+	// plantwin patch: the buffer is the message's size, read from its
+	// header, not the whole receive buffer size for every message (a
+	// 1 MiB buffer per message made gigabytes of garbage per minute).
+	var hdr [hdrlen]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		// todo(fs): do not wrap this error since it hides io.EOF
 		// todo(fs): use golang.org/x/xerrors
 		return nil, err
 	}
 
 	var h Header
-	if _, err := h.Decode(b[:hdrlen]); err != nil {
+	if _, err := h.Decode(hdr[:]); err != nil {
 		return nil, errors.Errorf("uacp: header decode failed: %s", err)
 	}
 
@@ -378,6 +378,8 @@ func (c *Conn) Receive() ([]byte, error) {
 	if h.MessageSize < hdrlen {
 		return nil, errors.Errorf("uacp: message too small: %d bytes. MsgType=%s, ChunkType=%c.", h.MessageSize, h.MessageType, h.ChunkType)
 	}
+	b := make([]byte, h.MessageSize)
+	copy(b, hdr[:])
 
 	if _, err := io.ReadFull(c, b[hdrlen:h.MessageSize]); err != nil {
 		// todo(fs): do not wrap this error since it hides io.EOF

@@ -17,7 +17,7 @@ TEST_FLAGS ?= -count=1 -timeout 15m
 FUZZTIME   ?= 30s
 BENCH_ARGS ?=
 
-.PHONY: all build run test test-race lint generate fuzz bench bench-api bench-go check tools clean
+.PHONY: all build run test test-race lint generate fuzz bench bench-api bench-go bench-sim check tools clean
 
 all: build
 
@@ -90,6 +90,12 @@ bench: build
 ## bench-api: only the gRPC API benchmark.
 bench-api: build
 	$(PLANTWIN) bench api $(BENCH_API_ARGS)
+
+## bench-sim: how much faster than real time each bundled scenario runs (the
+## wind farm at 1,000 and 10,000 turbines), and the direct replay rate beside
+## the node's ingest ceiling (about 2 minutes).
+bench-sim:
+	$(GO) test ./simulations/simrun -run='^$$' -bench='BenchmarkScenarios|BenchmarkReplayDirect' -benchtime=1x
 
 ## bench-go: the package micro-benchmarks.
 bench-go:

@@ -88,8 +88,9 @@ declares (params:), overriding its default. --report FILE writes the
 run's report in the format its extension names: .json, .html (self-contained, with
 charts of the signals and the alarm timeline) or .xml (JUnit).
 
-Devices exposed over modbus or opcua are served on loopback by simulated
-PLCs and read by the node's own edge connectors, in lockstep: the same
+Devices exposed over modbus, opcua or mqtt are served on loopback
+(simulated PLCs, an OPC UA server, a Mosquitto broker) and read by the
+node's own edge connectors, in lockstep: the same
 scenario and seed give the same outcomes and the same recording at any
 speed. --direct feeds every device straight into its twin instead.
 --record FILE writes the run's canonical recording (what the twins

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	"gopkg.in/yaml.v3"
 
 	"github.com/plantwin/plantwin/actors"
@@ -38,7 +40,10 @@ type served struct {
 	host     *edge.Host
 	cfg      *edge.Config // the generated connectors and bindings
 	log      *slog.Logger
-	werrs    []string // writes the devices could not take (reported at the end)
+	broker   *simulations.Mosquitto // MQTT devices' broker
+	brokerD  string                 // its directory
+	mq       paho.Client            // the MQTT devices' side of the broker
+	werrs    []string               // writes the devices could not take (reported at the end)
 	wmu      sync.Mutex
 }
 
@@ -49,16 +54,19 @@ type servedDevice struct {
 	mb      *simulations.ModbusDevice
 	ua      *simulations.OPCUAServer
 	points  map[string]*servedPoint
-	down    bool            // endpoint_down: the server is stopped
-	touched map[string]bool // OPC UA: variables Set this tick
-	cmdVars map[string]any  // OPC UA: command variable → its zero value
-	base    int64           // OPC UA: the sink's sample count before this tick's publish
+	down    bool              // endpoint_down: the server is stopped
+	touched map[string]bool   // OPC UA: variables Set this tick
+	cmdVars map[string]any    // OPC UA: command variable → its zero value
+	base    int64             // the sink's sample count before this tick's values
+	sent    int               // MQTT: values published this tick
+	fields  map[string]string // MQTT: payload field → point
 }
 
 type servedPoint struct {
-	typ  twins.Type
-	mbp  edgemodbus.Point // Modbus
-	node string           // OPC UA variable
+	typ   twins.Type
+	mbp   edgemodbus.Point // Modbus
+	node  string           // OPC UA variable
+	field string           // MQTT payload field (a dot path)
 }
 
 // writeTarget is what a write to a server address means to its device.
@@ -85,14 +93,12 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		if d.Expose == scenario.ExposeDirect {
 			continue
 		}
-		if d.Expose != scenario.ExposeModbus && d.Expose != scenario.ExposeOPCUA {
-			return nil, fmt.Errorf("simrun: device %s (line %d) is exposed over %s, which this build does not serve yet (direct, opcua and modbus are)", d.Name, d.Line, d.Expose)
-		}
+
 		spec, ok := sc.Plant.Twin(d.Twin)
 		if !ok {
 			return nil, fmt.Errorf("simrun: device %s (line %d) feeds twin %s, which the plant does not declare", d.Name, d.Line, d.Twin)
 		}
-		sd := &servedDevice{dev: d, conn: "sim-" + d.Name, points: map[string]*servedPoint{}, touched: map[string]bool{}, cmdVars: map[string]any{}}
+		sd := &servedDevice{dev: d, conn: "sim-" + d.Name, points: map[string]*servedPoint{}, touched: map[string]bool{}, cmdVars: map[string]any{}, fields: map[string]string{}}
 		conn, bind, err := sd.generate(spec.Model)
 		if err != nil {
 			return nil, fmt.Errorf("simrun: device %s (line %d): %w", d.Name, d.Line, err)
@@ -106,8 +112,8 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		return nil, nil
 	}
 	for _, f := range sc.Faults {
-		if sd := s.byDevice[f.Device]; sd != nil && f.Kind == scenario.FaultEndpointDown && sd.ua != nil {
-			return nil, fmt.Errorf("simrun: fault at line %d: endpoint_down of OPC UA device %s is not reproducible in this build (the OPC UA client reconnects on its own wall-clock schedule); expose it over modbus or direct", f.Line, f.Device)
+		if sd := s.byDevice[f.Device]; sd != nil && f.Kind == scenario.FaultEndpointDown && sd.dev.Expose != scenario.ExposeModbus {
+			return nil, fmt.Errorf("simrun: fault at line %d: endpoint_down of %s device %s is not reproducible in this build (its client reconnects on its own wall-clock schedule); expose it over modbus or direct", f.Line, sd.dev.Expose, f.Device)
 		}
 	}
 
@@ -131,6 +137,9 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		}
 		b := bs[0]
 		mbWrites[sd], uaWrites[sd] = map[[3]int]*writeTarget{}, map[string]*writeTarget{}
+		if sd.dev.Expose == scenario.ExposeMQTT {
+			continue // fields and writes set by generate; commands come as messages
+		}
 		for _, pb := range b.Points {
 			sp := sd.points[pb.Property]
 			if sd.dev.Expose == scenario.ExposeModbus {
@@ -158,10 +167,13 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 	// The servers.
 	for _, sd := range s.devs {
 		var err error
-		if sd.dev.Expose == scenario.ExposeModbus {
+		switch sd.dev.Expose {
+		case scenario.ExposeModbus:
 			err = s.startModbus(sd, run, mu, mbWrites[sd])
-		} else {
+		case scenario.ExposeOPCUA:
 			err = s.startOPCUA(sd, run, mu, clock, uaWrites[sd])
+		case scenario.ExposeMQTT:
+			err = s.startMQTT(run, mu)
 		}
 		if err != nil {
 			s.stopServers()
@@ -171,6 +183,9 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 	// Endpoints are known now: the final configuration.
 	for i, sd := range s.devs {
 		conns[i].(map[string]any)["endpoint"] = sd.endpoint()
+		if sd.dev.Expose == scenario.ExposeMQTT {
+			conns[i].(map[string]any)["endpoint"] = "tcp://" + s.broker.Addr
+		}
 	}
 	data, _ = yaml.Marshal(map[string]any{"connectors": conns, "bindings": binds})
 	if s.cfg, err = edge.ParseConfig("scenario "+sc.Name+" (generated connectors)", data, sc.Plant); err != nil {
@@ -187,8 +202,11 @@ func (sd *servedDevice) endpoint() string {
 	if sd.ua != nil {
 		return sd.ua.Endpoint()
 	}
-	if sd.dev.Expose == scenario.ExposeModbus {
+	switch sd.dev.Expose {
+	case scenario.ExposeModbus:
 		return "tcp://127.0.0.1:502"
+	case scenario.ExposeMQTT:
+		return "tcp://127.0.0.1:1883"
 	}
 	return "opc.tcp://127.0.0.1:4840"
 }
@@ -271,6 +289,30 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 			}
 			cmds[c.Name] = map[string]any{"table": "holding", "address": nextCmdReg, "type": typ}
 			nextCmdReg += 2
+		}
+	} else if d.Expose == scenario.ExposeMQTT {
+		conn["mqtt"] = map[string]any{"client_id": "plantwin-" + sd.conn, "qos": 1, "topic": "sim/{twin}/telemetry", "timestamp_field": "ts",
+			"command_topic": "sim/{twin}/commands", "response_topic": "sim/{twin}/responses"}
+		for _, p := range d.Points {
+			addr := p.Address
+			if addr == nil {
+				addr = map[string]any{"field": p.Name}
+			}
+			field, _ := addr["field"].(string)
+			if field == "" {
+				return nil, nil, fmt.Errorf("point %s: an mqtt address names its payload field (field: PATH)", p.Name)
+			}
+			props[p.Name] = addr
+			sd.points[p.Name] = &servedPoint{typ: p.Type, field: field}
+			if prop, ok := m.Property(p.Name); ok && prop.Writable {
+				writes[p.Name] = map[string]any{"field": "set." + field}
+				sd.fields[field] = p.Name
+			}
+		}
+		for _, rx := range d.Reacts {
+			if c, ok := m.Command(rx.Name); ok {
+				cmds[c.Name] = map[string]any{}
+			}
 		}
 	} else {
 		// The watchdog would re-create a subscription that is quiet
@@ -614,20 +656,48 @@ func (s *served) step(ctx context.Context, f scenario.Frame) error {
 			sd.down = false
 		}
 		sd.base = sd.sink.Stats().Samples
+		sd.sent = 0
 		clear(sd.touched)
 	}
+	var mqtt map[*servedDevice]map[time.Duration]map[string]any // device → source time → payload
 	for _, smp := range f.Samples {
-		if sd := s.byDevice[smp.Device]; sd != nil {
-			if err := s.set(sd, smp); err != nil {
-				return err
-			}
+		sd := s.byDevice[smp.Device]
+		if sd == nil {
+			continue
 		}
+		if sd.dev.Expose == scenario.ExposeMQTT {
+			if sp := sd.points[smp.Point]; sp != nil {
+				if mqtt == nil {
+					mqtt = map[*servedDevice]map[time.Duration]map[string]any{}
+				}
+				if mqtt[sd] == nil {
+					mqtt[sd] = map[time.Duration]map[string]any{}
+				}
+				msg := mqtt[sd][smp.At]
+				if msg == nil {
+					msg = map[string]any{"ts": Origin.Add(smp.At).Format(time.RFC3339Nano)}
+					mqtt[sd][smp.At] = msg
+				}
+				setPath(msg, sp.field, plain(smp.Value))
+				sd.sent++
+			}
+			continue
+		}
+		if err := s.set(sd, smp); err != nil {
+			return err
+		}
+	}
+	if err := s.publish(mqtt); err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	for _, sd := range s.devs {
 		if sd.ua != nil {
 			sd.ua.PublishNow()
 			continue
+		}
+		if sd.mb == nil {
+			continue // MQTT: published above
 		}
 		wg.Add(1)
 		go func() {
@@ -642,7 +712,7 @@ func (s *served) step(ctx context.Context, f scenario.Frame) error {
 	wg.Wait()
 	deadline := time.Now().Add(quiesceTimeout)
 	for _, sd := range s.devs {
-		want := sd.base + int64(len(sd.touched))
+		want := sd.base + int64(len(sd.touched)+sd.sent)
 		for {
 			st := sd.sink.Stats()
 			if st.Samples >= want && st.InFlight == 0 {
@@ -677,6 +747,13 @@ func (s *served) stop() {
 }
 
 func (s *served) stopServers() {
+	if s.mq != nil {
+		s.mq.Disconnect(100)
+	}
+	if s.broker != nil {
+		s.broker.Stop()
+		os.RemoveAll(s.brokerD)
+	}
 	for _, sd := range s.devs {
 		if sd.mb != nil {
 			sd.mb.Stop()

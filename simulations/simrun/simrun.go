@@ -1,17 +1,22 @@
 // Package simrun runs a scenario (simulations/scenario) against the real
-// runtime on a virtual clock, in direct mode: the simulated devices' samples
-// go straight into the twins, and the twins' commands and desired-value
-// writes come straight back to the simulated devices. It checks the
-// scenario's expectations and builds the run's report.
+// runtime on a virtual clock. Devices exposed direct feed their twins
+// in-process; devices exposed modbus, opcua or mqtt are served on
+// loopback (simulated PLCs, a gopcua server with manual publishing, a
+// Mosquitto broker) and read by the runtime's own edge connectors. The
+// twins' commands and desired-value writes come back to the simulated
+// devices, directly or through the connectors. It checks the scenario's
+// expectations and builds the run's report.
 //
 // Each tick runs in lockstep: the devices step, the virtual clock moves to
 // the tick's time (firing the twins' timers: rule windows, deadlines), the
 // tick's samples are applied (and acknowledged durable), and the next tick
-// starts only once the twins have no work in hand (actors.Runtime.Busy).
-// Options.Speed paces the ticks to wall time. Reports are written as JSON,
-// self-contained HTML with charts, or JUnit XML (Report.Write). The
-// protocol servers (OPC UA, Modbus, MQTT) and recording are later steps of
-// the simulations work.
+// starts only once the twins have no work in hand (actors.Runtime.Busy)
+// and every connector has handed over the tick's values. Options.Speed
+// paces the ticks to wall time; a run gives the same outcomes and the
+// same canonical recording (Options.Record, package
+// simulations/recording) at any speed. Reports are written as JSON,
+// self-contained HTML with charts, or JUnit XML (Report.Write). Replay
+// feeds a recording back into a node.
 package simrun
 
 import (

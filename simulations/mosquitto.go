@@ -81,7 +81,7 @@ func (m *Mosquitto) Start() error {
 	}
 	_, port, _ := net.SplitHostPort(m.Addr)
 	conf := filepath.Join(m.dir, "mosquitto.conf")
-	text := fmt.Sprintf("listener %s 127.0.0.1\npersistence false\nmax_queued_messages 100000\nlog_dest file %s\n", port, filepath.Join(m.dir, "mosquitto.log"))
+	text := fmt.Sprintf("listener %s 127.0.0.1\nset_tcp_nodelay true\npersistence false\nmax_queued_messages 100000\nlog_dest file %s\n", port, filepath.Join(m.dir, "mosquitto.log"))
 	if os.Geteuid() == 0 {
 		// Started as root, mosquitto drops to its own user and then cannot
 		// read a test's private key or password file.

@@ -17,6 +17,7 @@ import (
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/simulations/recording"
+	"github.com/plantwin/plantwin/simulations/scenario"
 	"github.com/plantwin/plantwin/simulations/simrun"
 	"github.com/plantwin/plantwin/twins"
 )
@@ -46,7 +47,7 @@ func loadPlant(flag, name string) (*twins.Config, []byte, error) {
 }
 
 func newSimReplayCmd() *cobra.Command {
-	var data, speed, plant string
+	var data, speed, plant, expose string
 	cmd := &cobra.Command{
 		Use:   "replay FILE",
 		Short: "Replay a recording into an embedded node",
@@ -58,8 +59,11 @@ twins have no work in hand. The twins follow the plant configuration the
 recording carries, or --plant FILE. Events in the recording (alarms,
 commands) are outcomes and are not replayed; the twins decide their own.
 --speed paces the replay to wall time (1: real time); the default, max, runs
-as fast as lockstep allows. --data DIR keeps the node's store. Progress goes
-to stderr; the summary line to stdout.`,
+as fast as lockstep allows. --data DIR keeps the node's store. --expose
+modbus|opcua|mqtt feeds the samples through protocol servers on loopback
+(a simulated device per twin, as sim run serves devices) read by the node's
+own connectors, instead of straight into the twins. Progress goes to
+stderr; the summary line to stdout.`,
 		Example: `  plantwin sim replay capture.ptrec --plant plant.yaml --data /tmp/replayed`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -68,6 +72,17 @@ to stderr; the summary line to stdout.`,
 				return usage(err)
 			}
 			o := simrun.ReplayOptions{Speed: pace, Data: data, Progress: cmd.ErrOrStderr()}
+			switch expose {
+			case "", "direct":
+			case "modbus":
+				o.Expose = scenario.ExposeModbus
+			case "opcua":
+				o.Expose = scenario.ExposeOPCUA
+			case "mqtt":
+				o.Expose = scenario.ExposeMQTT
+			default:
+				return usage(fmt.Errorf("--expose %q: want direct, modbus, opcua or mqtt", expose))
+			}
 			if plant != "" {
 				if o.Plant, _, err = loadPlant("--plant", plant); err != nil {
 					return err
@@ -107,6 +122,7 @@ to stderr; the summary line to stdout.`,
 	f.StringVar(&speed, "speed", "max", "simulated time per wall time: 1 (real time), 10, 100, ... or max (as fast as lockstep allows)")
 	f.StringVar(&data, "data", "", "the node's data directory (default: a fresh temporary one)")
 	f.StringVar(&plant, "plant", "", "the plant configuration (default: the one the recording carries)")
+	f.StringVar(&expose, "expose", "direct", "feed the samples directly or through protocol servers: direct, modbus, opcua or mqtt")
 	return cmd
 }
 

@@ -39,13 +39,13 @@ func (p *parser) plant(sc *Scenario, doc *yaml.Node, e entry) {
 		}
 		cfg, err := twins.ParseConfig(name, data)
 		p.plantErrors(err, nil, "")
-		sc.Plant = cfg
+		sc.Plant, sc.PlantData = cfg, data
 	case yaml.MappingNode:
 		if text, ok := p.inlineText(doc, e); ok {
 			// The plant's lines keep their numbers and columns.
 			cfg, err := twins.ParseConfig(p.file, text)
 			p.plantErrors(err, nil, "plant")
-			sc.Plant = cfg
+			sc.Plant, sc.PlantData = cfg, text
 			return
 		}
 		// A plant in a flow mapping or behind an alias: parse it
@@ -57,7 +57,7 @@ func (p *parser) plant(sc *Scenario, doc *yaml.Node, e entry) {
 		}
 		cfg, err := twins.ParseConfig(p.file, text)
 		p.plantErrors(err, v, "plant")
-		sc.Plant = cfg
+		sc.Plant, sc.PlantData = cfg, text
 	default:
 		p.errorf(v, "plant", "want the plant's file name or its configuration inline (a mapping), got %s", yamlnode.Kind(v))
 	}

@@ -25,6 +25,11 @@ type Scenario struct {
 	Tick time.Duration
 	// PlantFile is the plant configuration's file ("" when none or inline).
 	PlantFile string
+	// PlantData is the text the plant was parsed from (parameters
+	// substituted; an inline plant as the scenario's text with everything
+	// else blanked, so that its lines keep their numbers), for a
+	// recording to carry.
+	PlantData []byte
 	// Plant is the twins configuration (models, twins, rules); nil when the
 	// scenario has none.
 	Plant *twins.Config

@@ -13,7 +13,9 @@ import (
 
 	"github.com/plantwin/plantwin/actors"
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/edge"
 	"github.com/plantwin/plantwin/simulations/recording"
+	"github.com/plantwin/plantwin/simulations/scenario"
 	"github.com/plantwin/plantwin/twins"
 )
 
@@ -28,6 +30,11 @@ type ReplayOptions struct {
 	// Size is the recording's size in bytes, for the progress line's
 	// percentage and ETA; 0: unknown (no percentage).
 	Size int64
+	// Expose feeds the samples through protocol servers read by the
+	// node's own connectors, as scenario devices exposed that way are
+	// (one simulated device per twin, addresses generated): modbus, opcua
+	// or mqtt. 0 or scenario.ExposeDirect: straight into the twins.
+	Expose scenario.Expose
 }
 
 // ReplayReport is what a replay did.
@@ -92,6 +99,18 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 	}
 	defer n.close()
 	log, clock, rt := n.log, n.clock, n.rt
+	var srv *served
+	if o.Expose != 0 && o.Expose != scenario.ExposeDirect {
+		sc := replayScenario(plant, o.Expose)
+		if srv, err = newServed(sc, nil, nil, clock, log); err != nil {
+			return nil, fmt.Errorf("simrun: replay over %s: %w", o.Expose, err)
+		}
+		defer srv.stop()
+		if err := srv.start(ctx, rt, rt, clock); err != nil {
+			return nil, fmt.Errorf("simrun: replay over %s: %w", o.Expose, err)
+		}
+		rt.SetDevice(edge.Device(srv.host))
+	}
 
 	name := h.Scenario
 	if name == "" {
@@ -128,7 +147,11 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 		}
 		// The clock first: the block's samples are measured at its time.
 		clock.Set(at)
-		if err := applyCounting(rt, batches, &rejected, log); err != nil {
+		if srv != nil {
+			if err := srv.step(ctx, frameOf(blk)); err != nil {
+				return nil, fmt.Errorf("simrun: replay: t=%v: %w", blk.At, err)
+			}
+		} else if err := applyCounting(rt, batches, &rejected, log); err != nil {
 			return nil, fmt.Errorf("simrun: replay: t=%v: %w", blk.At, err)
 		}
 		rep.Samples += int64(len(blk.Samples))
@@ -165,7 +188,37 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 	rep.Simulated = latest - first
 	rep.WallSeconds = time.Since(start).Seconds()
 	rep.Rejected = rejected.Load()
+	if srv != nil {
+		for _, sd := range srv.devs {
+			rep.Rejected += sd.sink.Stats().Rejected
+		}
+	}
 	return rep, nil
+}
+
+// replayScenario describes the plant's twins as devices exposed over e,
+// one per twin, a point per property, so that a replay can serve them.
+func replayScenario(plant *twins.Config, e scenario.Expose) *scenario.Scenario {
+	sc := &scenario.Scenario{Name: "replay", Plant: plant}
+	for _, t := range plant.Twins {
+		d := &scenario.Device{Name: t.ID, Twin: t.ID, Expose: e}
+		for i := range t.Model.Properties {
+			p := &t.Model.Properties[i]
+			d.Points = append(d.Points, &scenario.Point{Name: p.Name, Type: p.Type})
+		}
+		sc.Devices = append(sc.Devices, d)
+	}
+	return sc
+}
+
+// frameOf is a recording's block as a frame of the served devices (a
+// device per twin).
+func frameOf(blk recording.Block) scenario.Frame {
+	f := scenario.Frame{T: blk.At, Samples: make([]scenario.PointSample, len(blk.Samples))}
+	for i, s := range blk.Samples {
+		f.Samples[i] = scenario.PointSample{Device: s.Twin, Twin: s.Twin, Point: s.Property, At: s.At, Value: s.Value, Quality: s.Quality}
+	}
+	return f
 }
 
 // The times a source time in Unix nanoseconds can hold.

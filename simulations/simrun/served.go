@@ -40,6 +40,7 @@ type served struct {
 	host     *edge.Host
 	cfg      *edge.Config // the generated connectors and bindings
 	log      *slog.Logger
+	origin   time.Time              // simulated time 0 (source times are origin + At)
 	broker   *simulations.Mosquitto // MQTT devices' broker
 	brokerD  string                 // its directory
 	mq       paho.Client            // the MQTT devices' side of the broker
@@ -85,7 +86,7 @@ const uaNamespace = 2
 // (none: nil). The connectors are generated, one per device; their
 // configuration is validated like a plant file's.
 func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *actors.VirtualClock, log *slog.Logger) (*served, error) {
-	s := &served{byDevice: map[string]*servedDevice{}, byTwin: map[string]*servedDevice{}, log: log}
+	s := &served{byDevice: map[string]*servedDevice{}, byTwin: map[string]*servedDevice{}, log: log, origin: clock.Now()}
 	var conns, binds []any
 	mbWrites := map[*servedDevice]map[[3]int]*writeTarget{} // (unit, coil?, address)
 	uaWrites := map[*servedDevice]map[string]*writeTarget{}
@@ -247,6 +248,9 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 		}
 		for _, p := range d.Points {
 			addr := p.Address
+			if p.Type != twins.TypeBool && p.Type != twins.TypeInt && p.Type != twins.TypeDouble {
+				return nil, nil, fmt.Errorf("point %s is a%s %s; a Modbus device serves numbers and booleans (expose it over opcua or mqtt)", p.Name, article(p.Type), p.Type)
+			}
 			if addr == nil {
 				switch p.Type {
 				case twins.TypeBool:
@@ -432,8 +436,12 @@ func (s *served) index(sd *servedDevice, t *writeTarget, mb map[[3]int]*writeTar
 	return nil
 }
 
-// apply hands a write to its device's reaction.
+// apply hands a write to its device's reaction (run nil: a replay's
+// devices only store what they are written).
 func (s *served) apply(run *scenario.Run, mu *sync.Mutex, t *writeTarget, v twins.Value) {
+	if run == nil {
+		return
+	}
 	mu.Lock()
 	var err error
 	if t.point {
@@ -629,7 +637,7 @@ func (s *served) set(sd *servedDevice, smp scenario.PointSample) error {
 		}
 		return nil
 	}
-	if err := sd.ua.Set(sp.node, toGo(smp.Value, sp.typ), Origin.Add(smp.At)); err != nil {
+	if err := sd.ua.Set(sp.node, toGo(smp.Value, sp.typ), s.origin.Add(smp.At)); err != nil {
 		return fmt.Errorf("device %s point %s: %w", sd.dev.Name, smp.Point, err)
 	}
 	sd.touched[sp.node] = true
@@ -675,7 +683,7 @@ func (s *served) step(ctx context.Context, f scenario.Frame) error {
 				}
 				msg := mqtt[sd][smp.At]
 				if msg == nil {
-					msg = map[string]any{"ts": Origin.Add(smp.At).Format(time.RFC3339Nano)}
+					msg = map[string]any{"ts": s.origin.Add(smp.At).Format(time.RFC3339Nano)}
 					mqtt[sd][smp.At] = msg
 				}
 				setPath(msg, sp.field, plain(smp.Value))
@@ -784,4 +792,11 @@ func (m mixed) Do(ctx context.Context, twinID string, cmd twins.CommandRecord) (
 		return m.edge.Do(ctx, twinID, cmd)
 	}
 	return m.direct.Do(ctx, twinID, cmd)
+}
+
+func article(t twins.Type) string {
+	if t == twins.TypeEnum || t == twins.TypeInt {
+		return "n"
+	}
+	return ""
 }

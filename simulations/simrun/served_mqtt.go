@@ -107,6 +107,8 @@ func (s *served) mqttCommand(run *scenario.Run, mu *sync.Mutex, m paho.Message) 
 	switch {
 	case sd == nil:
 		err = fmt.Errorf("no simulated device feeds twin %s", twin)
+	case run == nil:
+		// A replay's devices take what they are sent and change nothing.
 	case err != nil:
 		err = fmt.Errorf("device %s: undecodable command: %w", twin, err)
 	case msg.Command != "":

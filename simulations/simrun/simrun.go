@@ -20,6 +20,7 @@
 package simrun
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -248,7 +249,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	var rec *recorder
 	var ingest edge.Runtime = rt
 	if o.Record != nil {
-		h := recording.Header{Scenario: sc.Name, Seed: seed, Origin: Origin, Tick: sc.Tick, PlantName: sc.PlantFile}
+		h := recording.Header{Scenario: sc.Name, Seed: seed, Origin: Origin, Tick: sc.Tick, PlantName: cmp.Or(sc.PlantFile, "the plant of scenario "+sc.Name), Plant: sc.PlantData}
 		if rec, err = newRecorder(o.Record, h, rt); err != nil {
 			return nil, err
 		}

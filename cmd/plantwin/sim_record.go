@@ -72,15 +72,8 @@ stderr; the summary line to stdout.`,
 				return usage(err)
 			}
 			o := simrun.ReplayOptions{Speed: pace, Data: data, Progress: cmd.ErrOrStderr()}
-			switch expose {
-			case "", "direct":
-			case "modbus":
-				o.Expose = scenario.ExposeModbus
-			case "opcua":
-				o.Expose = scenario.ExposeOPCUA
-			case "mqtt":
-				o.Expose = scenario.ExposeMQTT
-			default:
+			var ok bool
+			if o.Expose, ok = scenario.ParseExpose(expose); !ok {
 				return usage(fmt.Errorf("--expose %q: want direct, modbus, opcua or mqtt", expose))
 			}
 			if plant != "" {

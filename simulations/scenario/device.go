@@ -165,10 +165,8 @@ func (p *parser) expose(n *yaml.Node, path string) Expose {
 	if !ok {
 		return ExposeDirect
 	}
-	for e := ExposeDirect; int(e) < len(exposeNames); e++ {
-		if exposeNames[e] == s {
-			return e
-		}
+	if e, ok := ParseExpose(s); ok {
+		return e
 	}
 	p.errorf(yamlnode.Deref(n), path, "unknown exposure %q%s (want %s)", s, suggest.Closest(s, exposeNames[1:]), exposeList)
 	return ExposeDirect

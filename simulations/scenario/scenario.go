@@ -75,6 +75,17 @@ func (e Expose) String() string {
 	return "expose(" + strconv.Itoa(int(e)) + ")"
 }
 
+// ParseExpose returns the exposure a scenario file names s: "direct",
+// "opcua", "modbus" or "mqtt".
+func ParseExpose(s string) (Expose, bool) {
+	for e := ExposeDirect; int(e) < len(exposeNames); e++ {
+		if exposeNames[e] == s {
+			return e, true
+		}
+	}
+	return 0, false
+}
+
 // Device is one simulated device: a set of points with their signals, the
 // twin they feed, and how the device reacts to commands and writes.
 type Device struct {

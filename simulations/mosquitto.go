@@ -44,6 +44,8 @@ type MosquittoOptions struct {
 	// Users, when set, are the only logins accepted (user → password);
 	// anonymous clients are refused.
 	Users map[string]string
+	// Addr is the loopback host:port to listen on ("": a free port).
+	Addr string
 }
 
 // StartMosquitto starts a plain, anonymous broker with its configuration
@@ -58,9 +60,11 @@ func StartMosquittoWith(dir string, o MosquittoOptions) (*Mosquitto, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freePort()
-	if err != nil {
-		return nil, err
+	addr := o.Addr
+	if addr == "" {
+		if addr, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	m := &Mosquitto{Addr: addr, dir: dir, bin: bin, opts: o}
 	if len(o.Users) > 0 {

@@ -83,6 +83,13 @@ type opcuaOptions struct {
 	onWrite func(name string, v any) // after a client's write is stored
 	clock   func() time.Time         // source time of writes without one
 	manual  bool                     // publish on PublishNow only
+	port    int                      // the port to listen on (0: a free one)
+}
+
+// OPCUAPort makes the server listen on 127.0.0.1:port instead of a free
+// port (a node configured beforehand knows where to connect).
+func OPCUAPort(port int) OPCUAOption {
+	return func(o *opcuaOptions) { o.port = port }
 }
 
 // OPCUAOnWrite calls fn with every value a client writes, after it is
@@ -126,6 +133,7 @@ func NewOPCUAServer(opts ...OPCUAOption) *OPCUAServer {
 	}
 	s.mu.vars = map[string]*opcuaVariable{}
 	s.mu.ns = 2 // what Start gets from gopcua: 0 is OPC UA's, 1 the server's
+	s.mu.port = s.opts.port
 	return s
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/simulations/scenario"
 	"github.com/plantwin/plantwin/simulations/simrun"
 )
@@ -40,6 +42,20 @@ func parseSpeed(s string) (float64, error) {
 	return f, nil
 }
 
+// loadScenario loads a scenario file with its --param values; its
+// errors are usage errors (exit 2).
+func loadScenario(path string, params []string) (*scenario.Scenario, error) {
+	vals, err := parseParams(params)
+	if err != nil {
+		return nil, usage(err)
+	}
+	sc, err := scenario.LoadWith(path, vals)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return sc, nil
+}
+
 // parseParams reads the --param flags: name=value, each name once.
 func parseParams(flags []string) (map[string]string, error) {
 	if len(flags) == 0 {
@@ -62,7 +78,7 @@ func parseParams(flags []string) (map[string]string, error) {
 func newSimCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "sim", Short: "Run plant scenarios against the runtime on a virtual clock"}
 	cmd.AddCommand(newSimRunCmd())
-	cmd.AddCommand(newSimReplayCmd(), newSimExportCmd(), newSimImportCmd(), newSimRecordCmd())
+	cmd.AddCommand(newSimReplayCmd(), newSimExportCmd(), newSimImportCmd(), newSimRecordCmd(), newSimNodeConfigCmd())
 	return cmd
 }
 
@@ -73,6 +89,8 @@ func newSimRunCmd() *cobra.Command {
 	var record string
 	var direct bool
 	var until time.Duration
+	var basePort int
+	var co clientOptions
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO",
 		Short: "Run a scenario against an embedded node and check its expectations",
@@ -96,7 +114,14 @@ speed. --direct feeds every device straight into its twin instead.
 --record FILE writes the run's canonical recording (what the twins
 ingested, and the alarms, commands and rule actions that came of it);
 its SHA-256 is printed, equal for equal runs. --until D stops the run
-at simulated time D.`,
+at simulated time D.
+
+--server ADDR runs the scenario in real time against a running node
+instead (not reproducible bit for bit): the devices are served on
+loopback from --base-port up, where the node's configuration expects
+them (plantwin sim node-config writes it), and the expectations are
+checked against what the node reports over its API. The connection flags
+(--token, --ca, ...) are those of plantwin twins.`,
 		Example: `  plantwin sim run simulations/simrun/testdata/press.yaml --report press.html --report press.xml`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -109,15 +134,25 @@ at simulated time D.`,
 			if err != nil {
 				return usage(err)
 			}
-			vals, err := parseParams(params)
+			sc, err := loadScenario(args[0], params)
 			if err != nil {
-				return usage(err)
+				return err
 			}
-			sc, err := scenario.LoadWith(args[0], vals)
-			if err != nil {
-				return usage(err)
+			o := simrun.Options{Seed: seed, Speed: pace, Data: data, Progress: cmd.ErrOrStderr(), Direct: direct, Until: until, BasePort: basePort}
+			if cmd.Flags().Changed("server") {
+				if cmd.Flags().Changed("speed") && pace != 1 {
+					return usage(errors.New("--server runs in real time: --speed must be 1 or left out"))
+				}
+				if record != "" || data != "" || direct {
+					return usage(errors.New("--server takes none of --record, --data and --direct (the running node has its own store; plantwin sim record captures what it ingests)"))
+				}
+				conn, err := co.dial()
+				if err != nil {
+					return err
+				}
+				defer conn.Close()
+				o.Node, o.Speed = pb.NewTwinServiceClient(conn), 1
 			}
-			o := simrun.Options{Seed: seed, Speed: pace, Data: data, Progress: cmd.ErrOrStderr(), Direct: direct, Until: until}
 			var recFile *os.File
 			if record != "" {
 				if recFile, err = os.Create(record); err != nil {
@@ -164,9 +199,53 @@ at simulated time D.`,
 	f.StringVar(&speed, "speed", "max", "simulated time per wall time: 1 (real time), 10, 100, ... or max (as fast as lockstep allows)")
 	f.StringVar(&data, "data", "", "the node's data directory (default: a fresh temporary one)")
 	f.StringArrayVar(&reports, "report", nil, "write the report to this file (.json, .html or .xml); repeatable")
+	co.register(cmd, false)
+	f.IntVar(&basePort, "base-port", simrun.DefaultBasePort, "with --server: the first device's port (the node's configuration must match: plantwin sim node-config)")
 	f.StringVar(&record, "record", "", "write the run's canonical recording to this file")
 	f.BoolVar(&direct, "direct", false, "feed every device straight into its twin (skip the protocol servers)")
 	f.DurationVar(&until, "until", 0, "stop at this simulated time (default: the scenario's duration)")
+	f.StringArrayVar(&params, "param", nil, "set a scenario parameter (params:), name=value; repeatable")
+	return cmd
+}
+
+func newSimNodeConfigCmd() *cobra.Command {
+	var host, out string
+	var basePort int
+	var params []string
+	cmd := &cobra.Command{
+		Use:   "node-config SCENARIO",
+		Short: "Write the configuration of a node that is to run a scenario's devices",
+		Long: `Write a plant configuration file (models, twins and rules of the
+scenario's plant, and connectors and bindings that read its simulated
+devices) for a node that plantwin sim run --server is to drive: the i-th
+device of the scenario is served on --host:--base-port+i, the MQTT broker
+after the last device. Every device must be exposed over opcua, modbus or
+mqtt. Start the node with it, then run the scenario against it with the
+same --base-port.`,
+		Example: `  plantwin sim node-config simulations/scenarios/press-line.yaml --out press-node.yaml
+  plantwin serve --config press-node.yaml --data ./press-data &
+  plantwin sim run simulations/scenarios/press-line.yaml --server 127.0.0.1:7070`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := loadScenario(args[0], params)
+			if err != nil {
+				return err
+			}
+			data, err := simrun.NodeConfig(sc, host, basePort)
+			if err != nil {
+				return usage(err)
+			}
+			if out == "" {
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			return os.WriteFile(out, data, 0o644)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&host, "host", "127.0.0.1", "the host the devices are served on")
+	f.IntVar(&basePort, "base-port", simrun.DefaultBasePort, "the first device's port")
+	f.StringVar(&out, "out", "", "write to this file (default: stdout)")
 	f.StringArrayVar(&params, "param", nil, "set a scenario parameter (params:), name=value; repeatable")
 	return cmd
 }

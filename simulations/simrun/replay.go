@@ -102,7 +102,7 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 	var srv *served
 	if o.Expose != 0 && o.Expose != scenario.ExposeDirect {
 		sc := replayScenario(plant, o.Expose)
-		if srv, err = newServed(sc, nil, nil, clock, log); err != nil {
+		if srv, err = newServed(sc, nil, nil, clock.Now, log, servedOptions{Lockstep: true}); err != nil {
 			return nil, fmt.Errorf("simrun: replay over %s: %w", o.Expose, err)
 		}
 		defer srv.stop()

@@ -34,18 +34,21 @@ import (
 // twins' commands and writes reach the servers through the connectors;
 // the servers hand them to the devices' reactions before answering.
 type served struct {
-	devs     []*servedDevice
-	byDevice map[string]*servedDevice
-	byTwin   map[string]*servedDevice
-	host     *edge.Host
-	cfg      *edge.Config // the generated connectors and bindings
-	log      *slog.Logger
-	origin   time.Time              // simulated time 0 (source times are origin + At)
-	broker   *simulations.Mosquitto // MQTT devices' broker
-	brokerD  string                 // its directory
-	mq       paho.Client            // the MQTT devices' side of the broker
-	werrs    []string               // writes the devices could not take (reported at the end)
-	wmu      sync.Mutex
+	devs       []*servedDevice
+	byDevice   map[string]*servedDevice
+	byTwin     map[string]*servedDevice
+	host       *edge.Host
+	cfg        *edge.Config // the generated connectors and bindings
+	log        *slog.Logger
+	origin     time.Time // simulated time 0 (source times are origin + At)
+	opts       servedOptions
+	yaml       []byte                 // the generated connectors and bindings sections
+	brokerPort int                    // the MQTT broker's fixed port (0: a free one)
+	broker     *simulations.Mosquitto // MQTT devices' broker
+	brokerD    string                 // its directory
+	mq         paho.Client            // the MQTT devices' side of the broker
+	werrs      []string               // writes the devices could not take (reported at the end)
+	wmu        sync.Mutex
 }
 
 type servedDevice struct {
@@ -60,6 +63,9 @@ type servedDevice struct {
 	cmdVars map[string]any    // OPC UA: command variable → its zero value
 	base    int64             // the sink's sample count before this tick's values
 	sent    int               // MQTT: values published this tick
+	tick    time.Duration     // the scenario's tick
+	port    int               // fixed port (servedOptions.BasePort); 0: a free one
+	host    string            // with port
 	fields  map[string]string // MQTT: payload field → point
 }
 
@@ -79,14 +85,32 @@ type writeTarget struct {
 	mbp   edgemodbus.Point
 }
 
+// servedOptions say how the devices are served.
+type servedOptions struct {
+	// Lockstep: the run's own node reads the devices, one poll or publish
+	// per tick, waited for. Otherwise a running node reads them on its
+	// own schedule (real time).
+	Lockstep bool
+	// Host and BasePort: the i-th served device listens on
+	// Host:BasePort+i, the MQTT broker on Host:BasePort+len(devices);
+	// BasePort 0: free loopback ports.
+	Host     string
+	BasePort int
+	// NoStart: only generate the connectors (for a node's configuration).
+	NoStart bool
+}
+
 // uaNamespace is the simulated OPC UA servers' namespace index.
 const uaNamespace = 2
 
 // newServed builds the servers and connectors of sc's exposed devices
 // (none: nil). The connectors are generated, one per device; their
 // configuration is validated like a plant file's.
-func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *actors.VirtualClock, log *slog.Logger) (*served, error) {
-	s := &served{byDevice: map[string]*servedDevice{}, byTwin: map[string]*servedDevice{}, log: log, origin: clock.Now()}
+func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, now func() time.Time, log *slog.Logger, so servedOptions) (*served, error) {
+	if so.Host == "" {
+		so.Host = "127.0.0.1"
+	}
+	s := &served{byDevice: map[string]*servedDevice{}, byTwin: map[string]*servedDevice{}, log: log, origin: now(), opts: so}
 	var conns, binds []any
 	mbWrites := map[*servedDevice]map[[3]int]*writeTarget{} // (unit, coil?, address)
 	uaWrites := map[*servedDevice]map[string]*writeTarget{}
@@ -99,7 +123,7 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		if !ok {
 			return nil, fmt.Errorf("simrun: device %s (line %d) feeds twin %s, which the plant does not declare", d.Name, d.Line, d.Twin)
 		}
-		sd := &servedDevice{dev: d, conn: "sim-" + d.Name, points: map[string]*servedPoint{}, touched: map[string]bool{}, cmdVars: map[string]any{}, fields: map[string]string{}}
+		sd := &servedDevice{dev: d, conn: "sim-" + d.Name, points: map[string]*servedPoint{}, touched: map[string]bool{}, cmdVars: map[string]any{}, fields: map[string]string{}, tick: sc.Tick}
 		conn, bind, err := sd.generate(spec.Model)
 		if err != nil {
 			return nil, fmt.Errorf("simrun: device %s (line %d): %w", d.Name, d.Line, err)
@@ -112,8 +136,14 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 	if len(s.devs) == 0 {
 		return nil, nil
 	}
+	if so.BasePort > 0 {
+		for i, sd := range s.devs {
+			sd.port, sd.host = so.BasePort+i, so.Host
+		}
+		s.brokerPort = so.BasePort + len(s.devs)
+	}
 	for _, f := range sc.Faults {
-		if sd := s.byDevice[f.Device]; sd != nil && f.Kind == scenario.FaultEndpointDown && sd.dev.Expose != scenario.ExposeModbus {
+		if sd := s.byDevice[f.Device]; sd != nil && so.Lockstep && f.Kind == scenario.FaultEndpointDown && sd.dev.Expose != scenario.ExposeModbus {
 			return nil, fmt.Errorf("simrun: fault at line %d: endpoint_down of %s device %s is not reproducible in this build (its client reconnects on its own wall-clock schedule); expose it over modbus or direct", f.Line, sd.dev.Expose, f.Device)
 		}
 	}
@@ -165,6 +195,16 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		}
 	}
 
+	if so.NoStart {
+		for i, sd := range s.devs {
+			conns[i].(map[string]any)["endpoint"] = sd.endpoint()
+			if sd.dev.Expose == scenario.ExposeMQTT {
+				conns[i].(map[string]any)["endpoint"] = fmt.Sprintf("tcp://%s:%d", so.Host, s.brokerPort)
+			}
+		}
+		s.yaml, _ = yaml.Marshal(map[string]any{"connectors": conns, "bindings": binds})
+		return s, nil
+	}
 	// The servers.
 	for _, sd := range s.devs {
 		var err error
@@ -172,7 +212,7 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		case scenario.ExposeModbus:
 			err = s.startModbus(sd, run, mu, mbWrites[sd])
 		case scenario.ExposeOPCUA:
-			err = s.startOPCUA(sd, run, mu, clock, uaWrites[sd])
+			err = s.startOPCUA(sd, run, mu, now, uaWrites[sd])
 		case scenario.ExposeMQTT:
 			err = s.startMQTT(run, mu)
 		}
@@ -189,6 +229,7 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 		}
 	}
 	data, _ = yaml.Marshal(map[string]any{"connectors": conns, "bindings": binds})
+	s.yaml = data
 	if s.cfg, err = edge.ParseConfig("scenario "+sc.Name+" (generated connectors)", data, sc.Plant); err != nil {
 		s.stopServers()
 		return nil, fmt.Errorf("simrun: the generated connectors: %w", err)
@@ -197,6 +238,14 @@ func newServed(sc *scenario.Scenario, run *scenario.Run, mu *sync.Mutex, clock *
 }
 
 func (sd *servedDevice) endpoint() string {
+	if sd.port > 0 {
+		switch sd.dev.Expose {
+		case scenario.ExposeModbus:
+			return fmt.Sprintf("tcp://%s:%d", sd.host, sd.port)
+		case scenario.ExposeOPCUA:
+			return fmt.Sprintf("opc.tcp://%s:%d", sd.host, sd.port)
+		}
+	}
 	if sd.mb != nil {
 		return "tcp://" + sd.mb.Addr()
 	}
@@ -233,7 +282,9 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 		"reconnect": map[string]any{"initial": "10ms", "max": "100ms"},
 	}
 	if d.Expose == scenario.ExposeModbus {
-		conn["modbus"] = map[string]any{"unit_id": 1, "timeout": "5s", "poll_groups": []any{map[string]any{"name": "sim", "interval": "1s"}}}
+		// In lockstep the interval is not used (a poll per step); a
+		// running node polls once a tick.
+		conn["modbus"] = map[string]any{"unit_id": 1, "timeout": "5s", "poll_groups": []any{map[string]any{"name": "sim", "interval": max(sd.tick, 10*time.Millisecond).String()}}}
 		nextReg, nextCoil := 0, 0
 		for _, p := range d.Points {
 			if p.Address == nil {
@@ -321,7 +372,7 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 	} else {
 		// The watchdog would re-create a subscription that is quiet
 		// because the scenario is (a dropout), adding values: not here.
-		conn["opcua"] = map[string]any{"publishing_interval": "100ms", "watchdog": "24h"}
+		conn["opcua"] = map[string]any{"publishing_interval": min(max(sd.tick, 10*time.Millisecond), 100*time.Millisecond).String(), "watchdog": "24h"}
 		for _, p := range d.Points {
 			addr := p.Address
 			if addr == nil {
@@ -463,7 +514,11 @@ func (s *served) apply(run *scenario.Run, mu *sync.Mutex, t *writeTarget, v twin
 }
 
 func (s *served) startModbus(sd *servedDevice, run *scenario.Run, mu *sync.Mutex, writes map[[3]int]*writeTarget) error {
-	md := simulations.NewModbusDevice("127.0.0.1:0")
+	addr := "127.0.0.1:0"
+	if sd.port > 0 {
+		addr = fmt.Sprintf("%s:%d", sd.host, sd.port)
+	}
+	md := simulations.NewModbusDevice(addr)
 	md.OnWrite(func(w simulations.ModbusWrite) {
 		coil := 0
 		if w.Coil {
@@ -495,10 +550,13 @@ func (s *served) startModbus(sd *servedDevice, run *scenario.Run, mu *sync.Mutex
 	return nil
 }
 
-func (s *served) startOPCUA(sd *servedDevice, run *scenario.Run, mu *sync.Mutex, clock *actors.VirtualClock, writes map[string]*writeTarget) error {
-	srv := simulations.NewOPCUAServer(
-		simulations.OPCUAManualPublishing(),
-		simulations.OPCUAClock(clock.Now),
+func (s *served) startOPCUA(sd *servedDevice, run *scenario.Run, mu *sync.Mutex, now func() time.Time, writes map[string]*writeTarget) error {
+	opts := []simulations.OPCUAOption{simulations.OPCUAPort(sd.port)}
+	if s.opts.Lockstep {
+		opts = append(opts, simulations.OPCUAManualPublishing())
+	}
+	srv := simulations.NewOPCUAServer(append(opts,
+		simulations.OPCUAClock(now),
 		simulations.OPCUAOnWrite(func(name string, v any) {
 			t := writes[name]
 			if t == nil {
@@ -509,7 +567,7 @@ func (s *served) startOPCUA(sd *servedDevice, run *scenario.Run, mu *sync.Mutex,
 				return
 			}
 			s.apply(run, mu, t, tv)
-		}))
+		}))...)
 	names := make([]string, 0, len(sd.points))
 	for n := range sd.points {
 		names = append(names, n)
@@ -654,14 +712,29 @@ func (s *served) step(ctx context.Context, f scenario.Frame) error {
 	}
 	for _, sd := range s.devs {
 		switch {
-		case down[sd.dev.Name] && !sd.down && sd.mb != nil:
-			sd.mb.Stop()
-			sd.down = true
+		case down[sd.dev.Name] && !sd.down:
+			if sd.mb != nil {
+				sd.mb.Stop()
+			}
+			if sd.ua != nil {
+				sd.ua.Stop()
+			}
+			sd.down = true // an MQTT device stops publishing
 		case !down[sd.dev.Name] && sd.down:
-			if err := sd.mb.Start(); err != nil {
+			var err error
+			if sd.mb != nil {
+				err = sd.mb.Start()
+			}
+			if sd.ua != nil {
+				err = sd.ua.Start()
+			}
+			if err != nil {
 				return fmt.Errorf("device %s back up: %w", sd.dev.Name, err)
 			}
 			sd.down = false
+		}
+		if sd.sink == nil {
+			continue // a running node's connector reads it
 		}
 		sd.base = sd.sink.Stats().Samples
 		sd.sent = 0
@@ -674,7 +747,7 @@ func (s *served) step(ctx context.Context, f scenario.Frame) error {
 			continue
 		}
 		if sd.dev.Expose == scenario.ExposeMQTT {
-			if sp := sd.points[smp.Point]; sp != nil {
+			if sp := sd.points[smp.Point]; sp != nil && !sd.down {
 				if mqtt == nil {
 					mqtt = map[*servedDevice]map[time.Duration]map[string]any{}
 				}
@@ -697,6 +770,9 @@ func (s *served) step(ctx context.Context, f scenario.Frame) error {
 	}
 	if err := s.publish(mqtt); err != nil {
 		return err
+	}
+	if !s.opts.Lockstep {
+		return nil // a running node polls and subscribes on its own
 	}
 	var wg sync.WaitGroup
 	for _, sd := range s.devs {

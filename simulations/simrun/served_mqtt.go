@@ -32,7 +32,11 @@ func (s *served) startMQTT(run *scenario.Run, mu *sync.Mutex) error {
 		return err
 	}
 	s.brokerD = dir
-	if s.broker, err = simulations.StartMosquitto(dir); err != nil {
+	bo := simulations.MosquittoOptions{}
+	if s.brokerPort > 0 {
+		bo.Addr = fmt.Sprintf("%s:%d", s.opts.Host, s.brokerPort)
+	}
+	if s.broker, err = simulations.StartMosquittoWith(dir, bo); err != nil {
 		return fmt.Errorf("an mqtt device needs a broker: %w", err)
 	}
 	opts := paho.NewClientOptions().AddBroker("tcp://" + s.broker.Addr).SetClientID("plantwin-sim-devices").

@@ -67,6 +67,16 @@ type Options struct {
 	// Until ends the run at this simulated time instead of the
 	// scenario's duration (0: the whole scenario).
 	Until time.Duration
+
+	// Node, when set, runs the scenario in real time against a running
+	// node instead of an embedded one: the devices (all exposed over a
+	// protocol) are served where the node's configuration (NodeConfig)
+	// expects them, from BasePort (0: DefaultBasePort) up, and the
+	// outcomes are read over the node's API Settle (default 3s) after
+	// the last tick. Not reproducible bit for bit; no recording.
+	Node     pb.TwinServiceClient
+	BasePort int
+	Settle   time.Duration
 }
 
 // Report is a run's outcome (its JSON form is documented in
@@ -232,6 +242,17 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	if o.Every <= 0 {
 		o.Every = time.Second
 	}
+	if o.Node != nil {
+		switch {
+		case o.Speed != 0 && o.Speed != 1:
+			return nil, errors.New("simrun: against a running node a scenario runs in real time (speed 1)")
+		case o.Record != nil:
+			return nil, errors.New("simrun: a run against a running node is not recorded here (plantwin sim record captures what a node ingests)")
+		case o.Direct:
+			return nil, errors.New("simrun: a running node reads devices over the protocols only")
+		}
+		return runOnNode(ctx, sc, o, seed)
+	}
 	n, err := startNode(sc.Plant, Origin, o.Data, o.Logger)
 	if err != nil {
 		return nil, err
@@ -263,7 +284,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	}
 	var srv *served
 	if !o.Direct {
-		if srv, err = newServed(sc, run, &mu, clock, log); err != nil {
+		if srv, err = newServed(sc, run, &mu, clock.Now, log, servedOptions{Lockstep: true}); err != nil {
 			return nil, err
 		}
 		defer srv.stop()
@@ -438,16 +459,24 @@ func Run(ctx context.Context, sc *scenario.Scenario, o Options) (*Report, error)
 	for _, k := range seriesOrder {
 		rep.Series = append(rep.Series, *series[k])
 	}
-	if err := collect(ctx, rt, sc, rep); err != nil {
+	if err := judge(ctx, embedded(rt), sc, rep, track); err != nil {
 		return nil, err
+	}
+	return rep, nil
+}
+
+// judge reads the run's outcomes into rep and checks every expectation.
+func judge(ctx context.Context, out *outcomes, sc *scenario.Scenario, rep *Report, track map[string]*bounds) error {
+	if err := collect(ctx, out, sc, rep); err != nil {
+		return err
 	}
 	rep.Passed = true
 	for _, e := range sc.Expect {
-		r := check(ctx, rt, *e, rep, track)
+		r := check(ctx, out, sc.Plant, *e, rep, track)
 		rep.Expectations = append(rep.Expectations, r)
 		rep.Passed = rep.Passed && r.Passed
 	}
-	return rep, nil
+	return nil
 }
 
 // progressBar draws done (0..1) as a 20-character bar.
@@ -573,16 +602,57 @@ func quiesce(rt *actors.Runtime, d *device) error {
 	return nil
 }
 
-func sim(unixNano int64) string {
+func since(origin time.Time, unixNano int64) string {
 	if unixNano == 0 {
 		return ""
 	}
-	return time.Unix(0, unixNano).Sub(Origin).String()
+	return time.Unix(0, unixNano).Sub(origin).String()
 }
 
-// collect fills the report's alarms (from the twins' audit trails) and
-// commands (from their states).
-func collect(ctx context.Context, rt *actors.Runtime, sc *scenario.Scenario, rep *Report) error {
+// outcomes is where a run's results are read: the embedded node, or a
+// running node over its API.
+type outcomes struct {
+	origin   time.Time // simulated time 0
+	audit    func(ctx context.Context, twin string) ([]*pb.AuditEntry, error)
+	commands func(ctx context.Context, twin string) ([]CommandRecord, error)
+	reported func(ctx context.Context, twin string) (map[string]twins.Value, error)
+}
+
+// embedded reads the outcomes of the node in this process.
+func embedded(rt *actors.Runtime) *outcomes {
+	o := &outcomes{origin: Origin}
+	o.audit = func(_ context.Context, id string) ([]*pb.AuditEntry, error) { return rt.ReadAudit(id, 0, 0) }
+	o.commands = func(ctx context.Context, id string) ([]CommandRecord, error) {
+		st, _, err := rt.State(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var out []CommandRecord
+		for _, c := range st.Commands {
+			out = append(out, CommandRecord{Twin: id, Name: c.Name, Status: c.Status.String(), InvokedBy: c.Actor,
+				DispatchedAt: since(o.origin, c.Dispatched), CompletedAt: since(o.origin, c.Completed), Error: c.Error})
+		}
+		return out, nil
+	}
+	o.reported = func(ctx context.Context, id string) (map[string]twins.Value, error) {
+		st, _, err := rt.State(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		vals := map[string]twins.Value{}
+		for i, p := range st.Spec.Model.Properties {
+			if r := st.Reported[i]; r.Quality != twins.QualityUnknown {
+				vals[p.Name] = r.Value
+			}
+		}
+		return vals, nil
+	}
+	return o
+}
+
+// collect fills the report's alarms (from the twins' audit trails),
+// commands and final states.
+func collect(ctx context.Context, out *outcomes, sc *scenario.Scenario, rep *Report) error {
 	twinsSeen := map[string]bool{}
 	var ids []string
 	for _, d := range sc.Devices {
@@ -600,12 +670,16 @@ func collect(ctx context.Context, rt *actors.Runtime, sc *scenario.Scenario, rep
 	sort.Strings(ids)
 	for _, id := range ids {
 		spec, _ := sc.Plant.Twin(id)
-		audit, err := rt.ReadAudit(id, 0, 0)
+		audit, err := out.audit(ctx, id)
 		if err != nil {
 			return err
 		}
 		open := map[string]int{}
 		for _, e := range audit {
+			at := e.Time.AsTime()
+			if at.Before(out.origin) {
+				continue // before this run (a running node's history)
+			}
 			name, _, _ := strings.Cut(e.Detail, " → ")
 			switch e.Action {
 			case "raised":
@@ -616,29 +690,28 @@ func collect(ctx context.Context, rt *actors.Runtime, sc *scenario.Scenario, rep
 					}
 				}
 				open[name] = len(rep.Alarms)
-				rep.Alarms = append(rep.Alarms, AlarmRecord{Twin: id, Name: name, Severity: sev, RaisedAt: sim(e.Time.AsTime().UnixNano())})
+				rep.Alarms = append(rep.Alarms, AlarmRecord{Twin: id, Name: name, Severity: sev, RaisedAt: since(out.origin, at.UnixNano())})
 			case "cleared":
 				if i, ok := open[name]; ok {
-					rep.Alarms[i].ClearedAt = sim(e.Time.AsTime().UnixNano())
+					rep.Alarms[i].ClearedAt = since(out.origin, at.UnixNano())
 					delete(open, name)
 				}
 			}
 		}
-		st, _, err := rt.State(ctx, id)
+		vals, err := out.reported(ctx, id)
 		if err != nil {
 			return err
 		}
 		fin := FinalState{Twin: id, Reported: map[string]any{}}
-		for i, p := range st.Spec.Model.Properties {
-			if r := st.Reported[i]; r.Quality != twins.QualityUnknown {
-				fin.Reported[p.Name] = plain(r.Value)
-			}
+		for n, v := range vals {
+			fin.Reported[n] = plain(v)
 		}
 		rep.Final = append(rep.Final, fin)
-		for _, c := range st.Commands {
-			rep.Commands = append(rep.Commands, CommandRecord{Twin: id, Name: c.Name, Status: c.Status.String(), InvokedBy: c.Actor,
-				DispatchedAt: sim(c.Dispatched), CompletedAt: sim(c.Completed), Error: c.Error})
+		cmds, err := out.commands(ctx, id)
+		if err != nil {
+			return err
 		}
+		rep.Commands = append(rep.Commands, cmds...)
 	}
 	return nil
 }
@@ -652,7 +725,7 @@ func within(at string, iv *scenario.Interval) bool {
 }
 
 // check judges one expectation against the run.
-func check(ctx context.Context, rt *actors.Runtime, e scenario.Expectation, rep *Report, track map[string]*bounds) ExpectationResult {
+func check(ctx context.Context, out *outcomes, plant *twins.Config, e scenario.Expectation, rep *Report, track map[string]*bounds) ExpectationResult {
 	r := ExpectationResult{Name: e.Name}
 	switch e.Kind {
 	case scenario.ExpectAlarm:
@@ -702,9 +775,14 @@ func check(ctx context.Context, rt *actors.Runtime, e scenario.Expectation, rep 
 			r.Passed, r.Detail = true, fmt.Sprintf("%s.%s stayed in [%g, %g]", e.Twin, e.Property, b.min, b.max)
 		}
 	case scenario.ExpectEndState:
-		st, _, err := rt.State(ctx, e.Twin)
+		vals, err := out.reported(ctx, e.Twin)
 		if err != nil {
 			r.Detail = err.Error()
+			return r
+		}
+		spec, ok := plant.Twin(e.Twin)
+		if !ok {
+			r.Detail = "twin " + e.Twin + " is not in the plant"
 			return r
 		}
 		var bad []string
@@ -715,12 +793,12 @@ func check(ctx context.Context, rt *actors.Runtime, e scenario.Expectation, rep 
 		sort.Strings(names)
 		for _, n := range names {
 			want := e.AtEnd[n]
-			p, ok := st.Spec.Model.Property(n)
-			if !ok || st.Reported[p.Index].Quality == twins.QualityUnknown {
+			p, ok := spec.Model.Property(n)
+			got, reported := vals[n]
+			if !ok || !reported {
 				bad = append(bad, n+" never reported")
 				continue
 			}
-			got := st.Reported[p.Index].Value
 			if !p.InSync(want, got) && !got.Equal(want) {
 				bad = append(bad, fmt.Sprintf("%s is %s, want %s", n, got, want))
 			}

@@ -94,7 +94,9 @@ func TestPacedRunDecidesAlike(t *testing.T) {
 }
 
 // TestBundledScenarios runs every scenario under simulations/scenarios
-// with its expectations, as CI does.
+// with its expectations, with its seed and with another, and checks over
+// a short horizon that a run at full speed and one paced at 10x give the
+// same recording.
 func TestBundledScenarios(t *testing.T) {
 	files, err := filepath.Glob("../scenarios/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -113,6 +115,16 @@ func TestBundledScenarios(t *testing.T) {
 			for _, e := range rep.Expectations {
 				if !e.Passed {
 					t.Errorf("%s: %s", e.Name, e.Detail)
+				}
+			}
+			// The expectations hold for another seed too.
+			other, err := Run(context.Background(), sc, Options{Seed: sc.Seed + 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range other.Expectations {
+				if !e.Passed {
+					t.Errorf("seed %d: %s: %s", other.Seed, e.Name, e.Detail)
 				}
 			}
 			// Determinism over a short horizon: at full speed and paced,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,19 +11,14 @@ import (
 	"testing"
 )
 
-// freePorts finds n consecutive free loopback ports.
+// freePorts finds n consecutive free loopback ports below the kernel's
+// ephemeral range (32768 up on Linux), so that no port a process asks
+// for with :0 (the node's gossip and remote listeners) can take one of
+// them between this check and the devices' start.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if base+n > 65535 {
-			continue
-		}
+	for range 200 {
+		base := 20000 + rand.IntN(12000)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
 			if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err != nil {

@@ -349,6 +349,14 @@ func (r *Runtime) identity(id string) *cluster.ClusterIdentity {
 	return cluster.NewClusterIdentity(id, TwinKind)
 }
 
+// Members returns the cluster's members as this node sees them, itself
+// included.
+func (r *Runtime) Members() []plcluster.Member { return r.provider.Members() }
+
+// SetNodeState announces a state of this node to the cluster
+// ("draining"; "" for serving).
+func (r *Runtime) SetNodeState(state string) error { return r.provider.SetState(state) }
+
 // GossipAddress is the address memberlist listens on, host:port.
 func (r *Runtime) GossipAddress() string { return r.provider.GossipAddr() }
 

@@ -8,6 +8,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -36,6 +37,14 @@ type Config struct {
 	Profile string
 	// SecretKey, if set, encrypts gossip (16, 24 or 32 bytes).
 	SecretKey []byte
+	// NodeName is the operator's name for the node (--node-name),
+	// gossiped with it; the memberlist name stays the actor-system id.
+	NodeName string
+	// Role and Zone are gossiped labels of the node ("" : none).
+	Role, Zone string
+	// APIAddr is the node's gRPC address, gossiped so that clients can
+	// reach every member.
+	APIAddr string
 	// Logger receives provider logs. Nil discards them.
 	Logger *slog.Logger
 }
@@ -92,11 +101,33 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// nodeMeta is what a node gossips about itself (memberlist meta, ≤ 512 bytes).
+// nodeMeta is what a node gossips about itself (memberlist meta, at most
+// memberlist.MetaMaxSize = 512 bytes; TestMetaSize checks a large one).
 type nodeMeta struct {
 	Host  string   `json:"h"`
 	Port  int      `json:"p"`
 	Kinds []string `json:"k"`
+	Name  string   `json:"n,omitempty"` // Config.NodeName
+	Role  string   `json:"r,omitempty"`
+	Zone  string   `json:"z,omitempty"`
+	State string   `json:"s,omitempty"` // "" (serving) or SetState's
+	API   string   `json:"a,omitempty"` // gRPC address
+	Start int64    `json:"t,omitempty"` // process start, Unix seconds
+}
+
+// Member is one node of the cluster as this node sees it.
+type Member struct {
+	ID         string // actor-system id (memberlist name), new at every start
+	Name       string // the operator's node name
+	GossipAddr string // host:port
+	ActorAddr  string // protoactor remote, host:port
+	APIAddr    string // gRPC, host:port ("" if not gossiped)
+	Role, Zone string
+	// State is "alive" while the node serves, or the state it announced
+	// with SetState (for example "draining").
+	State string
+	Start time.Time
+	Self  bool // this node
 }
 
 // Provider is a protoactor-go ClusterProvider backed by memberlist.
@@ -104,7 +135,8 @@ type Provider struct {
 	cfg Config
 	log *slog.Logger
 
-	events chan struct{} // capacity 1: a pending "membership changed" flag
+	events chan struct{}       // capacity 1: a pending "membership changed" flag
+	kinds  map[string][]string // member id → kinds (under mu)
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
@@ -112,8 +144,14 @@ type Provider struct {
 		sync.Mutex
 		ml      *memberlist.Memberlist
 		meta    []byte
+		self    nodeMeta
+		name    string // memberlist name
 		cluster *cluster.Cluster
 		closed  bool
+		// members is the table the event callbacks keep: copies taken
+		// inside memberlist's callbacks, which is where a node's fields
+		// may be read without racing memberlist's own updates.
+		members map[string]Member
 	}
 }
 
@@ -134,7 +172,7 @@ func NewProvider(cfg Config) (*Provider, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	return &Provider{cfg: cfg, log: lg, events: make(chan struct{}, 1), stop: make(chan struct{})}, nil
+	return &Provider{cfg: cfg, log: lg, events: make(chan struct{}, 1), stop: make(chan struct{}), kinds: map[string][]string{}}, nil
 }
 
 // StartMember joins the node to the cluster as a member hosting kinds.
@@ -143,14 +181,25 @@ func (p *Provider) StartMember(c *cluster.Cluster) error {
 	if err != nil {
 		return fmt.Errorf("cluster: actor system address: %w", err)
 	}
-	meta, err := json.Marshal(nodeMeta{Host: host, Port: port, Kinds: c.GetClusterKinds()})
+	m := p.selfMeta(host, port, c.GetClusterKinds())
+	return p.start(c, c.ActorSystem.ID, m)
+}
+
+// selfMeta is this node's metadata with its actor address and kinds.
+func (p *Provider) selfMeta(host string, port int, kinds []string) nodeMeta {
+	return nodeMeta{Host: host, Port: port, Kinds: kinds, Name: p.cfg.NodeName, Role: p.cfg.Role, Zone: p.cfg.Zone,
+		API: p.cfg.APIAddr, Start: time.Now().Unix()}
+}
+
+func encodeMeta(m nodeMeta) ([]byte, error) {
+	meta, err := json.Marshal(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(meta) > memberlist.MetaMaxSize {
-		return fmt.Errorf("cluster: node metadata is %d bytes, memberlist allows %d", len(meta), memberlist.MetaMaxSize)
+		return nil, fmt.Errorf("cluster: node metadata is %d bytes, memberlist allows %d (shorten --node-name, role or zone)", len(meta), memberlist.MetaMaxSize)
 	}
-	return p.start(c, c.ActorSystem.ID, meta)
+	return meta, nil
 }
 
 // StartClient is not supported: every plantwin process is a member.
@@ -158,7 +207,13 @@ func (p *Provider) StartClient(c *cluster.Cluster) error {
 	return errors.New("cluster: client mode is not supported")
 }
 
-func (p *Provider) start(c *cluster.Cluster, name string, meta []byte) error {
+// start runs memberlist as name with self as its metadata; c (nil in
+// the package's tests) is told the topology.
+func (p *Provider) start(c *cluster.Cluster, name string, self nodeMeta) error {
+	meta, err := encodeMeta(self)
+	if err != nil {
+		return err
+	}
 	var mc *memberlist.Config
 	if p.cfg.Profile == "lan" {
 		mc = memberlist.DefaultLANConfig()
@@ -181,8 +236,9 @@ func (p *Provider) start(c *cluster.Cluster, name string, meta []byte) error {
 	mc.Logger = log.New(io.Discard, "", 0)
 
 	p.mu.Lock()
-	p.mu.meta = meta
+	p.mu.meta, p.mu.self, p.mu.name = meta, self, name
 	p.mu.cluster = c
+	p.mu.members = map[string]Member{}
 	p.mu.Unlock()
 
 	ml, err := memberlist.Create(mc)
@@ -263,21 +319,92 @@ func (p *Provider) topologyLoop() {
 
 func (p *Provider) publish() {
 	p.mu.Lock()
-	ml, c := p.mu.ml, p.mu.cluster
+	c := p.mu.cluster
+	var members []*cluster.Member
+	for _, m := range p.mu.members {
+		host, port, _ := splitHostPort(m.ActorAddr)
+		members = append(members, &cluster.Member{Id: m.ID, Host: host, Port: int32(port), Kinds: p.kindsOf(m.ID)})
+	}
 	p.mu.Unlock()
-	if ml == nil || c == nil {
+	if c == nil {
 		return
 	}
-	var members []*cluster.Member
-	for _, n := range ml.Members() {
-		var m nodeMeta
-		if err := json.Unmarshal(n.Meta, &m); err != nil {
-			p.log.Warn("ignoring member with bad metadata", "node", n.Name, "err", err)
-			continue
-		}
-		members = append(members, &cluster.Member{Id: n.Name, Host: m.Host, Port: int32(m.Port), Kinds: m.Kinds})
-	}
+	sort.Slice(members, func(i, j int) bool { return members[i].Id < members[j].Id })
 	c.MemberList.UpdateClusterTopology(members)
+}
+
+// kindsOf returns the kinds member id hosts (under mu).
+func (p *Provider) kindsOf(id string) []string { return p.kinds[id] }
+
+// Members returns the members this node currently sees alive, itself
+// included, by name then id.
+func (p *Provider) Members() []Member {
+	p.mu.Lock()
+	out := make([]Member, 0, len(p.mu.members))
+	for _, m := range p.mu.members {
+		m.Self = m.ID == p.mu.name
+		out = append(out, m)
+	}
+	p.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// SetState announces a state of this node to the others ("draining",
+// "leaving"; "" for serving), through memberlist's metadata update.
+func (p *Provider) SetState(state string) error {
+	p.mu.Lock()
+	p.mu.self.State = state
+	meta, err := encodeMeta(p.mu.self)
+	if err == nil {
+		p.mu.meta = meta
+	}
+	ml := p.mu.ml
+	p.mu.Unlock()
+	if err != nil || ml == nil {
+		return err
+	}
+	return ml.UpdateNode(5 * time.Second)
+}
+
+// note records a node from a memberlist callback (a copy: the node's
+// fields are memberlist's).
+func (p *Provider) note(n *memberlist.Node) {
+	var m nodeMeta
+	if err := json.Unmarshal(n.Meta, &m); err != nil {
+		p.log.Warn("ignoring member with bad metadata", "node", n.Name, "err", err)
+		return
+	}
+	state := m.State
+	if state == "" {
+		state = "alive"
+	}
+	mem := Member{ID: n.Name, Name: m.Name, GossipAddr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
+		ActorAddr: net.JoinHostPort(m.Host, strconv.Itoa(m.Port)), APIAddr: m.API, Role: m.Role, Zone: m.Zone, State: state}
+	if m.Start > 0 {
+		mem.Start = time.Unix(m.Start, 0)
+	}
+	p.mu.Lock()
+	if p.mu.members != nil {
+		p.mu.members[n.Name] = mem
+		p.kinds[n.Name] = append([]string(nil), m.Kinds...)
+	}
+	p.mu.Unlock()
+	p.notify()
+}
+
+// forget drops a node that left or died (from a memberlist callback).
+func (p *Provider) forget(n *memberlist.Node) {
+	p.mu.Lock()
+	delete(p.mu.members, n.Name)
+	delete(p.kinds, n.Name)
+	p.mu.Unlock()
+	p.notify()
 }
 
 // Shutdown leaves the cluster (gracefully: announces it first) and stops.
@@ -321,6 +448,8 @@ func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
 
 type eventDelegate struct{ p *Provider }
 
-func (e *eventDelegate) NotifyJoin(*memberlist.Node)   { e.p.notify() }
-func (e *eventDelegate) NotifyLeave(*memberlist.Node)  { e.p.notify() }
-func (e *eventDelegate) NotifyUpdate(*memberlist.Node) { e.p.notify() }
+// The callbacks run on memberlist's goroutines; they copy what they need
+// and return.
+func (e *eventDelegate) NotifyJoin(n *memberlist.Node)   { e.p.note(n) }
+func (e *eventDelegate) NotifyLeave(n *memberlist.Node)  { e.p.forget(n) }
+func (e *eventDelegate) NotifyUpdate(n *memberlist.Node) { e.p.note(n) }

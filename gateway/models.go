@@ -81,6 +81,20 @@ func modelToProto(m *twins.Model, count int32) *pb.Model {
 	return out
 }
 
+// ListMembers lists the cluster's members as this node sees them.
+func (s *Server) ListMembers(context.Context, *pb.ListMembersRequest) (*pb.ListMembersResponse, error) {
+	out := &pb.ListMembersResponse{}
+	for _, m := range s.rt.Members() {
+		pm := &pb.Member{Name: m.Name, NodeId: m.ID, GossipAddress: m.GossipAddr, ActorAddress: m.ActorAddr, ApiAddress: m.APIAddr,
+			Role: m.Role, Zone: m.Zone, State: m.State, Self: m.Self}
+		if !m.Start.IsZero() {
+			pm.StartTime = timestamppb.New(m.Start)
+		}
+		out.Members = append(out.Members, pm)
+	}
+	return out, nil
+}
+
 // GetNode describes this node.
 func (s *Server) GetNode(context.Context, *pb.GetNodeRequest) (*pb.Node, error) {
 	n := &pb.Node{

@@ -32,6 +32,7 @@ func Policy() map[string]auth.Role {
 		pb.ModelService_ListModels_FullMethodName:      auth.RoleViewer,
 		pb.ModelService_GetModel_FullMethodName:        auth.RoleViewer,
 		pb.NodeService_GetNode_FullMethodName:          auth.RoleViewer,
+		pb.NodeService_ListMembers_FullMethodName:      auth.RoleViewer,
 		pb.EdgeService_ListConnectors_FullMethodName:   auth.RoleViewer,
 		pb.AdminService_Backup_FullMethodName:          auth.RoleAdmin,
 

@@ -81,6 +81,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
-	root.AddCommand(newServeCmd(), newTwinsCmd(), newModelsCmd(), newNodeCmd(), newEdgeCmd(), newTokenCmd(), newBackupCmd(), newRestoreCmd(), newBenchCmd(), newReloadCmd(), newSimCmd())
+	root.AddCommand(newServeCmd(), newTwinsCmd(), newModelsCmd(), newNodeCmd(), newEdgeCmd(), newTokenCmd(), newBackupCmd(), newRestoreCmd(), newBenchCmd(), newReloadCmd(), newSimCmd(), newClusterCmd())
 	return root
 }

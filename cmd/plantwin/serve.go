@@ -54,6 +54,7 @@ type serveOptions struct {
 	demoPeriod       time.Duration
 	demoAckLog       string
 	demoFeed         string
+	role, zone       string
 	tlsCert          string
 	tlsKey           string
 	clientCA         string
@@ -83,7 +84,9 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.config, "config", "", "configuration file (models, twins, ingest policy); see docs/config.md")
 	f.BoolVar(&o.demo, "demo", false, "use the bundled demo plant and feed it from the in-process generator")
 	f.StringVar(&o.data, "data", "./data", "data directory (the node's Pebble store)")
-	f.StringVar(&o.nodeName, "node-name", defaultNodeName(), "this node's name: connectors whose node: names another node do not run here")
+	f.StringVar(&o.nodeName, "node-name", defaultNodeName(), "this node's name: connectors whose node: names another node do not run here; gossiped to the cluster")
+	f.StringVar(&o.role, "role", "", "a label of this node for the cluster's member list (plantwin cluster members)")
+	f.StringVar(&o.zone, "zone", "", "the zone (rack, hall, site) of this node, for the cluster's member list")
 	f.StringVar(&o.listen, "listen", "127.0.0.1:7070", "gRPC listen address")
 	f.StringVar(&o.metrics, "metrics", "", "Prometheus metrics listen address, e.g. 127.0.0.1:9090 (off when empty)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -349,6 +352,7 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	ccfg := plcluster.DefaultLocalConfig()
 	ccfg.BindAddr = o.gossip
+	ccfg.NodeName, ccfg.Role, ccfg.Zone, ccfg.APIAddr = o.nodeName, o.role, o.zone, lis.Addr().String()
 	rt, err := actors.Start(actors.Config{
 		Twins:          cfg,
 		Store:          store,
@@ -476,6 +480,9 @@ wait:
 		}
 	}
 	log.Info("shutting down")
+	if err := rt.SetNodeState("leaving"); err != nil {
+		log.Warn("could not announce leaving to the cluster", "err", err)
+	}
 	api.Shutdown()
 	if gen != nil {
 		gen.Stop()

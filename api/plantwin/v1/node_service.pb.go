@@ -22,6 +22,210 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListMembersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersRequest) Reset() {
+	*x = ListMembersRequest{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersRequest) ProtoMessage() {}
+
+func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListMembersRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{0}
+}
+
+type ListMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMembersResponse) Reset() {
+	*x = ListMembersResponse{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMembersResponse) ProtoMessage() {}
+
+func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListMembersResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListMembersResponse) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// Member is one node of the cluster.
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operator's node name (--node-name).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The actor-system id (memberlist name); new at every start.
+	NodeId string `protobuf:"bytes,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// memberlist gossip address (host:port).
+	GossipAddress string `protobuf:"bytes,3,opt,name=gossip_address,json=gossipAddress,proto3" json:"gossip_address,omitempty"`
+	// protoactor remote address (host:port).
+	ActorAddress string `protobuf:"bytes,4,opt,name=actor_address,json=actorAddress,proto3" json:"actor_address,omitempty"`
+	// gRPC address of the member's API (host:port).
+	ApiAddress string `protobuf:"bytes,5,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	Role       string `protobuf:"bytes,6,opt,name=role,proto3" json:"role,omitempty"`
+	Zone       string `protobuf:"bytes,7,opt,name=zone,proto3" json:"zone,omitempty"`
+	// "alive" while it serves, or the state it announced ("draining").
+	State     string                 `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	// Whether this is the node that answered.
+	Self          bool `protobuf:"varint,10,opt,name=self,proto3" json:"self,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Member) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Member) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *Member) GetGossipAddress() string {
+	if x != nil {
+		return x.GossipAddress
+	}
+	return ""
+}
+
+func (x *Member) GetActorAddress() string {
+	if x != nil {
+		return x.ActorAddress
+	}
+	return ""
+}
+
+func (x *Member) GetApiAddress() string {
+	if x != nil {
+		return x.ApiAddress
+	}
+	return ""
+}
+
+func (x *Member) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Member) GetZone() string {
+	if x != nil {
+		return x.Zone
+	}
+	return ""
+}
+
+func (x *Member) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Member) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Member) GetSelf() bool {
+	if x != nil {
+		return x.Self
+	}
+	return false
+}
+
 type GetNodeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -30,7 +234,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +246,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +259,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{0}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{3}
 }
 
 type Node struct {
@@ -89,7 +293,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -101,7 +305,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -114,7 +318,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Node) GetNodeId() string {
@@ -219,7 +423,24 @@ var File_plantwin_v1_node_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eplantwin/v1/node_service.proto\x12\vplantwin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x10\n" +
+	"\x1eplantwin/v1/node_service.proto\x12\vplantwin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n" +
+	"\x12ListMembersRequest\"D\n" +
+	"\x13ListMembersResponse\x12-\n" +
+	"\amembers\x18\x01 \x03(\v2\x13.plantwin.v1.MemberR\amembers\"\xaf\x02\n" +
+	"\x06Member\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12%\n" +
+	"\x0egossip_address\x18\x03 \x01(\tR\rgossipAddress\x12#\n" +
+	"\ractor_address\x18\x04 \x01(\tR\factorAddress\x12\x1f\n" +
+	"\vapi_address\x18\x05 \x01(\tR\n" +
+	"apiAddress\x12\x12\n" +
+	"\x04role\x18\x06 \x01(\tR\x04role\x12\x12\n" +
+	"\x04zone\x18\a \x01(\tR\x04zone\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x129\n" +
+	"\n" +
+	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x12\n" +
+	"\x04self\x18\n" +
+	" \x01(\bR\x04self\"\x10\n" +
 	"\x0eGetNodeRequest\"\xe3\x03\n" +
 	"\x04Node\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
@@ -239,9 +460,10 @@ const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\bwatchers\x18\f \x01(\x05R\bwatchers\x12!\n" +
 	"\fauth_enabled\x18\r \x01(\bR\vauthEnabled\x12\x1f\n" +
 	"\vtls_enabled\x18\x0e \x01(\bR\n" +
-	"tlsEnabled2H\n" +
+	"tlsEnabled2\x9a\x01\n" +
 	"\vNodeService\x129\n" +
-	"\aGetNode\x12\x1b.plantwin.v1.GetNodeRequest\x1a\x11.plantwin.v1.NodeB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"\aGetNode\x12\x1b.plantwin.v1.GetNodeRequest\x1a\x11.plantwin.v1.Node\x12P\n" +
+	"\vListMembers\x12\x1f.plantwin.v1.ListMembersRequest\x1a .plantwin.v1.ListMembersResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_node_service_proto_rawDescOnce sync.Once
@@ -255,21 +477,28 @@ func file_plantwin_v1_node_service_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_node_service_proto_rawDescData
 }
 
-var file_plantwin_v1_node_service_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_plantwin_v1_node_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_plantwin_v1_node_service_proto_goTypes = []any{
-	(*GetNodeRequest)(nil),        // 0: plantwin.v1.GetNodeRequest
-	(*Node)(nil),                  // 1: plantwin.v1.Node
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*ListMembersRequest)(nil),    // 0: plantwin.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),   // 1: plantwin.v1.ListMembersResponse
+	(*Member)(nil),                // 2: plantwin.v1.Member
+	(*GetNodeRequest)(nil),        // 3: plantwin.v1.GetNodeRequest
+	(*Node)(nil),                  // 4: plantwin.v1.Node
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_plantwin_v1_node_service_proto_depIdxs = []int32{
-	2, // 0: plantwin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
-	0, // 1: plantwin.v1.NodeService.GetNode:input_type -> plantwin.v1.GetNodeRequest
-	1, // 2: plantwin.v1.NodeService.GetNode:output_type -> plantwin.v1.Node
-	2, // [2:3] is the sub-list for method output_type
-	1, // [1:2] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	2, // 0: plantwin.v1.ListMembersResponse.members:type_name -> plantwin.v1.Member
+	5, // 1: plantwin.v1.Member.start_time:type_name -> google.protobuf.Timestamp
+	5, // 2: plantwin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
+	3, // 3: plantwin.v1.NodeService.GetNode:input_type -> plantwin.v1.GetNodeRequest
+	0, // 4: plantwin.v1.NodeService.ListMembers:input_type -> plantwin.v1.ListMembersRequest
+	4, // 5: plantwin.v1.NodeService.GetNode:output_type -> plantwin.v1.Node
+	1, // 6: plantwin.v1.NodeService.ListMembers:output_type -> plantwin.v1.ListMembersResponse
+	5, // [5:7] is the sub-list for method output_type
+	3, // [3:5] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_node_service_proto_init() }
@@ -283,7 +512,7 @@ func file_plantwin_v1_node_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_node_service_proto_rawDesc), len(file_plantwin_v1_node_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+)
+
+func newClusterCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "cluster", Short: "The cluster's members, as the nodes see them"}
+	cmd.AddCommand(newClusterMembersCmd())
+	return cmd
+}
+
+// memberRow is one member as cluster members prints it (-o json: an
+// array of these).
+type memberRow struct {
+	Name          string `json:"name" yaml:"name"`
+	Address       string `json:"address" yaml:"address"` // its API (gRPC)
+	State         string `json:"state" yaml:"state"`
+	Role          string `json:"role" yaml:"role"`
+	Zone          string `json:"zone" yaml:"zone"`
+	Twins         *int32 `json:"twins" yaml:"twins"` // active on it; null when it did not answer
+	NodeID        string `json:"nodeId" yaml:"nodeId"`
+	GossipAddress string `json:"gossipAddress" yaml:"gossipAddress"`
+	ActorAddress  string `json:"actorAddress" yaml:"actorAddress"`
+	StartTime     string `json:"startTime,omitempty" yaml:"startTime,omitempty"`
+	Self          bool   `json:"self" yaml:"self"`
+	Error         string `json:"error,omitempty" yaml:"error,omitempty"` // why twins is null
+}
+
+func newClusterMembersCmd() *cobra.Command {
+	o := clientOptions{}
+	cmd := &cobra.Command{
+		Use:   "members",
+		Short: "List the cluster's members: name, API address, state, role, zone, active twins",
+		Long: `List the members of the cluster as the node at --server sees them
+(memberlist gossip), itself included. Each member's active twins are asked
+of the member itself, at its gossiped API address, with the same TLS and
+token flags; a member that does not answer shows no count and the reason.
+-o json prints an array of objects with name, address (the member's API),
+state, role, zone, twins, nodeId, gossipAddress, actorAddress, startTime
+and self.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			conn, ctx, done, err := o.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := pb.NewNodeServiceClient(conn).ListMembers(ctx, &pb.ListMembersRequest{})
+			if err != nil {
+				return callError("list members", o.server, err)
+			}
+			rows := make([]memberRow, 0, len(resp.Members))
+			for _, m := range resp.Members {
+				r := memberRow{Name: m.Name, Address: m.ApiAddress, State: m.State, Role: m.Role, Zone: m.Zone,
+					NodeID: m.NodeId, GossipAddress: m.GossipAddress, ActorAddress: m.ActorAddress, Self: m.Self}
+				if m.StartTime != nil {
+					r.StartTime = m.StartTime.AsTime().UTC().Format(time.RFC3339)
+				}
+				n, err := memberNode(ctx, o, m)
+				if err != nil {
+					r.Error = err.Error()
+				} else {
+					r.Twins = &n.ActiveTwins
+				}
+				rows = append(rows, r)
+			}
+			w := cmd.OutOrStdout()
+			switch o.output {
+			case "json":
+				b, err := json.MarshalIndent(rows, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(w, "%s\n", b)
+				return err
+			case "yaml":
+				return yaml.NewEncoder(w).Encode(rows)
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATE\tROLE\tZONE\tADDRESS\tTWINS\tGOSSIP\tNODE ID")
+			for _, r := range rows {
+				twins := "?"
+				if r.Twins != nil {
+					twins = fmt.Sprint(*r.Twins)
+				}
+				name := r.Name
+				if r.Self {
+					name += " *"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.State, dash(r.Role), dash(r.Zone), dash(r.Address), twins, r.GossipAddress, r.NodeID)
+			}
+			return tw.Flush()
+		},
+	}
+	o.register(cmd, true)
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// memberNode asks a member for its node description at its own API
+// address (the connection flags of --server apply).
+func memberNode(ctx context.Context, o clientOptions, m *pb.Member) (*pb.Node, error) {
+	if m.ApiAddress == "" {
+		return nil, fmt.Errorf("no API address gossiped")
+	}
+	mo := o
+	mo.server = m.ApiAddress
+	conn, err := mo.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	n, err := pb.NewNodeServiceClient(conn).GetNode(cctx, &pb.GetNodeRequest{})
+	if err != nil {
+		return nil, callError("get node", m.ApiAddress, err)
+	}
+	return n, nil
+}

@@ -15,6 +15,7 @@ const (
 	opWrite opKind = iota
 	opActivate
 	opPrune
+	opFence
 )
 
 // op is one unit of work for the committer: a Write, an activation or a
@@ -29,6 +30,10 @@ type op struct {
 	twinID    string            // opActivate
 	activated func(Head, error) // opActivate
 	head      Head              // opActivate result
+
+	fence  Fence                   // opFence: the promise asked for (Promised, By, RosterVersion)
+	fenced func(FenceState, error) // opFence
+	state  FenceState              // opFence result
 
 	before  int64            // opPrune
 	pruned  func(int, error) // opPrune
@@ -126,6 +131,12 @@ func (o *op) finish(s *Store, commitErr error) {
 			return
 		}
 		o.activated(o.head, nil)
+	case opFence:
+		if err != nil {
+			o.fenced(o.state, fmt.Errorf("persistence: fence twin %s at epoch %d: %w", o.twinID, o.fence.Promised, err))
+			return
+		}
+		o.fenced(o.state, nil)
 	case opPrune:
 		if err != nil {
 			o.pruned(0, fmt.Errorf("persistence: prune history before %d: %w", o.before, err))
@@ -226,6 +237,8 @@ func (s *Store) commitOps(ops []*op) {
 			o.err = s.applyWrite(b, o.w, counts)
 		case opActivate:
 			o.err = s.applyActivate(b, o)
+		case opFence:
+			o.err = s.applyFence(b, o)
 		case opPrune:
 			o.deleted, o.err = s.applyPrune(b, o.before)
 		}
@@ -280,6 +293,15 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 		s.stats.fenced.Add(1)
 		s.metrics.fencedTotal.Inc()
 		return fmt.Errorf("write epoch %d, newest seen %d: %w", w.Epoch, h.Epoch, ErrFenced)
+	}
+	f, err := s.cachedFence(w.TwinID)
+	if err != nil {
+		return err
+	}
+	if w.Epoch < f.Promised {
+		s.stats.fenced.Add(1)
+		s.metrics.fencedTotal.Inc()
+		return fmt.Errorf("write epoch %d, epoch %d promised to %s: %w", w.Epoch, f.Promised, f.By, ErrFenced)
 	}
 	next := h
 	if w.Epoch > h.Epoch {
@@ -427,12 +449,64 @@ func (s *Store) applyActivate(b *pebble.Batch, o *op) error {
 	if err != nil {
 		return err
 	}
-	h.Epoch++
+	f, err := s.cachedFence(o.twinID)
+	if err != nil {
+		return err
+	}
+	// Above every epoch seen or promised.
+	h.Epoch = max(h.Epoch, f.Promised) + 1
 	if err := b.Set(EncodeHeadKey(o.twinID), appendHeadValue(nil, h), nil); err != nil {
 		return err
 	}
 	s.heads[o.twinID] = h
 	o.head = h
+	return nil
+}
+
+// cachedFence returns the twin's fence record from the cache, loading it
+// lazily (the zero Fence when none was written). The committer is its
+// only writer.
+func (s *Store) cachedFence(twinID string) (Fence, error) {
+	if f, ok := s.fences[twinID]; ok {
+		return f, nil
+	}
+	f, err := s.readFence(twinID)
+	if err != nil {
+		return Fence{}, err
+	}
+	s.fences[twinID] = f
+	return f, nil
+}
+
+// applyFence records a promise: accepted when the epoch is above every
+// epoch seen (the log's, in the head) and promised, or when it repeats
+// the promise already made to the same activation (a re-send).
+func (s *Store) applyFence(b *pebble.Batch, o *op) error {
+	if o.twinID == "" || o.fence.Promised == 0 {
+		return fmt.Errorf("empty twin id or epoch 0: %w", ErrInvalidWrite)
+	}
+	h, err := s.cachedHead(o.twinID)
+	if err != nil {
+		return err
+	}
+	f, err := s.cachedFence(o.twinID)
+	if err != nil {
+		return err
+	}
+	o.state = FenceState{Head: h, Fence: f}
+	switch want := o.fence; {
+	case want.Promised == f.Promised && want.By == f.By && want.By != "":
+		return nil // a re-send: already promised, already durable
+	case want.Promised <= max(f.Promised, h.Epoch):
+		s.stats.fenced.Add(1)
+		s.metrics.fencedTotal.Inc()
+		return fmt.Errorf("epoch %d is not above log epoch %d and epoch %d promised to %q: %w", want.Promised, h.Epoch, f.Promised, f.By, ErrFenced)
+	}
+	if err := b.Set(EncodeFenceKey(o.twinID), appendFenceValue(nil, o.fence), nil); err != nil {
+		return err
+	}
+	s.fences[o.twinID] = o.fence
+	o.state.Fence = o.fence
 	return nil
 }
 

@@ -51,6 +51,7 @@
 //	0x08   0x08 connector sequence                          1 | batch bytes                        Outbox (edge store-and-forward)
 //	0x09   0x09 twin version                                1 | audit bytes                        committer, with the event
 //	0x0A   0x0A twin                                        1 | due (8 bytes, unix ns)             committer; the node's wake schedule
+//	0x0B   0x0B twin                                        1 | promised epoch | roster version | len | promiser   committer (Fence)
 //
 // Journal and snapshot keys are (twin, version) so a replica can ship and
 // compare them; the head answers "latest version and epoch of twin X" with

@@ -39,6 +39,9 @@ const (
 	// PrefixWake holds the node's wake schedule: one key per twin with its
 	// next due time, for twins that must act while nothing arrives.
 	PrefixWake byte = 0x0A
+	// PrefixFence holds each twin's fence record: the newest activation
+	// epoch promised for it and to whom (Store.Fence).
+	PrefixFence byte = 0x0B
 )
 
 // HistoryBucket is the width of one history time bucket. Retention deletes
@@ -218,6 +221,9 @@ func EncodeAuditKey(twinID string, version int64) []byte {
 
 // EncodeWakeKey returns 0x0A | twin, the key of a twin's due time.
 func EncodeWakeKey(twinID string) []byte { return twinPrefix(PrefixWake, twinID) }
+
+// EncodeFenceKey returns the key of the twin's fence record.
+func EncodeFenceKey(twinID string) []byte { return twinPrefix(PrefixFence, twinID) }
 
 // DecodeAuditKey decodes a key written by EncodeAuditKey.
 func DecodeAuditKey(key []byte) (twinID string, version int64, err error) {

@@ -37,6 +37,13 @@ func FuzzTwinKey(f *testing.F) {
 		_, _, _ = DecodeString(raw)
 		_, _, _ = decodeJournalValue(raw)
 		_, _ = decodeHeadValue(raw)
+		_, _ = decodeFenceValue(raw)
+		// A fence record round-trips, with the twin and a version as its
+		// promiser and numbers.
+		fence := Fence{Promised: uint64(verA), By: twinB, RosterVersion: uint64(verB)}
+		if got, err := decodeFenceValue(appendFenceValue(nil, fence)); err != nil || got != fence {
+			t.Fatalf("fence %+v round-trips as %+v, %v", fence, got, err)
+		}
 	})
 }
 

@@ -132,6 +132,8 @@ type Store struct {
 
 	// heads caches twin heads; owned by the committer goroutine.
 	heads map[string]Head
+	// fences caches the twins' fence records (committer only).
+	fences map[string]Fence
 
 	stats struct {
 		commits, writes, events, fenced, rejected, failed, bytes, pruned, stalls atomic.Int64
@@ -168,6 +170,7 @@ func Open(cfg Config) (*Store, error) {
 		committerDone: make(chan struct{}),
 		syncerDone:    make(chan struct{}),
 		heads:         make(map[string]Head),
+		fences:        make(map[string]Fence),
 	}
 	s.mu.cond.L = &s.mu.Mutex
 
@@ -371,6 +374,65 @@ func (s *Store) Head(twinID string) (Head, error) {
 	}
 	defer s.release()
 	return s.readHead(twinID)
+}
+
+// Fence is a twin's fence record: the newest activation epoch a store
+// promised for the twin, to which activation (By: its node's actor-system
+// id, or any name unique to the activation) and under which cluster roster
+// version. Once Promised is recorded, writes with an older epoch fail with
+// ErrFenced.
+type Fence struct {
+	Promised      uint64
+	By            string
+	RosterVersion uint64
+}
+
+// FenceState is what a store holds for a twin when asked for a promise:
+// its head (version, log epoch, snapshot) and its fence record (the new
+// one when the promise was made).
+type FenceState struct {
+	Head  Head
+	Fence Fence
+}
+
+// Fence promises epoch for twinID to activation by: it is recorded with a
+// synced write before Fence returns, and from then on writes with an
+// older epoch fail with ErrFenced. It is refused with ErrFenced (and the
+// state the store holds) unless epoch is above the twin's log epoch
+// (Head.Epoch) and above every epoch promised before, or repeats the
+// promise already made to by (a re-send, answered again). A cluster
+// activation takes its epoch from a majority of its replicas' promises
+// (docs/cluster-design.md §4).
+func (s *Store) Fence(twinID string, epoch uint64, by string, rosterVersion uint64) (FenceState, error) {
+	type result struct {
+		st  FenceState
+		err error
+	}
+	ch := make(chan result, 1)
+	s.enqueue(context.Background(), &op{kind: opFence, twinID: twinID, fence: Fence{Promised: epoch, By: by, RosterVersion: rosterVersion},
+		fenced: func(st FenceState, err error) { ch <- result{st, err} }})
+	r := <-ch
+	return r.st, r.err
+}
+
+// ReadFence returns the twin's fence record (the zero Fence when none).
+func (s *Store) ReadFence(twinID string) (Fence, error) { return s.readFence(twinID) }
+
+func (s *Store) readFence(twinID string) (Fence, error) {
+	key := EncodeFenceKey(twinID)
+	v, closer, err := s.db.Get(key)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return Fence{}, nil
+	case err != nil:
+		return Fence{}, fmt.Errorf("persistence: read fence of twin %s: %w", twinID, err)
+	}
+	defer closer.Close()
+	f, err := decodeFenceValue(v)
+	if err != nil {
+		return Fence{}, fmt.Errorf("persistence: read fence of twin %s (key %x): %w", twinID, key, err)
+	}
+	return f, nil
 }
 
 func (s *Store) readHead(twinID string) (Head, error) {

@@ -89,6 +89,39 @@ func appendHeadValue(dst []byte, h Head) []byte {
 	return binary.AppendUvarint(dst, uint64(h.SnapshotVersion))
 }
 
+// appendFenceValue frames a fence record: format | promised epoch |
+// roster version | promiser (length-prefixed).
+func appendFenceValue(dst []byte, f Fence) []byte {
+	dst = append(dst, FormatVersion)
+	dst = binary.AppendUvarint(dst, f.Promised)
+	dst = binary.AppendUvarint(dst, f.RosterVersion)
+	dst = binary.AppendUvarint(dst, uint64(len(f.By)))
+	return append(dst, f.By...)
+}
+
+func decodeFenceValue(v []byte) (Fence, error) {
+	var f Fence
+	b, err := checkFormat(v)
+	if err != nil {
+		return f, err
+	}
+	if f.Promised, b, err = readUvarint(b); err != nil {
+		return f, err
+	}
+	if f.RosterVersion, b, err = readUvarint(b); err != nil {
+		return f, err
+	}
+	n, b, err := readUvarint(b)
+	if err != nil {
+		return f, err
+	}
+	if n != uint64(len(b)) {
+		return f, fmt.Errorf("%w: fence promiser of %d bytes, %d left", ErrCorrupt, n, len(b))
+	}
+	f.By = string(b)
+	return f, nil
+}
+
 func decodeHeadValue(v []byte) (Head, error) {
 	var h Head
 	b, err := checkFormat(v)

@@ -65,6 +65,9 @@ const signBit = uint64(1) << 63
 // formatKey is the single store format marker key.
 var formatKey = []byte{PrefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 
+// storeIDKey holds the store's random identity (Store.ID).
+var storeIDKey = []byte{PrefixMeta, 's', 't', 'o', 'r', 'e', 'i', 'd'}
+
 // EncodeFormatKey returns the key of the store format marker.
 func EncodeFormatKey() []byte { return append([]byte(nil), formatKey...) }
 

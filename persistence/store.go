@@ -2,7 +2,9 @@ package persistence
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	iofs "io/fs"
@@ -131,6 +133,7 @@ type Store struct {
 	serialCommits bool
 
 	// heads caches twin heads; owned by the committer goroutine.
+	id    string // see ID
 	heads map[string]Head
 	// fences caches the twins' fence records (committer only).
 	fences map[string]Fence
@@ -194,6 +197,10 @@ func Open(cfg Config) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if s.id, err = loadStoreID(db, cfg.Dir); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := s.metrics.register(cfg.Registerer); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -246,6 +253,36 @@ func mkdirAllSynced(fs vfs.FS, dir string) error {
 }
 
 // checkStoreFormat reads the format marker, writing it on an empty store.
+// ID is the store's identity: 32 hex digits drawn at random when the
+// store was created (or first opened by a build that has it), kept for
+// good. A cluster member presents it with its node name, so that a node
+// whose disk was wiped is not taken for the one that made promises
+// (docs/cluster-design.md §2). A backup restored elsewhere carries it.
+func (s *Store) ID() string { return s.id }
+
+// loadStoreID reads the store's identity, creating it (synced) if absent.
+func loadStoreID(db *pebble.DB, dir string) (string, error) {
+	v, closer, err := db.Get(storeIDKey)
+	if err == nil {
+		defer closer.Close()
+		if len(v) != 16 {
+			return "", fmt.Errorf("persistence: open %s: store id of %d bytes: %w", dir, len(v), ErrCorrupt)
+		}
+		return hex.EncodeToString(v), nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return "", fmt.Errorf("persistence: open %s: read store id: %w", dir, err)
+	}
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return "", fmt.Errorf("persistence: open %s: draw a store id: %w", dir, err)
+	}
+	if err := db.Set(storeIDKey, id, pebble.Sync); err != nil {
+		return "", fmt.Errorf("persistence: open %s: write store id: %w", dir, err)
+	}
+	return hex.EncodeToString(id), nil
+}
+
 func checkStoreFormat(db *pebble.DB, dir string) error {
 	v, closer, err := db.Get(formatKey)
 	if err == nil {

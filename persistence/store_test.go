@@ -696,3 +696,24 @@ func TestFence(t *testing.T) {
 		t.Errorf("no twin: %v", err)
 	}
 }
+
+// TestStoreID: a store draws its identity once and keeps it across
+// reopens; another store has another.
+func TestStoreID(t *testing.T) {
+	cfg := testConfig(t, vfs.NewStrictMem())
+	s := mustOpen(t, cfg)
+	id := s.ID()
+	if len(id) != 32 {
+		t.Fatalf("id %q", id)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, cfg)
+	if s.ID() != id {
+		t.Errorf("reopened as %s, was %s", s.ID(), id)
+	}
+	if other := mustOpen(t, testConfig(t, vfs.NewStrictMem())); other.ID() == id {
+		t.Error("two stores share an id")
+	}
+}

@@ -330,7 +330,9 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 			if !ok {
 				continue // a reaction to a written point
 			}
-			if len(c.Parameters) == 0 {
+			if len(c.Parameters) == 0 || !numericType(c.Parameters[0].Type) {
+				// A register carries a number; a command whose first
+				// parameter is text is a coil, its arguments left behind.
 				cmds[c.Name] = map[string]any{"table": "coil", "address": nextCmdCoil, "value": "true"}
 				nextCmdCoil++
 				continue
@@ -391,7 +393,9 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 			}
 			name := d.Name + ".cmd." + c.Name
 			node := fmt.Sprintf("ns=%d;s=%s", uaNamespace, name)
-			if len(c.Parameters) == 0 {
+			if len(c.Parameters) == 0 || !numericType(c.Parameters[0].Type) {
+				// As over Modbus: the reaction takes a number, so a
+				// command whose first parameter is text is a flag.
 				cmds[c.Name] = map[string]any{"node_id": node, "value": "true"}
 				sd.cmdVars[name] = false
 			} else {
@@ -408,6 +412,10 @@ func (sd *servedDevice) generate(m *twins.Model) (conn, bind map[string]any, err
 		bind["commands"] = cmds
 	}
 	return conn, bind, nil
+}
+
+func numericType(t twins.Type) bool {
+	return t == twins.TypeDouble || t == twins.TypeInt || t == twins.TypeBool
 }
 
 func toInt(v any) (int, bool) {

@@ -135,3 +135,36 @@ func TestReplayOverProtocols(t *testing.T) {
 		}
 	}
 }
+
+// TestWindFarmOverModbus: the bundled wind farm with 50 turbines, each a
+// Modbus TCP PLC read by its own connector (--param expose=modbus), passes
+// its expectations (the rules' curtail commands written to coils, a
+// PLC off the network for 5 minutes), and over its first minute a run at
+// full speed and one paced at 10x give the same recording.
+func TestWindFarmOverModbus(t *testing.T) {
+	sc, err := scenario.LoadWith("../scenarios/wind-farm.yaml", map[string]string{"turbines": "50", "expose": "modbus"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rep.Expectations {
+		if !e.Passed {
+			t.Errorf("%s: %s", e.Name, e.Detail)
+		}
+	}
+	var fast, paced bytes.Buffer
+	a, err := Run(context.Background(), sc, Options{Until: time.Minute, Record: &fast})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Run(context.Background(), sc, Options{Until: time.Minute, Record: &paced, Speed: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Recording.Samples == 0 || a.Recording.SHA256 != b.Recording.SHA256 {
+		t.Errorf("recording %+v at full speed, %+v at 10x", a.Recording, b.Recording)
+	}
+}

@@ -43,7 +43,7 @@ func TestSimRunParams(t *testing.T) {
 		{"no value", []string{"--param", "turbines"}, `--param "turbines": want name=value`},
 		{"no name", []string{"--param", "=5"}, `--param "=5": want name=value`},
 		{"twice", []string{"--param", "turbines=5", "--param", "turbines=6"}, "--param turbines: given twice"},
-		{"undeclared", []string{"--param", "turbnes=60"}, `wind-farm.yaml:20:1: params: unknown parameter "turbnes" given (did you mean "turbines"?)`},
+		{"undeclared", []string{"--param", "turbnes=60"}, `wind-farm.yaml:22:1: params: unknown parameter "turbnes" given (did you mean "turbines"?)`},
 		{"too few turbines", []string{"--param", "turbines=20"}, `faults[1].device: unknown device "turbine-42"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,8 +16,12 @@ var ErrBadMessage = errors.New("cluster: malformed replication message")
 // ackedVersion is the twin's newest majority-acknowledged version.
 func WriteToProto(w *persistence.Write, ackedVersion int64) *pb.TwinWrite {
 	tw := &pb.TwinWrite{TwinId: w.TwinID, Epoch: w.Epoch, AckedVersion: ackedVersion, Wake: w.Wake}
+	if w.Sync != nil {
+		after := w.Sync.After
+		tw.SyncAfter = &after
+	}
 	for _, e := range w.Events {
-		tw.Events = append(tw.Events, &pb.ReplicaEntry{Version: e.Version, Data: e.Data})
+		tw.Events = append(tw.Events, &pb.ReplicaEntry{Version: e.Version, Epoch: e.Epoch, Data: e.Data})
 	}
 	if w.Snapshot != nil {
 		tw.HasSnapshot, tw.SnapshotVersion, tw.Snapshot = true, w.Snapshot.Version, w.Snapshot.Data
@@ -32,27 +36,27 @@ func WriteToProto(w *persistence.Write, ackedVersion int64) *pb.TwinWrite {
 }
 
 // WriteFromProto converts a replica's TwinWrite back to the write its
-// store takes. The store validates versions and epochs; this checks what
-// the store cannot: a twin, no nil parts, and no per-entry epoch or sync
-// (the sync writes of docs/cluster-design.md §3.1 are not built yet).
+// store takes. The store validates versions and epochs (a plain write's
+// entries carry none of their own); this checks what the store cannot: a
+// twin, no nil parts, audit entries without epochs.
 func WriteFromProto(tw *pb.TwinWrite) (*persistence.Write, error) {
 	if tw == nil || tw.TwinId == "" {
 		return nil, fmt.Errorf("%w: a write without a twin", ErrBadMessage)
 	}
-	if tw.SyncAfter != nil {
-		return nil, fmt.Errorf("%w: twin %s: a sync write, which this build does not take", ErrBadMessage, tw.TwinId)
-	}
 	w := &persistence.Write{TwinID: tw.TwinId, Epoch: tw.Epoch, Wake: tw.Wake}
+	if tw.SyncAfter != nil {
+		w.Sync = &persistence.Sync{After: *tw.SyncAfter}
+	}
 	entries := func(what string, in []*pb.ReplicaEntry) ([]persistence.Entry, error) {
 		var out []persistence.Entry
 		for i, e := range in {
 			switch {
 			case e == nil:
 				return nil, fmt.Errorf("%w: twin %s: %s entry %d is empty", ErrBadMessage, tw.TwinId, what, i)
-			case e.Epoch != 0 && e.Epoch != tw.Epoch:
-				return nil, fmt.Errorf("%w: twin %s: %s entry %d of epoch %d in a write of epoch %d", ErrBadMessage, tw.TwinId, what, i, e.Epoch, tw.Epoch)
+			case what == "audit" && e.Epoch != 0:
+				return nil, fmt.Errorf("%w: twin %s: audit entry %d carries an epoch", ErrBadMessage, tw.TwinId, i)
 			}
-			out = append(out, persistence.Entry{Version: e.Version, Data: e.Data})
+			out = append(out, persistence.Entry{Version: e.Version, Epoch: e.Epoch, Data: e.Data})
 		}
 		return out, nil
 	}

@@ -32,6 +32,11 @@ func FuzzTwinWrite(f *testing.F) {
 		if wake != 0 {
 			w.Wake = &wake
 		}
+		if wake%2 != 0 {
+			// A sync write, its second event copied from another epoch.
+			w.Sync = &persistence.Sync{After: version - 1}
+			w.Events[1].Epoch = epoch / 2
+		}
 		b, err := proto.Marshal(WriteToProto(w, version))
 		if err != nil {
 			t.Fatal(err)
@@ -64,9 +69,8 @@ func TestWriteFromProtoRefuses(t *testing.T) {
 	for name, tw := range map[string]*pb.TwinWrite{
 		"nil":                   nil,
 		"no twin":               {Epoch: 1},
-		"sync write":            {TwinId: "a", SyncAfter: &after},
 		"nil event":             {TwinId: "a", Events: []*pb.ReplicaEntry{nil}},
-		"other epoch":           {TwinId: "a", Epoch: 2, Events: []*pb.ReplicaEntry{{Version: 1, Epoch: 1}}},
+		"audit epoch":           {TwinId: "a", Epoch: 2, SyncAfter: &after, Audit: []*pb.ReplicaEntry{{Version: 1, Epoch: 1}}},
 		"snapshot without flag": {TwinId: "a", SnapshotVersion: 4},
 		"nil history point":     {TwinId: "a", History: []*pb.ReplicaHistoryPoint{nil}},
 		"nil audit":             {TwinId: "a", Audit: []*pb.ReplicaEntry{nil}},

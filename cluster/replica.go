@@ -107,7 +107,7 @@ func (a *replicaActor) result(twin string, err error) *pb.TwinResult {
 		return r
 	case errors.Is(err, persistence.ErrFenced):
 		r.Status = pb.ReplicaStatus_REPLICA_STATUS_FENCED
-	case errors.Is(err, persistence.ErrVersionGap):
+	case errors.Is(err, persistence.ErrVersionGap), errors.Is(err, persistence.ErrNeedsSync):
 		r.Status = pb.ReplicaStatus_REPLICA_STATUS_NEEDS_SYNC
 	default:
 		r.Status, r.Error = pb.ReplicaStatus_REPLICA_STATUS_FAILED, err.Error()

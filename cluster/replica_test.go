@@ -137,9 +137,12 @@ func TestReplicaOverRemote(t *testing.T) {
 		}
 		return es
 	}
+	// An activation's first write to a replica is a sync write (after
+	// the replica's version, 0 here): it makes epoch 1 the log epoch.
+	none := int64(0)
 	ack := ask[*pb.ReplicateAck](t, a, replica, &pb.ReplicateBatch{Seq: 1, From: "n1", Writes: []*pb.TwinWrite{
-		{TwinId: "t", Epoch: 1, Events: events(1, 2)},
-		{TwinId: "u", Epoch: 1, Events: events(1, 1)},
+		{TwinId: "t", Epoch: 1, SyncAfter: &none, Events: events(1, 2)},
+		{TwinId: "u", Epoch: 1, SyncAfter: &none, Events: events(1, 1)},
 	}})
 	if ack.Seq != 1 || len(ack.Results) != 2 || ack.Results[0].Status != pb.ReplicaStatus_REPLICA_STATUS_OK || ack.Results[1].Status != pb.ReplicaStatus_REPLICA_STATUS_OK {
 		t.Fatalf("first batch: %v", ack)

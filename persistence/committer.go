@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -216,8 +217,29 @@ func (s *Store) setFailed(err error) {
 	s.failed.CompareAndSwap(nil, &err)
 }
 
-// commitOps builds one batch from ops and applies it.
+// commitOps commits ops in order, as one batch, or several when a sync
+// write follows another write of its twin in the group: a sync write
+// deletes the twin's history points by reading the store, which does
+// not see an uncommitted batch.
 func (s *Store) commitOps(ops []*op) {
+	start := 0
+	touched := map[string]bool{}
+	for i, o := range ops {
+		if o.kind != opWrite || o.w == nil {
+			continue
+		}
+		if o.w.Sync != nil && touched[o.w.TwinID] {
+			s.commitSegment(ops[start:i])
+			start = i
+			clear(touched)
+		}
+		touched[o.w.TwinID] = true
+	}
+	s.commitSegment(ops[start:])
+}
+
+// commitSegment builds one batch from ops and applies it.
+func (s *Store) commitSegment(ops []*op) {
 	p := &inflight{ops: ops}
 	if errp := s.failed.Load(); errp != nil {
 		for _, o := range ops {
@@ -230,7 +252,7 @@ func (s *Store) commitOps(ops []*op) {
 		return
 	}
 	b := s.db.NewBatch()
-	counts := make(map[int64]uint64)
+	counts := make(map[int64]int64)
 	for _, o := range ops {
 		switch o.kind {
 		case opWrite:
@@ -281,7 +303,7 @@ func (s *Store) cachedHead(twinID string) (Head, error) {
 
 // applyWrite validates w against the twin's head and, if valid, adds it to
 // b and advances the cached head. A rejected write changes nothing.
-func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) error {
+func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]int64) error {
 	if w == nil || w.TwinID == "" {
 		return fmt.Errorf("empty twin id: %w", ErrInvalidWrite)
 	}
@@ -304,15 +326,28 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 		return fmt.Errorf("write epoch %d, epoch %d promised to %s: %w", w.Epoch, f.Promised, f.By, ErrFenced)
 	}
 	next := h
-	if w.Epoch > h.Epoch {
-		// A newer activation (e.g. on another node) wrote first: accept it
-		// and fence the older ones from now on.
+	base := h // what the events follow
+	if w.Sync == nil {
+		if w.Epoch != h.Epoch {
+			return fmt.Errorf("write epoch %d, log epoch %d: %w", w.Epoch, h.Epoch, ErrNeedsSync)
+		}
+		for i, ev := range w.Events {
+			if ev.Epoch != 0 && ev.Epoch != w.Epoch {
+				return fmt.Errorf("event %d of epoch %d in a plain write of epoch %d: %w", i, ev.Epoch, w.Epoch, ErrInvalidWrite)
+			}
+		}
+	} else {
+		var err error
+		if base, err = syncBase(w, h); err != nil {
+			return err
+		}
+		next = base
 		next.Epoch = w.Epoch
 	}
 	if len(w.Events) > 0 {
 		first := w.Events[0].Version
-		if first != h.Version+1 {
-			return fmt.Errorf("first event version %d, head version %d: %w", first, h.Version, ErrVersionGap)
+		if first != base.Version+1 {
+			return fmt.Errorf("first event version %d, head version %d: %w", first, base.Version, ErrVersionGap)
 		}
 		for i, ev := range w.Events {
 			if want := first + int64(i); ev.Version != want {
@@ -322,9 +357,9 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 		next.Version = w.Events[len(w.Events)-1].Version
 	}
 	if snap := w.Snapshot; snap != nil {
-		if snap.Version < 1 || snap.Version > next.Version || snap.Version < h.SnapshotVersion {
+		if snap.Version < 1 || snap.Version > next.Version || snap.Version < base.SnapshotVersion {
 			return fmt.Errorf("snapshot version %d outside [%d,%d]: %w",
-				snap.Version, max(h.SnapshotVersion, 1), next.Version, ErrInvalidWrite)
+				snap.Version, max(base.SnapshotVersion, 1), next.Version, ErrInvalidWrite)
 		}
 	}
 	for _, hp := range w.History {
@@ -338,12 +373,18 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 	}
 
 	// Valid: write it.
+	if w.Sync != nil {
+		if err := s.cutLog(b, w, h, base, counts); err != nil {
+			return err
+		}
+		h = base // the snapshot bookkeeping below starts from the cut log
+	}
 	if len(w.Events) > 0 {
 		prefix := twinPrefix(PrefixJournal, w.TwinID)
 		var key, val []byte
 		for _, ev := range w.Events {
 			key = appendUint64(append(key[:0], prefix...), uint64(ev.Version))
-			val = appendJournalValue(val[:0], w.Epoch, ev.Data)
+			val = appendJournalValue(val[:0], cmp.Or(ev.Epoch, w.Epoch), ev.Data)
 			if err := b.Set(key, val, nil); err != nil {
 				return err
 			}
@@ -398,7 +439,7 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]uint64) e
 			return err
 		}
 	}
-	if next.Epoch != h.Epoch || next.SnapshotVersion != h.SnapshotVersion {
+	if next.Epoch != h.Epoch || next.SnapshotVersion != h.SnapshotVersion || w.Sync != nil {
 		// The head key is written only when the epoch or snapshot changes:
 		// readHead takes the latest version from the last journal key, so
 		// an ordinary update writes one key less.
@@ -512,8 +553,9 @@ func (s *Store) applyFence(b *pebble.Batch, o *op) error {
 
 // addBucketCounts adds the batch's history points to the per-bucket
 // counters. Earlier batches are already applied, so reads see them.
-func (s *Store) addBucketCounts(b *pebble.Batch, counts map[int64]uint64) {
-	for bucket, n := range counts {
+func (s *Store) addBucketCounts(b *pebble.Batch, counts map[int64]int64) {
+	for bucket, d := range counts {
+		var n uint64
 		key := EncodeHistoryStatsKey(bucket)
 		v, closer, err := s.db.Get(key)
 		switch {
@@ -523,13 +565,103 @@ func (s *Store) addBucketCounts(b *pebble.Batch, counts map[int64]uint64) {
 			if derr != nil {
 				s.log.Error("history bucket counter unreadable, resetting", "bucket", bucket, "err", derr)
 			} else {
-				n += old
+				n = old
 			}
 		case !errors.Is(err, pebble.ErrNotFound):
 			s.log.Error("history bucket counter read failed, resetting", "bucket", bucket, "err", err)
 		}
+		n = uint64(max(int64(n)+d, 0))
 		if err := b.Set(key, appendCount(nil, n), nil); err != nil {
 			s.log.Error("history bucket counter write failed", "bucket", bucket, "err", err)
 		}
 	}
+}
+
+// syncBase checks a sync write against the twin's head and returns the
+// head its events follow: the log cut back to Sync.After, or the
+// snapshot at After that replaces a shorter log.
+func syncBase(w *Write, h Head) (Head, error) {
+	after := w.Sync.After
+	switch {
+	case after < 0:
+		return Head{}, fmt.Errorf("sync after version %d: %w", after, ErrInvalidWrite)
+	case after > h.Version:
+		// Beyond this log: only a snapshot at After can stand for it.
+		if w.Snapshot == nil || w.Snapshot.Version != after {
+			return Head{}, fmt.Errorf("sync after version %d beyond head version %d without a snapshot at %d: %w", after, h.Version, after, ErrInvalidWrite)
+		}
+		return Head{Version: after, Epoch: h.Epoch, SnapshotVersion: after}, nil
+	case after < h.SnapshotVersion:
+		// The journal before the snapshot may be gone: the state at After
+		// must come with the write.
+		if w.Snapshot == nil || w.Snapshot.Version != after {
+			return Head{}, fmt.Errorf("sync after version %d below snapshot version %d without a snapshot at %d: %w", after, h.SnapshotVersion, after, ErrInvalidWrite)
+		}
+		return Head{Version: after, Epoch: h.Epoch, SnapshotVersion: after}, nil
+	}
+	return Head{Version: after, Epoch: h.Epoch, SnapshotVersion: h.SnapshotVersion}, nil
+}
+
+// cutLog deletes what a sync write replaces: the twin's journal and audit
+// entries after base.Version (all of the journal when a snapshot replaces
+// it) and its history points of versions after base.Version, found by
+// scanning the twin's series in every history bucket. It runs in its own
+// batch segment (commitOps), so the store shows every earlier point.
+func (s *Store) cutLog(b *pebble.Batch, w *Write, h, base Head, counts map[int64]int64) error {
+	twin := w.TwinID
+	from := base.Version + 1
+	if base.SnapshotVersion == base.Version && base.SnapshotVersion != h.SnapshotVersion {
+		from = 0 // a snapshot replaces the log
+		if h.SnapshotVersion > 0 {
+			if err := b.Delete(EncodeSnapshotKey(twin, h.SnapshotVersion), nil); err != nil {
+				return err
+			}
+		}
+	}
+	jp, ap := twinPrefix(PrefixJournal, twin), twinPrefix(PrefixAudit, twin)
+	if err := b.DeleteRange(EncodeJournalKey(twin, from), prefixEnd(jp), nil); err != nil {
+		return err
+	}
+	if err := b.DeleteRange(EncodeAuditKey(twin, base.Version+1), prefixEnd(ap), nil); err != nil {
+		return err
+	}
+	if base.Version >= h.Version {
+		return nil // nothing after the cut had history
+	}
+	stats := []byte{PrefixHistoryStats}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: stats, UpperBound: prefixEnd(stats)})
+	if err != nil {
+		return err
+	}
+	var buckets []int64
+	for it.First(); it.Valid(); it.Next() {
+		if bucket, err := DecodeHistoryStatsKey(it.Key()); err == nil {
+			buckets = append(buckets, bucket)
+		}
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return err
+	}
+	for _, bucket := range buckets {
+		p := AppendString(historyBucketPrefix(bucket), twin)
+		hit, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+		if err != nil {
+			return err
+		}
+		for hit.First(); hit.Valid(); hit.Next() {
+			k, err := DecodeHistoryKey(hit.Key())
+			if err != nil || k.TwinID != twin || k.Version <= base.Version {
+				continue
+			}
+			if err := b.Delete(hit.Key(), nil); err != nil {
+				hit.Close()
+				return err
+			}
+			counts[bucket]--
+		}
+		if err := errors.Join(hit.Error(), hit.Close()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -28,9 +28,15 @@
 //
 // # Fencing
 //
-// Activate bumps a twin's epoch (newest seen + 1) with a synced write. A
-// Write carrying an older epoch fails with ErrFenced; one carrying a newer
-// epoch (another node's activation) is accepted and becomes the newest.
+// Activate bumps a twin's epoch (newest seen or promised + 1) with a
+// synced write: the head's epoch is the twin's log epoch. Fence records a
+// promise of an epoch above the log epoch and every earlier promise (the
+// replicated cluster's activations). A Write carrying an epoch below the
+// log epoch or a promise fails with ErrFenced. A plain Write must carry
+// the log epoch itself; a newer activation's first Write is a sync write
+// (Write.Sync: the log cut back to a version, or replaced by a snapshot,
+// then the Write's events), which makes its epoch the log epoch; a plain
+// Write of a newer epoch fails with ErrNeedsSync.
 //
 // # Key layout
 //

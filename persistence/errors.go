@@ -8,6 +8,10 @@ var (
 	// ErrFenced rejects a Write whose epoch is older than the newest epoch
 	// the store has seen for the twin: it comes from a stale activation.
 	ErrFenced = errors.New("persistence: fenced: stale activation epoch")
+	// ErrNeedsSync rejects a plain Write whose epoch is newer than the
+	// twin's log epoch: the writer must first bring this store's log in
+	// line with a sync write (Write.Sync).
+	ErrNeedsSync = errors.New("persistence: the log needs a sync write from the newer activation first")
 	// ErrVersionGap rejects a Write whose events do not continue the twin's
 	// journal (first version != head version + 1, or versions not contiguous).
 	ErrVersionGap = errors.New("persistence: version gap")

@@ -47,6 +47,20 @@ type Snapshot struct {
 type Entry struct {
 	Version int64
 	Data    []byte
+	// Epoch is the activation epoch that wrote the event; 0: the Write's.
+	// Only a sync write may carry other epochs (events it copies from
+	// another replica).
+	Epoch uint64
+}
+
+// Sync makes a Write a sync write: the twin's log is first cut back to
+// version After (journal, audit and history after it deleted), or, with
+// a snapshot at After beyond the head, replaced by that snapshot; the
+// Write's events follow from After+1, and the Write's epoch becomes the
+// twin's log epoch. It is how a new activation brings a replica's log in
+// line with the log it adopted (docs/cluster-design.md §3.1).
+type Sync struct {
+	After int64
 }
 
 // HistoryPoint is one value of one property at a source time.
@@ -78,6 +92,10 @@ type Write struct {
 	// Wake, when set, records the twin's next due time (Unix nanoseconds
 	// on the runtime's clock) in the node's wake schedule; 0 removes it.
 	Wake *int64
+	// Sync, when set, makes this a sync write. A plain write must carry
+	// the twin's log epoch (Head.Epoch): a newer activation's first write
+	// is a sync write, or fails with ErrNeedsSync.
+	Sync *Sync
 }
 
 // Stats are counters since Open plus Pebble's LSM health.

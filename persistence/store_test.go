@@ -3,7 +3,9 @@ package persistence
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,9 +92,15 @@ func TestFencing(t *testing.T) {
 		{"current epoch ok", func(old, cur uint64) *Write {
 			return &Write{TwinID: "t", Epoch: cur, Events: events("t", 2, 1)}
 		}, nil, Head{Version: 2, Epoch: 2}},
-		{"newer epoch accepted and raises seen epoch", func(old, cur uint64) *Write {
+		{"newer epoch needs a sync write", func(old, cur uint64) *Write {
 			return &Write{TwinID: "t", Epoch: cur + 5, Events: events("t", 2, 1)}
+		}, ErrNeedsSync, Head{Version: 1, Epoch: 2}},
+		{"newer epoch's sync write accepted and raises the log epoch", func(old, cur uint64) *Write {
+			return &Write{TwinID: "t", Epoch: cur + 5, Sync: &Sync{After: 1}, Events: events("t", 2, 1)}
 		}, nil, Head{Version: 2, Epoch: 7}},
+		{"plain write with a foreign entry epoch", func(old, cur uint64) *Write {
+			return &Write{TwinID: "t", Epoch: cur, Events: []Entry{{Version: 2, Epoch: old}}}
+		}, ErrInvalidWrite, Head{Version: 1, Epoch: 2}},
 		{"version gap", func(old, cur uint64) *Write {
 			return &Write{TwinID: "t", Epoch: cur, Events: events("t", 3, 1)}
 		}, ErrVersionGap, Head{Version: 1, Epoch: 2}},
@@ -670,7 +678,10 @@ func TestFence(t *testing.T) {
 	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: e, Events: events("t", 3, 1)}); !errors.Is(err, ErrFenced) {
 		t.Errorf("a write of epoch %d after the promise of 5: %v", e, err)
 	}
-	mustCommit(t, s, &Write{TwinID: "t", Epoch: 5, Events: events("t", 3, 1)})
+	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: 5, Events: events("t", 3, 1)}); !errors.Is(err, ErrNeedsSync) {
+		t.Errorf("a plain write of the promised epoch over log epoch 1: %v", err)
+	}
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 5, Sync: &Sync{After: 2}, Events: events("t", 3, 1)})
 	if _, err := s.Fence("t", 6, "", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -715,5 +726,110 @@ func TestStoreID(t *testing.T) {
 	}
 	if other := mustOpen(t, testConfig(t, vfs.NewStrictMem())); other.ID() == id {
 		t.Error("two stores share an id")
+	}
+}
+
+// TestSyncWrite: a sync write cuts the twin's log back to its After
+// (journal, audit and history after it deleted, in every history bucket)
+// and appends its events, which may carry the epochs of the replica they
+// were copied from; the write's epoch becomes the log epoch. A snapshot
+// at After beyond the head, or below the current snapshot, replaces the
+// log. The result survives a reopen.
+func TestSyncWrite(t *testing.T) {
+	cfg := testConfig(t, vfs.NewStrictMem())
+	s := mustOpen(t, cfg)
+	e := mustActivate(t, s, "t")
+	hour := int64(time.Hour)
+	var hist []HistoryPoint
+	for v := int64(1); v <= 5; v++ {
+		// Versions 1-3 in one hour bucket, 4-5 in the next.
+		hist = append(hist, HistoryPoint{Property: "p", SourceTime: 100*hour + v*int64(time.Minute) + (v/4)*hour, Version: v, Data: []byte{byte(v)}})
+	}
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: e, Events: events("t", 1, 5), History: hist,
+		Audit: []Entry{{Version: 3, Data: []byte("a3")}, {Version: 5, Data: []byte("a5")}}})
+	if _, err := s.Fence("t", 9, "b", 1); err != nil {
+		t.Fatal(err)
+	}
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 3},
+		Events:  []Entry{{Version: 4, Data: []byte("b4")}},
+		History: []HistoryPoint{{Property: "p", SourceTime: 101*hour + 30*int64(time.Minute), Version: 4, Data: []byte("b4")}}})
+	if diff := cmp.Diff([]journalEntry{{1, 1, "t-1"}, {2, 1, "t-2"}, {3, 1, "t-3"}, {4, 9, "b4"}}, readJournal(t, s, "t", 0)); diff != "" {
+		t.Errorf("journal after the cut (-want +got):\n%s", diff)
+	}
+	var audit []int64
+	if err := s.ReadAudit("t", 0, 0, func(v int64, _ []byte) error { audit = append(audit, v); return nil }); err != nil || !slices.Equal(audit, []int64{3}) {
+		t.Errorf("audit after the cut: %v, %v", audit, err)
+	}
+	var points []string
+	if err := s.ReadHistory("t", "p", 0, 200*hour, func(p HistoryPoint) error {
+		points = append(points, fmt.Sprintf("%d:%s", p.Version, p.Data))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"1:\x01", "2:\x02", "3:\x03", "4:b4"}; !slices.Equal(points, want) {
+		t.Errorf("history after the cut: %q, want %q", points, want)
+	}
+	if h, _ := s.Head("t"); h != (Head{Version: 4, Epoch: 9}) {
+		t.Errorf("head %+v", h)
+	}
+
+	// Events copied from another replica keep their epoch.
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 4}, Events: []Entry{{Version: 5, Epoch: 7, Data: []byte("c5")}}})
+	if got := readJournal(t, s, "t", 5); len(got) != 1 || got[0].Epoch != 7 {
+		t.Errorf("copied entry %+v", got)
+	}
+	// Refused: beyond the head without a snapshot there, a negative cut.
+	for _, w := range []*Write{
+		{TwinID: "t", Epoch: 9, Sync: &Sync{After: 20}},
+		{TwinID: "t", Epoch: 9, Sync: &Sync{After: -1}},
+	} {
+		if err := s.Commit(context.Background(), w); !errors.Is(err, ErrInvalidWrite) {
+			t.Errorf("sync after %d: %v", w.Sync.After, err)
+		}
+	}
+	// A snapshot at After beyond the head replaces the log.
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 20}, Snapshot: &Snapshot{Version: 20, Data: []byte("s20")}})
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Events: events("t", 21, 1)})
+	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 10}}); !errors.Is(err, ErrInvalidWrite) {
+		t.Errorf("a cut below the snapshot without one: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, cfg)
+	if h, err := s.Head("t"); err != nil || h != (Head{Version: 21, Epoch: 9, SnapshotVersion: 20}) {
+		t.Errorf("head after reopen %+v, %v", h, err)
+	}
+	if snap, ok, err := s.LoadSnapshot("t"); err != nil || !ok || snap.Version != 20 || string(snap.Data) != "s20" {
+		t.Errorf("snapshot %+v %v %v", snap, ok, err)
+	}
+	if got := readJournal(t, s, "t", 0); len(got) != 1 || got[0].Version != 21 {
+		t.Errorf("journal after the snapshot replaced the log: %+v", got)
+	}
+}
+
+// TestSyncWriteInOneGroup: a sync write submitted right behind a plain
+// write of its twin (one commit group) still cuts that write's history
+// point: the committer commits the plain write first.
+func TestSyncWriteInOneGroup(t *testing.T) {
+	s := mustOpen(t, testConfig(t, vfs.NewMem()))
+	e := mustActivate(t, s, "t")
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: e, Events: events("t", 1, 1)})
+	errs := make(chan error, 2)
+	s.Submit(&Write{TwinID: "t", Epoch: e, Events: events("t", 2, 1),
+		History: []HistoryPoint{{Property: "p", SourceTime: int64(time.Hour), Version: 2}}}, func(err error) { errs <- err })
+	s.Submit(&Write{TwinID: "t", Epoch: e, Sync: &Sync{After: 1}, Events: []Entry{{Version: 2, Data: []byte("new")}}}, func(err error) { errs <- err })
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	if err := s.ReadHistory("t", "p", 0, 2*int64(time.Hour), func(HistoryPoint) error { n++; return nil }); err != nil || n != 0 {
+		t.Errorf("%d history points of the cut version left, %v", n, err)
+	}
+	if got := readJournal(t, s, "t", 0); len(got) != 2 || got[1].Data != "new" {
+		t.Errorf("journal %+v", got)
 	}
 }

@@ -84,6 +84,10 @@ func WriteFromProto(tw *pb.TwinWrite) (*persistence.Write, error) {
 // FenceToProto is a replica's answer to a FenceRequest: promised or not,
 // with what its store holds for the twin.
 func FenceToProto(twinID, node string, st persistence.FenceState, promised bool) *pb.FenceResponse {
-	return &pb.FenceResponse{TwinId: twinID, Node: node, Promised: promised, PromisedEpoch: st.Fence.Promised, Promiser: st.Fence.By,
+	r := &pb.FenceResponse{TwinId: twinID, Node: node, Promised: promised, PromisedEpoch: st.Fence.Promised, Promiser: st.Fence.By,
 		LogEpoch: st.Head.Epoch, Version: st.Head.Version, SnapshotVersion: st.Head.SnapshotVersion, RosterVersion: st.Fence.RosterVersion}
+	for _, run := range st.Runs {
+		r.Runs = append(r.Runs, &pb.EpochRun{FromVersion: run.FromVersion, Epoch: run.Epoch})
+	}
+	return r
 }

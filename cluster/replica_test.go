@@ -149,7 +149,8 @@ func TestReplicaOverRemote(t *testing.T) {
 	}
 
 	// A newer activation is promised; the old one's write is fenced.
-	if f := ask[*pb.FenceResponse](t, a, replica, &pb.FenceRequest{TwinId: "t", Epoch: 2, Activation: "a2"}); !f.Promised || f.Version != 2 || f.LogEpoch != 1 {
+	if f := ask[*pb.FenceResponse](t, a, replica, &pb.FenceRequest{TwinId: "t", Epoch: 2, Activation: "a2"}); !f.Promised || f.Version != 2 || f.LogEpoch != 1 ||
+		len(f.Runs) != 1 || f.Runs[0].FromVersion != 1 || f.Runs[0].Epoch != 1 {
 		t.Fatalf("second fence: %v", f)
 	}
 	ack = ask[*pb.ReplicateAck](t, a, replica, &pb.ReplicateBatch{Seq: 2, Writes: []*pb.TwinWrite{

@@ -443,11 +443,34 @@ type Fence struct {
 }
 
 // FenceState is what a store holds for a twin when asked for a promise:
-// its head (version, log epoch, snapshot) and its fence record (the new
-// one when the promise was made).
+// its head (version, log epoch, snapshot), its fence record (the new one
+// when the promise was made), and the epochs that wrote its journal.
 type FenceState struct {
 	Head  Head
 	Fence Fence
+	// Runs are the journal's entries by writing epoch, oldest first: from
+	// FromVersion up to the next run's, the entries were written by Epoch.
+	// Two stores whose runs agree up to a version hold the same entries
+	// up to it (an epoch's entries are written in order, once).
+	Runs []EpochRun
+}
+
+// EpochRun is a stretch of a journal written by one activation epoch.
+type EpochRun struct {
+	FromVersion int64
+	Epoch       uint64
+}
+
+// EpochRuns returns the twin's journal as runs of writing epochs.
+func (s *Store) EpochRuns(twinID string) ([]EpochRun, error) {
+	var runs []EpochRun
+	err := s.ReadJournal(twinID, 0, func(version int64, epoch uint64, _ []byte) error {
+		if n := len(runs); n == 0 || runs[n-1].Epoch != epoch {
+			runs = append(runs, EpochRun{FromVersion: version, Epoch: epoch})
+		}
+		return nil
+	})
+	return runs, err
 }
 
 // Fence promises epoch for twinID to activation by: it is recorded with a
@@ -467,6 +490,15 @@ func (s *Store) Fence(twinID string, epoch uint64, by string, rosterVersion uint
 	s.enqueue(context.Background(), &op{kind: opFence, twinID: twinID, fence: Fence{Promised: epoch, By: by, RosterVersion: rosterVersion},
 		fenced: func(st FenceState, err error) { ch <- result{st, err} }})
 	r := <-ch
+	if r.err == nil || errors.Is(r.err, ErrFenced) {
+		// The journal as it stands once the promise is made (or refused):
+		// the asking activation compares logs with it.
+		runs, err := s.EpochRuns(twinID)
+		if err != nil && r.err == nil {
+			return r.st, err
+		}
+		r.st.Runs = runs
+	}
 	return r.st, r.err
 }
 

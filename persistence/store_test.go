@@ -756,6 +756,9 @@ func TestSyncWrite(t *testing.T) {
 	if diff := cmp.Diff([]journalEntry{{1, 1, "t-1"}, {2, 1, "t-2"}, {3, 1, "t-3"}, {4, 9, "b4"}}, readJournal(t, s, "t", 0)); diff != "" {
 		t.Errorf("journal after the cut (-want +got):\n%s", diff)
 	}
+	if st, err := s.Fence("t", 10, "c", 1); err != nil || !slices.Equal(st.Runs, []EpochRun{{1, 1}, {4, 9}}) {
+		t.Errorf("the journal's epoch runs: %+v, %v", st.Runs, err)
+	}
 	var audit []int64
 	if err := s.ReadAudit("t", 0, 0, func(v int64, _ []byte) error { audit = append(audit, v); return nil }); err != nil || !slices.Equal(audit, []int64{3}) {
 		t.Errorf("audit after the cut: %v, %v", audit, err)
@@ -775,30 +778,30 @@ func TestSyncWrite(t *testing.T) {
 	}
 
 	// Events copied from another replica keep their epoch.
-	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 4}, Events: []Entry{{Version: 5, Epoch: 7, Data: []byte("c5")}}})
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 10, Sync: &Sync{After: 4}, Events: []Entry{{Version: 5, Epoch: 7, Data: []byte("c5")}}})
 	if got := readJournal(t, s, "t", 5); len(got) != 1 || got[0].Epoch != 7 {
 		t.Errorf("copied entry %+v", got)
 	}
 	// Refused: beyond the head without a snapshot there, a negative cut.
 	for _, w := range []*Write{
-		{TwinID: "t", Epoch: 9, Sync: &Sync{After: 20}},
-		{TwinID: "t", Epoch: 9, Sync: &Sync{After: -1}},
+		{TwinID: "t", Epoch: 10, Sync: &Sync{After: 20}},
+		{TwinID: "t", Epoch: 10, Sync: &Sync{After: -1}},
 	} {
 		if err := s.Commit(context.Background(), w); !errors.Is(err, ErrInvalidWrite) {
 			t.Errorf("sync after %d: %v", w.Sync.After, err)
 		}
 	}
 	// A snapshot at After beyond the head replaces the log.
-	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 20}, Snapshot: &Snapshot{Version: 20, Data: []byte("s20")}})
-	mustCommit(t, s, &Write{TwinID: "t", Epoch: 9, Events: events("t", 21, 1)})
-	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: 9, Sync: &Sync{After: 10}}); !errors.Is(err, ErrInvalidWrite) {
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 10, Sync: &Sync{After: 20}, Snapshot: &Snapshot{Version: 20, Data: []byte("s20")}})
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: 10, Events: events("t", 21, 1)})
+	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: 10, Sync: &Sync{After: 10}}); !errors.Is(err, ErrInvalidWrite) {
 		t.Errorf("a cut below the snapshot without one: %v", err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = mustOpen(t, cfg)
-	if h, err := s.Head("t"); err != nil || h != (Head{Version: 21, Epoch: 9, SnapshotVersion: 20}) {
+	if h, err := s.Head("t"); err != nil || h != (Head{Version: 21, Epoch: 10, SnapshotVersion: 20}) {
 		t.Errorf("head after reopen %+v, %v", h, err)
 	}
 	if snap, ok, err := s.LoadSnapshot("t"); err != nil || !ok || snap.Version != 20 || string(snap.Data) != "s20" {

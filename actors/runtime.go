@@ -42,6 +42,9 @@ type Config struct {
 	Twins *twins.Config
 	// Store is the node's persistence; the runtime does not close it.
 	Store *persistence.Store
+	// Journal takes the twins' activations and writes; nil: Store. The
+	// replicated cluster puts its replicator here.
+	Journal Journal
 	// Clock is the behavioural time source. Default RealClock.
 	Clock Clock
 	// Logger receives runtime logs. Nil discards them.
@@ -122,6 +125,7 @@ type Runtime struct {
 	log      *slog.Logger
 	clock    Clock
 	store    *persistence.Store
+	journal  Journal                      // activations and writes (Config.Journal, or store)
 	twinsCfg atomic.Pointer[twins.Config] // swapped by Reconfigure
 	system   *actor.ActorSystem
 	cluster  *cluster.Cluster
@@ -170,11 +174,15 @@ func Start(cfg Config) (*Runtime, error) {
 		l.Close()
 	}
 	r := &Runtime{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		clock:  cfg.Clock,
-		store:  cfg.Store,
-		lookup: plcluster.NewLookup(),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		clock:   cfg.Clock,
+		store:   cfg.Store,
+		journal: cfg.Journal,
+		lookup:  plcluster.NewLookup(),
+	}
+	if r.journal == nil {
+		r.journal = cfg.Store
 	}
 	r.met = newMetrics(cfg.Registerer, func() float64 { return float64(r.lookup.Active()) })
 	r.feed = newFeed(func(n int) { r.met.dropped.Add(float64(n)) })

@@ -359,7 +359,7 @@ func (a *twinActor) init(ctx actor.Context) {
 	}
 	start := time.Now()
 	a.st = *twins.NewState(spec) // embedded: one allocation less per twin
-	epoch, _, err := a.rt.store.Activate(id)
+	epoch, _, err := a.rt.journal.Activate(id)
 	if err != nil {
 		a.fail(ctx, fmt.Sprintf("activation failed: %v", err))
 		return
@@ -741,7 +741,7 @@ func (a *twinActor) submit(ctx actor.Context, w *persistence.Write, c *commit) {
 	a.inflight = c
 	self, root := ctx.Self(), ctx.ActorSystem().Root
 	start := a.launches(ctx, c.launch)
-	a.rt.store.Submit(w, func(err error) {
+	a.rt.journal.Submit(w, func(err error) {
 		if err == nil && start != nil {
 			start() // durable: the commands may go
 		}
@@ -863,7 +863,7 @@ func (a *twinActor) onStopping() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = a.rt.store.Commit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}})
+	err = a.rt.journal.Commit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}})
 	if err != nil {
 		a.rt.log.Warn("snapshot at stop failed", "twin", a.id, "err", err)
 	}

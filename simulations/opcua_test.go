@@ -309,3 +309,64 @@ func TestOPCUAServerRestart(t *testing.T) {
 		t.Errorf("value after restart %v, want 99", got)
 	}
 }
+
+// TestOPCUAManualPublishingAfterAQuietSpell: under manual publishing a
+// subscription with notifications pending sends no keep-alive, so its
+// client's publish requests time out and the client sends new ones. A
+// PublishNow after that must answer a request the client still waits
+// for: every value set before it arrives (gopcua answered its oldest,
+// abandoned request, and the values were lost).
+func TestOPCUAManualPublishingAfterAQuietSpell(t *testing.T) {
+	ctx := testContext(t)
+	s := NewOPCUAServer(OPCUAManualPublishing())
+	if err := s.AddUnsetVariable("Tank.Level", float64(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	c, err := opcua.NewClient(s.Endpoint(), opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AuthAnonymous(),
+		opcua.AutoReconnect(false), opcua.RequestTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	notes := make(chan *opcua.PublishNotificationData, 64)
+	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 20 * time.Millisecond, MaxKeepAliveCount: 5}, notes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Cancel(context.Background()) })
+	if _, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth,
+		opcua.NewMonitoredItemCreateRequestWithDefaults(ua.NewStringNodeID(s.Namespace(), "Tank.Level"), ua.AttributeIDValue, 1)); err != nil {
+		t.Fatal(err)
+	}
+	// The monitored item's initial notification (no value yet) stays
+	// pending: no PublishNow. The client's publish requests time out
+	// (1 s) meanwhile.
+	<-time.After(2500 * time.Millisecond)
+	if err := s.Set("Tank.Level", 4.5, time.Unix(1700000000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.PublishNow()
+	for {
+		select {
+		case n := <-notes:
+			dc, ok := n.Value.(*ua.DataChangeNotification)
+			if !ok {
+				continue
+			}
+			for _, item := range dc.MonitoredItems {
+				if item.Value != nil && item.Value.Value != nil && item.Value.Value.Value() == 4.5 {
+					return
+				}
+			}
+		case <-ctx.Done():
+			t.Fatal("the value set before PublishNow never arrived")
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (s *SubscriptionService) Publish(sc *uasc.SecureChannel, r ua.Request, reqI
 	}
 
 	select {
-	case session.PublishRequests <- PubReq{Req: req, ID: reqID}:
+	case session.PublishRequests <- PubReq{Req: req, ID: reqID, Received: time.Now()}:
 	default:
 		if s.srv.cfg.logger != nil {
 			s.srv.cfg.logger.Warn("Too many publish reqs.")
@@ -254,6 +254,20 @@ type PubReq struct {
 
 	// The request ID (from the header) of the publish request.  This has to be used when replying.
 	ID uint32
+
+	// Received is when the request arrived. plantwin patch: a request
+	// older than its TimeoutHint was given up by the client, and an
+	// answer to it would be lost (see expired).
+	Received time.Time
+}
+
+// expired reports whether the client has given up waiting for p (its
+// TimeoutHint has passed). plantwin patch.
+func (p PubReq) expired() bool {
+	if p.Req == nil || p.Req.RequestHeader == nil || p.Req.RequestHeader.TimeoutHint == 0 {
+		return false
+	}
+	return time.Since(p.Received) > time.Duration(p.Req.RequestHeader.TimeoutHint)*time.Millisecond
 }
 
 // This is the type that with its run() function will work in the bakground fullfilling subscription
@@ -397,6 +411,9 @@ func (s *Subscription) run() {
 						keepalive_counter = 0
 						select {
 						case pubreq := <-s.Session.PublishRequests:
+							if pubreq.expired() {
+								continue // plantwin patch: the client gave up on it
+							}
 							err := s.keepalive(pubreq)
 							if err != nil {
 								if s.srv.srv.cfg.logger != nil {
@@ -431,6 +448,11 @@ func (s *Subscription) run() {
 			case <-s.shutdown:
 				return
 			case pubreq = <-s.Session.PublishRequests:
+				if pubreq.expired() {
+					// plantwin patch: the client gave up on this request; an
+					// answer to it would be dropped, and its data lost.
+					continue
+				}
 				// once we get a publish request, we should move on to publish them back
 				break L2
 			case newNotification := <-s.NotifyChannel:

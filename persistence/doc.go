@@ -49,6 +49,7 @@
 //	prefix key                                              value                                  writer
 //	0x01   0x01 "format"                                    store format version (uvarint)         Open (new store)
 //	0x01   0x01 "storeid"                                   16 random bytes (Store.ID)             Open (when absent)
+//	0x01   0x01 NAME                                        the caller's bytes                     PutMeta (e.g. "roster")
 //	0x02   0x02 twin                                        1 | version | epoch | snapshot version committer (every write, Activate)
 //	0x03   0x03 twin version                                1 | epoch (uvarint) | event bytes      committer
 //	0x04   0x04 twin version                                1 | snapshot bytes                     committer; one key per twin

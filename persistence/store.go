@@ -756,3 +756,29 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // elapsedSeconds is time.Since in seconds.
 func elapsedSeconds(t time.Time) float64 { return time.Since(t).Seconds() }
+
+// PutMeta stores a store-level value under name (a synced write), for
+// the node's own records such as the cluster roster. The names "format"
+// and "storeid" are the store's.
+func (s *Store) PutMeta(name string, value []byte) error {
+	if name == "" || name == "format" || name == "storeid" {
+		return fmt.Errorf("persistence: meta name %q: %w", name, ErrInvalidWrite)
+	}
+	if err := s.db.Set(append([]byte{PrefixMeta}, name...), value, pebble.Sync); err != nil {
+		return fmt.Errorf("persistence: write meta %s: %w", name, err)
+	}
+	return nil
+}
+
+// GetMeta returns the value PutMeta stored under name.
+func (s *Store) GetMeta(name string) ([]byte, bool, error) {
+	v, closer, err := s.db.Get(append([]byte{PrefixMeta}, name...))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("persistence: read meta %s: %w", name, err)
+	}
+	defer closer.Close()
+	return clone(v), true, nil
+}

@@ -13,8 +13,20 @@
 // each termination). On a single node the cluster has one member and every
 // twin is placed locally.
 //
-// This is the minimal form the runtime core needs; replication, hand-off and
-// fencing across nodes are built on top of it by the cluster work.
+// The provider keeps its own member table, copied inside memberlist's
+// callbacks, with each node's name, role, zone, API address and state
+// ([Provider.Members], [Provider.SetState]).
+//
+// Replication is being built on top (docs/cluster-design.md), in pieces
+// that are not wired into the runtime yet: [Placement] (rendezvous order
+// over stable node names: replica sets and owners), [Roster] (the
+// persisted membership quorums are counted over, with joint quorums while
+// it changes), the replica actor ([SpawnReplica]: fence requests and
+// replicated batches against the node's store, persistence.Store.Fence
+// and sync writes) and the codec between persistence.Write and the
+// replication messages. Until the roster protocol exists a node does not
+// join others: without replication a joined node would serve twins from
+// an empty store.
 //
 // Concurrency: Provider and Lookup methods are safe for concurrent use.
 // memberlist callbacks never block: they send to a buffered channel and

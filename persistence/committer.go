@@ -628,6 +628,18 @@ func (s *Store) cutLog(b *pebble.Batch, w *Write, h, base Head, counts map[int64
 	if base.Version >= h.Version {
 		return nil // nothing after the cut had history
 	}
+	return s.scanTwinHistory(twin, base.Version, func(k HistoryKey, key, _ []byte) error {
+		counts[HourBucket(k.SourceTime)]--
+		return b.Delete(key, nil)
+	})
+}
+
+// scanTwinHistory calls fn with each history point of the twin whose
+// version is above after (its decoded key, its raw key, its value), bucket
+// by bucket in time order: it scans the twin's series in every hour
+// bucket the bucket counters list (about 168 seeks with 7-day retention).
+// The key and value are valid only during the call.
+func (s *Store) scanTwinHistory(twin string, after int64, fn func(k HistoryKey, key, value []byte) error) error {
 	stats := []byte{PrefixHistoryStats}
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: stats, UpperBound: prefixEnd(stats)})
 	if err != nil {
@@ -650,14 +662,13 @@ func (s *Store) cutLog(b *pebble.Batch, w *Write, h, base Head, counts map[int64
 		}
 		for hit.First(); hit.Valid(); hit.Next() {
 			k, err := DecodeHistoryKey(hit.Key())
-			if err != nil || k.TwinID != twin || k.Version <= base.Version {
+			if err != nil || k.TwinID != twin || k.Version <= after {
 				continue
 			}
-			if err := b.Delete(hit.Key(), nil); err != nil {
+			if err := fn(k, hit.Key(), hit.Value()); err != nil {
 				hit.Close()
 				return err
 			}
-			counts[bucket]--
 		}
 		if err := errors.Join(hit.Error(), hit.Close()); err != nil {
 			return err

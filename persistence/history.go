@@ -186,3 +186,22 @@ func (s *Store) runRetention(ctx context.Context) {
 		}
 	}
 }
+
+// ReadHistoryAfter calls fn with every history point of the twin whose
+// version is above after, in hour buckets in time order (within a bucket
+// by property, source time, version): what a replica catching up from
+// version after lacks (docs/cluster-design.md §3.5). It scans the twin's
+// series in every bucket retained.
+func (s *Store) ReadHistoryAfter(twinID string, after int64, fn func(HistoryPoint) error) error {
+	err := s.scanTwinHistory(twinID, after, func(k HistoryKey, _, value []byte) error {
+		data, err := decodePlainValue(value)
+		if err != nil {
+			return fmt.Errorf("history point of %s %s at %d: %w", twinID, k.Property, k.SourceTime, err)
+		}
+		return fn(HistoryPoint{Property: k.Property, SourceTime: k.SourceTime, Version: k.Version, Data: clone(data)})
+	})
+	if err != nil {
+		return fmt.Errorf("persistence: read history of twin %s after version %d: %w", twinID, after, err)
+	}
+	return nil
+}

@@ -773,6 +773,14 @@ func TestSyncWrite(t *testing.T) {
 	if want := []string{"1:\x01", "2:\x02", "3:\x03", "4:b4"}; !slices.Equal(points, want) {
 		t.Errorf("history after the cut: %q, want %q", points, want)
 	}
+	// What a replica at version 2 lacks, across both hour buckets.
+	var after []string
+	if err := s.ReadHistoryAfter("t", 2, func(p HistoryPoint) error {
+		after = append(after, fmt.Sprintf("%d:%s", p.Version, p.Data))
+		return nil
+	}); err != nil || !slices.Equal(after, []string{"3:\x03", "4:b4"}) {
+		t.Errorf("history after version 2: %q, %v", after, err)
+	}
 	if h, _ := s.Head("t"); h != (Head{Version: 4, Epoch: 9}) {
 		t.Errorf("head %+v", h)
 	}

@@ -46,10 +46,6 @@ type ReplayReport struct {
 	Rejected    int64         // samples the twins refused (unknown property, wrong type, out of range)
 }
 
-// settleTimeout bounds the wait for the twins' work in hand (a guard:
-// Busy returns to 0 within milliseconds).
-const settleTimeout = 30 * time.Second
-
 // maxRejectLogs bounds the rejections a replay logs one by one.
 const maxRejectLogs = 10
 
@@ -155,7 +151,7 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 			return nil, fmt.Errorf("simrun: replay: t=%v: %w", blk.At, err)
 		}
 		rep.Samples += int64(len(blk.Samples))
-		if err := settle(rt); err != nil {
+		if err := quiesce(rt, nil); err != nil {
 			return nil, fmt.Errorf("simrun: replay: t=%v: %w", blk.At, err)
 		}
 		if o.Speed > 0 {
@@ -182,7 +178,7 @@ func Replay(ctx context.Context, r *recording.Reader, o ReplayOptions) (*ReplayR
 			}
 		}
 	}
-	if err := settle(rt); err != nil {
+	if err := quiesce(rt, nil); err != nil {
 		return nil, fmt.Errorf("simrun: replay: at the end: %w", err)
 	}
 	rep.Simulated = latest - first
@@ -303,17 +299,4 @@ func applyCounting(rt *actors.Runtime, batches []*pb.ApplyTelemetry, rejected *a
 	}
 	wg.Wait()
 	return first
-}
-
-// settle waits until the twins have no work in hand (actors.Runtime.Busy),
-// within settleTimeout.
-func settle(rt *actors.Runtime) error {
-	deadline := time.Now().Add(settleTimeout)
-	for rt.Busy() != 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the twins still have %d pieces of work in hand after %v", rt.Busy(), settleTimeout)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	return nil
 }

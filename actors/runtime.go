@@ -68,6 +68,19 @@ type Config struct {
 	// RequestTimeout bounds ingest batches and state reads (wall time).
 	// Default 15s.
 	RequestTimeout time.Duration
+	// Replicas is the number of nodes that hold each twin's journal and
+	// snapshots (R), the owner included; fewer while the roster is
+	// smaller. Default 3.
+	Replicas int
+	// ReplicaTimeout bounds each exchange with another node's replica
+	// (wall time). Default 2s.
+	ReplicaTimeout time.Duration
+	// JoinTimeout bounds how long a node started with Cluster.Join waits
+	// to be added to the cluster's roster (wall time). Default 5m.
+	JoinTimeout time.Duration
+	// RemoteOptions are extra protoactor remote options (TLS, message
+	// sizes).
+	RemoteOptions []remote.ConfigOption
 	// MaxInFlight bounds the ingest batches submitted and not yet answered;
 	// past it Submit fails at once with ErrOverloaded (counted), so a flood
 	// cannot grow mailboxes without bound. Default 200,000.
@@ -101,6 +114,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 200000
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 3
+	}
+	if c.ReplicaTimeout <= 0 {
+		c.ReplicaTimeout = 2 * time.Second
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = 5 * time.Minute
 	}
 }
 
@@ -136,6 +158,9 @@ type Runtime struct {
 	feed     *feed
 	started  time.Time
 	provider *plcluster.Provider
+	topo     *plcluster.Topology
+	repl     *plcluster.Replicator
+	roster   *plcluster.RosterService
 
 	device atomic.Pointer[Device]
 	keys   atomic.Uint64 // for idempotency keys of commands invoked without one
@@ -197,6 +222,9 @@ func Start(cfg Config) (*Runtime, error) {
 	))
 	provCfg := cfg.Cluster
 	provCfg.Logger = cfg.Logger.With("component", "membership")
+	if provCfg.NodeName == "" {
+		provCfg.NodeName = "plantwin"
+	}
 	provider, err := plcluster.NewProvider(provCfg)
 	if err != nil {
 		return nil, err
@@ -214,11 +242,50 @@ func Start(cfg Config) (*Runtime, error) {
 		// Lock-free mailboxes: a linked queue costs nothing while a twin is
 		// idle, where the default ring buffer holds ten slots per twin.
 		actor.WithMailbox(actor.UnboundedLockfree()))}
-	ccfg := cluster.Configure("plantwin", provider, r.lookup, remote.Configure(host, port),
+	// The roster (who holds and votes for each twin's data) and the
+	// replicator (which writes to those nodes) come before membership.
+	name := provCfg.NodeName
+	joining := len(provCfg.Join) > 0
+	r.topo = plcluster.NewTopology(name, cfg.Replicas, nil)
+	r.lookup.UseTopology(r.topo, provider.Members)
+	r.repl = plcluster.NewReplicator(cfg.Store, r.system, r.topo, cfg.ReplicaTimeout, cfg.Logger.With("component", "replication"))
+	if cfg.Registerer != nil {
+		if err := r.repl.Register(cfg.Registerer); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Journal == nil {
+		r.journal = r.repl
+	}
+	r.roster = plcluster.NewRosterService(cfg.Store, r.system, r.topo, cfg.ReplicaTimeout, cfg.Logger.With("component", "roster"),
+		func(plcluster.Roster) { r.lookup.Recheck() })
+	self := plcluster.RosterMember{Name: name, StoreID: cfg.Store.ID()}
+	needJoin := false
+	if err := r.roster.Load(self, joining); errors.Is(err, plcluster.ErrNoRoster) {
+		needJoin = true
+	} else if err != nil {
+		return nil, err
+	}
+	if _, err := plcluster.SpawnReplica(r.system, cfg.Store, name, r.roster); err != nil {
+		return nil, err
+	}
+	ropts := append([]remote.ConfigOption{}, cfg.RemoteOptions...)
+	ccfg := cluster.Configure("plantwin", provider, r.lookup, remote.Configure(host, port, ropts...),
 		cluster.WithKinds(kind), cluster.WithRequestTimeout(cfg.RequestTimeout))
 	r.cluster = cluster.New(r.system, ccfg)
 	if err := startMember(r.cluster); err != nil {
 		return nil, err
+	}
+	if needJoin {
+		self.ActorAddr, self.GossipAddr = r.system.Address(), provider.GossipAddr()
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.JoinTimeout)
+		err := r.roster.JoinVia(ctx, self, provider.Members, time.Second)
+		cancel()
+		if err != nil {
+			r.cluster.Shutdown(false)
+			r.disp.stop()
+			return nil, err
+		}
 	}
 	// Wait until membership has placed this node.
 	probe := cluster.NewClusterIdentity("probe", TwinKind)
@@ -418,11 +485,49 @@ func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, err
 		}
 		// The activation stopped between lookup and request: read storage.
 	}
+	if !r.topo.Alone(id) {
+		// This store is one replica of several and may lag: ask the twin
+		// itself, on its owner (activating it there).
+		return r.ownerState(ctx, spec)
+	}
 	st, err := r.LoadState(spec)
 	if err != nil {
 		return nil, false, err
 	}
 	return st, false, nil
+}
+
+// ownerState asks twin spec's activation, on whichever node owns it, for
+// its acknowledged state.
+func (r *Runtime) ownerState(ctx context.Context, spec *twins.Spec) (*twins.State, bool, error) {
+	timeout := r.cfg.RequestTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := actor.NewFuture(r.system, timeout)
+	if !r.lookup.Send(r.identity(spec.ID), &pb.GetTwinState{TwinId: spec.ID}, f.PID()) {
+		return nil, false, fmt.Errorf("%w: twin %s: no node owns it now", ErrUnavailable, spec.ID)
+	}
+	res, err := f.Result()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		return nil, false, fmt.Errorf("%w: twin %s: %v", ErrUnavailable, spec.ID, err)
+	}
+	rep, ok := res.(*pb.TwinStateReply)
+	switch {
+	case !ok:
+		return nil, false, fmt.Errorf("%w: twin %s: unexpected answer %T", ErrUnavailable, spec.ID, res)
+	case rep.Error != "":
+		return nil, false, fmt.Errorf("%w: twin %s: %s", ErrUnavailable, spec.ID, rep.Error)
+	}
+	st := twins.NewState(spec)
+	if err := decodeSnapshot(st, rep.Snapshot); err != nil {
+		return nil, false, err
+	}
+	st.Version = rep.Version
+	return st, true, nil
 }
 
 // ErrJournalTrimmed says the journal no longer holds the versions asked

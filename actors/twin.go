@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -218,7 +219,7 @@ type request struct {
 type commit struct {
 	replies      []reply
 	queued       []request             // write requests that arrived meanwhile: the next commit
-	stateReaders []*actor.PID          // local state reads (getState) waiting for this commit
+	stateReaders []stateReader         // state reads waiting for this commit
 	changes      []VersionedEvent      // events to publish once durable (only while the feed has subscribers)
 	events       int                   // journal events in this commit
 	snapshot     int64                 // version of the snapshot in this commit, 0 if none
@@ -246,6 +247,22 @@ type recentReply struct {
 	version  int64
 	accepted int32
 	done     bool
+}
+
+// stateReader is a read waiting for the commit in flight: a local
+// getState (answered with a copy) or a GetTwinState (answered encoded).
+type stateReader struct {
+	pid   *actor.PID
+	proto bool
+}
+
+// stateReply encodes the twin's acknowledged state for GetTwinState.
+func (a *twinActor) stateReply() *pb.TwinStateReply {
+	data, err := encodeSnapshot(&a.st)
+	if err != nil {
+		return &pb.TwinStateReply{TwinId: a.id, Error: fmt.Sprintf("encode state: %v", err)}
+	}
+	return &pb.TwinStateReply{TwinId: a.id, Version: a.st.Version, Snapshot: data}
 }
 
 // getState asks a twin for a copy of its acknowledged state (a
@@ -310,10 +327,21 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			return
 		}
 		if a.inflight != nil {
-			a.inflight.stateReaders = append(a.inflight.stateReaders, ctx.Sender())
+			a.inflight.stateReaders = append(a.inflight.stateReaders, stateReader{pid: ctx.Sender()})
 			return
 		}
 		ctx.Respond(a.st.Clone())
+	case *pb.GetTwinState:
+		a.lastActive = time.Now().UnixNano()
+		if a.failed != "" {
+			ctx.Respond(&pb.TwinStateReply{TwinId: a.id, Error: a.failed})
+			return
+		}
+		if a.inflight != nil {
+			a.inflight.stateReaders = append(a.inflight.stateReaders, stateReader{pid: ctx.Sender(), proto: true})
+			return
+		}
+		ctx.Respond(a.stateReply())
 	case *commitDone:
 		a.committed(ctx, m.err)
 	case *idleCheck:
@@ -791,7 +819,11 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 			a.send(ctx, q.sender, a.failure(q.msg, why))
 		}
 		for _, rd := range c.stateReaders {
-			ctx.Send(rd, &pb.TelemetryApplied{TwinId: a.id, Error: why})
+			if rd.proto {
+				ctx.Send(rd.pid, &pb.TwinStateReply{TwinId: a.id, Error: why})
+				continue
+			}
+			ctx.Send(rd.pid, &pb.TelemetryApplied{TwinId: a.id, Error: why})
 		}
 		a.failed = why
 		a.stopping = true
@@ -818,7 +850,11 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 	}
 	a.afterChange(ctx)
 	for _, rd := range c.stateReaders {
-		ctx.Send(rd, a.st.Clone())
+		if rd.proto {
+			ctx.Send(rd.pid, a.stateReply())
+			continue
+		}
+		ctx.Send(rd.pid, a.st.Clone())
 	}
 	if len(c.queued) > 0 {
 		// Requests that reached the mailbox before passivation was granted
@@ -864,7 +900,12 @@ func (a *twinActor) onStopping() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = a.rt.journal.Commit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Snapshot: &persistence.Snapshot{Version: a.st.Version, Data: data}})
-	if err != nil {
+	switch {
+	case errors.Is(err, persistence.ErrFenced):
+		// A newer activation on another node took over (the twin moved):
+		// its log is the twin's now, and this one has nothing to add.
+		a.rt.log.Info("twin moved: a newer activation took over", "twin", a.id)
+	case err != nil:
 		a.rt.log.Warn("snapshot at stop failed", "twin", a.id, "err", err)
 	}
 }

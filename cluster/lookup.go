@@ -32,6 +32,10 @@ type Lookup struct {
 	self      string
 	placement *actor.PID
 	sub       *eventstream.Subscription
+	// topo, when set (UseTopology), places identities by the roster and
+	// the members instead of protoactor's rendezvous over addresses.
+	topo    *Topology
+	members func() []Member
 
 	mu struct {
 		sync.RWMutex
@@ -63,6 +67,9 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	l.placement = pid
 	l.sub = c.ActorSystem.EventStream.Subscribe(func(ev any) {
 		if t, ok := ev.(*cluster.ClusterTopology); ok {
+			if l.topo != nil {
+				l.topo.SetMembers(l.members())
+			}
 			r := cluster.NewRendezvous()
 			r.UpdateMembers(t.Members)
 			l.rdv.Store(r)
@@ -71,9 +78,30 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 	})
 }
 
+// UseTopology makes the lookup place identities by t (the roster's
+// rendezvous order over node names, the first usable replica owning),
+// with members as the source of t's member view on every topology
+// change. Call it before the cluster starts.
+func (l *Lookup) UseTopology(t *Topology, members func() []Member) {
+	l.topo, l.members = t, members
+}
+
+// Recheck makes the placement actor stop the activations this node no
+// longer owns (after a roster change, which is not a topology event).
+func (l *Lookup) Recheck() {
+	if l.placement != nil {
+		l.c.ActorSystem.Root.Send(l.placement, &recheck{})
+	}
+}
+
+type recheck struct{}
+
 // Owner returns the actor-system address of the member that owns identity
 // (empty if there are no members yet).
 func (l *Lookup) Owner(ci *cluster.ClusterIdentity) string {
+	if l.topo != nil {
+		return l.topo.Owner(ci.Identity)
+	}
 	return l.rdv.Load().GetByClusterIdentity(ci)
 }
 
@@ -272,15 +300,14 @@ func (p *placementActor) Receive(ctx actor.Context) {
 			k.Dec()
 		}
 		p.resume(ctx, key)
-	case *cluster.ClusterTopology:
+	case *cluster.ClusterTopology, *recheck:
 		// Stop activations this node no longer owns; their next message
-		// activates them on the new owner from durable state.
-		r := cluster.NewRendezvous()
-		r.UpdateMembers(msg.Members)
+		// activates them on the new owner from durable state. (The lookup
+		// installed the new placement before sending the topology here.)
 		p.l.mu.RLock()
 		var moved []*actor.PID
 		for _, pid := range p.l.mu.byKey {
-			if ci, ok := identityOf(pid); ok && r.GetByClusterIdentity(ci) != p.l.self {
+			if ci, ok := identityOf(pid); ok && p.l.Owner(ci) != p.l.self {
 				moved = append(moved, pid)
 			}
 		}

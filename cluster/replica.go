@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,14 +23,16 @@ const ReplicaActorName = "plantwin-replica"
 // store's answers come back on other goroutines, which reply to the
 // sender directly.
 type replicaActor struct {
-	store *persistence.Store
-	node  string
+	store  *persistence.Store
+	node   string
+	roster *RosterService // nil: roster messages are refused
 }
 
 // SpawnReplica starts the node's replica actor over store; node is this
-// node's name, given in answers.
-func SpawnReplica(system *actor.ActorSystem, store *persistence.Store, node string) (*actor.PID, error) {
-	props := actor.PropsFromProducer(func() actor.Actor { return &replicaActor{store: store, node: node} })
+// node's name, given in answers; roster (nil: none) takes the roster
+// messages.
+func SpawnReplica(system *actor.ActorSystem, store *persistence.Store, node string, roster *RosterService) (*actor.PID, error) {
+	props := actor.PropsFromProducer(func() actor.Actor { return &replicaActor{store: store, node: node, roster: roster} })
 	pid, err := system.Root.SpawnNamed(props, ReplicaActorName)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: spawn the replica actor: %w", err)
@@ -49,7 +52,46 @@ func (a *replicaActor) Receive(ctx actor.Context) {
 		go func() { reply(a.fence(m)) }()
 	case *pb.ReplicateBatch:
 		a.replicate(m, reply)
+	case *pb.PullRequest:
+		go func() { reply(a.pull(m)) }()
+	case *pb.RosterJoin:
+		go func() {
+			if a.roster == nil {
+				reply(&pb.RosterReply{Error: "this node keeps no roster"})
+				return
+			}
+			reply(rosterReply(a.roster.Join(m)))
+		}()
+	case *pb.RosterUpdate:
+		go func() {
+			if a.roster == nil {
+				reply(&pb.RosterReply{Error: "this node keeps no roster"})
+				return
+			}
+			var r Roster
+			if err := json.Unmarshal(m.Roster, &r); err != nil {
+				reply(&pb.RosterReply{Error: fmt.Sprintf("malformed roster: %v", err)})
+				return
+			}
+			err := a.roster.Update(r)
+			cur, _ := a.roster.topo.Roster()
+			reply(rosterReply(cur, err))
+		}()
 	}
+}
+
+// pull answers an activation that adopted this replica's log: the sync
+// write that brings the asker's log in line with this one.
+func (a *replicaActor) pull(m *pb.PullRequest) *pb.PullResponse {
+	if m.TwinId == "" {
+		return &pb.PullResponse{Error: "pull without a twin"}
+	}
+	target := LogState{Head: persistence.Head{Version: m.Version, Epoch: m.LogEpoch, SnapshotVersion: m.SnapshotVersion}, Runs: runsFromProto(m.Runs)}
+	w, err := BuildSync(a.store, m.TwinId, m.Epoch, target)
+	if err != nil {
+		return &pb.PullResponse{Error: err.Error()}
+	}
+	return &pb.PullResponse{Write: WriteToProto(w, 0)}
 }
 
 // fence promises m's epoch, or says what the store holds instead.
@@ -116,8 +158,8 @@ func (a *replicaActor) result(twin string, err error) *pb.TwinResult {
 	if f, ferr := a.store.ReadFence(twin); ferr == nil {
 		r.PromisedEpoch, r.Promiser = f.Promised, f.By
 	}
-	if h, herr := a.store.Head(twin); herr == nil {
-		r.LogEpoch, r.Version = h.Epoch, h.Version
+	if l, lerr := localLog(a.store, twin); lerr == nil {
+		r.LogEpoch, r.Version, r.SnapshotVersion, r.Runs = l.Head.Epoch, l.Head.Version, l.Head.SnapshotVersion, runsToProto(l.Runs)
 	}
 	return r
 }

@@ -62,7 +62,7 @@ func replicaHelper(dir, port string) int {
 	// races on its endpoint manager's state once an endpoint was used
 	// (found by -race; see docs/cluster-design.md §10).
 	startRemote(sys, p)
-	if _, err := SpawnReplica(sys, store, "n2"); err != nil {
+	if _, err := SpawnReplica(sys, store, "n2", nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -11,11 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	plcluster "github.com/plantwin/plantwin/cluster"
 )
 
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "The cluster's members, as the nodes see them"}
-	cmd.AddCommand(newClusterMembersCmd())
+	cmd.AddCommand(newClusterMembersCmd(), newClusterKeygenCmd())
 	return cmd
 }
 
@@ -136,4 +137,23 @@ func memberNode(ctx context.Context, o clientOptions, m *pb.Member) (*pb.Node, e
 		return nil, callError("get node", m.ApiAddress, err)
 	}
 	return n, nil
+}
+
+func newClusterKeygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen",
+		Short: "Print a new gossip encryption key (for serve --gossip-key-file)",
+		Long: `Print a new random 32-byte gossip encryption key, base64-encoded. Store it
+in a file readable only by plantwin on every node and pass it with
+serve --gossip-key-file: every node of a cluster needs the same key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := plcluster.NewGossipKey()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), key)
+			return err
+		},
+	}
 }

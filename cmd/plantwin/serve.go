@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asynkron/protoactor-go/remote"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -60,6 +61,13 @@ type serveOptions struct {
 	clientCA         string
 	tokens           string
 	nodeName         string
+	bind             string
+	advertise        string
+	join             []string
+	clusterProfile   string
+	replicas         int
+	gossipKeyFile    string
+	clusterTLS       plcluster.RemoteTLS
 }
 
 func newServeCmd() *cobra.Command {
@@ -92,7 +100,16 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.remote, "remote", "127.0.0.1:0", "protoactor remote listen address (port 0: a free port)")
-	f.StringVar(&o.gossip, "gossip", "127.0.0.1:0", "memberlist gossip listen address (port 0: a free port)")
+	f.StringVar(&o.gossip, "gossip", "", "deprecated name of --bind")
+	f.StringVar(&o.bind, "bind", "", "memberlist gossip listen address, host:port (default 127.0.0.1:0: loopback, a free port; a seed node needs a fixed port)")
+	f.StringVar(&o.advertise, "advertise", "", "gossip address the other nodes use to reach this one, host:port (default: the bound address)")
+	f.StringSliceVar(&o.join, "join", nil, "join the cluster through these seed nodes' gossip addresses, host:port[,...]; retried until one answers")
+	f.StringVar(&o.clusterProfile, "cluster-profile", "lan", "memberlist timings: lan (a node's crash is noticed in 5-7 s) or local (one machine: tests, development)")
+	f.IntVar(&o.replicas, "replicas", 3, "nodes that hold each twin's journal and snapshots, the owner included; an update is acknowledged once a majority of them has it")
+	f.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "encrypt gossip with the base64 key in this file (16, 24 or 32 bytes; 'plantwin cluster keygen' makes one); every node needs the same key")
+	f.StringVar(&o.clusterTLS.CertFile, "cluster-tls-cert", "", "mutual TLS between nodes: this node's PEM certificate (DNS name "+plcluster.TLSServerName+"; needs --cluster-tls-key and --cluster-ca)")
+	f.StringVar(&o.clusterTLS.KeyFile, "cluster-tls-key", "", "PEM private key of --cluster-tls-cert")
+	f.StringVar(&o.clusterTLS.CAFile, "cluster-ca", "", "PEM CA that signs every node's --cluster-tls-cert")
 	f.DurationVar(&o.passivateAfter, "passivate-after", 10*time.Minute, "passivate a twin idle this long (wall time; negative: never)")
 	f.IntVar(&o.snapshotEvery, "snapshot-every", 1000, "snapshot a twin every N events")
 	f.DurationVar(&o.historyRetention, "history-retention", 7*24*time.Hour, "keep property history this long (0: forever)")
@@ -158,6 +175,59 @@ func checkListen(o serveOptions) error {
 		return nil
 	}
 	return checkLoopback("listen", o.listen, "the API would be served without "+strings.Join(missing, " and "), o.insecure)
+}
+
+// clusterConfig checks the cluster flags and returns the membership
+// configuration and the remote's options (TLS, message sizes).
+func clusterConfig(o *serveOptions) (plcluster.Config, []remote.ConfigOption, error) {
+	switch {
+	case o.gossip != "" && o.bind != "":
+		return plcluster.Config{}, nil, errors.New("--gossip is the old name of --bind: give one of them")
+	case o.bind == "":
+		o.bind = o.gossip
+	}
+	if o.bind == "" {
+		o.bind = "127.0.0.1:0"
+	}
+	if o.replicas < 1 {
+		return plcluster.Config{}, nil, fmt.Errorf("--replicas %d: want at least 1", o.replicas)
+	}
+	if err := o.clusterTLS.Validate(); err != nil {
+		return plcluster.Config{}, nil, err
+	}
+	addrs := map[string]string{"bind": o.bind, "advertise": o.advertise, "remote": o.remote}
+	if err := plcluster.CheckClusterAddrs(addrs, o.gossipKeyFile != "", o.clusterTLS.Enabled(), o.insecure); err != nil {
+		return plcluster.Config{}, nil, err
+	}
+	var c plcluster.Config
+	switch o.clusterProfile {
+	case "local":
+		c = plcluster.DefaultLocalConfig()
+	case "lan":
+		c = plcluster.DefaultLANConfig()
+	default:
+		return plcluster.Config{}, nil, fmt.Errorf("--cluster-profile %q: want lan or local", o.clusterProfile)
+	}
+	c.BindAddr, c.AdvertiseAddr, c.Join = o.bind, o.advertise, o.join
+	c.NodeName, c.Role, c.Zone = o.nodeName, o.role, o.zone
+	if o.gossipKeyFile != "" {
+		key, err := plcluster.LoadGossipKey(o.gossipKeyFile)
+		if err != nil {
+			return plcluster.Config{}, nil, fmt.Errorf("--gossip-key-file: %w", err)
+		}
+		c.SecretKey = key
+	}
+	if err := c.Validate(); err != nil {
+		return plcluster.Config{}, nil, err
+	}
+	ropts := plcluster.PlainRemoteOptions()
+	if o.clusterTLS.Enabled() {
+		var err error
+		if ropts, err = o.clusterTLS.Options(); err != nil {
+			return plcluster.Config{}, nil, err
+		}
+	}
+	return c, ropts, nil
 }
 
 // defaultNodeName is the host name, or "plantwin" without one.
@@ -284,10 +354,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkListen(o); err != nil {
 		return err
 	}
-	for flag, addr := range map[string]string{"remote": o.remote, "gossip": o.gossip} {
-		if err := checkLoopback(flag, addr, "cluster traffic is not yet encrypted or authenticated", o.insecure); err != nil {
-			return err
-		}
+	ccfg, ropts, err := clusterConfig(&o)
+	if err != nil {
+		return err
 	}
 	if o.metrics != "" {
 		if err := checkLoopback("metrics", o.metrics, "the metrics endpoint has no authentication", o.insecure); err != nil {
@@ -302,8 +371,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	// The demo plant, its connectors and its generator run on the node
+	// that starts the cluster; nodes that join serve its twins.
+	demoHere := o.demo && len(o.join) == 0
 	var demoPlant *simulations.DemoPlant
-	if o.demo && o.demoFeed == "protocols" {
+	if demoHere && o.demoFeed == "protocols" {
 		// The demo's devices on loopback, read by the node's own
 		// connectors like a real plant's.
 		if demoPlant, err = simulations.StartDemoPlant(cfg, demoPoll(o.demoPeriod)); err != nil {
@@ -350,10 +422,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 	}()
 
-	ccfg := plcluster.DefaultLocalConfig()
-	ccfg.BindAddr = o.gossip
-	ccfg.NodeName, ccfg.Role, ccfg.Zone, ccfg.APIAddr = o.nodeName, o.role, o.zone, lis.Addr().String()
+	ccfg.APIAddr = lis.Addr().String()
 	rt, err := actors.Start(actors.Config{
+		Replicas:       o.replicas,
+		RemoteOptions:  ropts,
 		Twins:          cfg,
 		Store:          store,
 		Logger:         log,
@@ -432,7 +504,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 
 	var gen *simulations.Generator
-	if o.demo {
+	if demoHere {
 		var sink simulations.Sink = rt
 		if demoPlant != nil {
 			sink = demoPlant

@@ -678,9 +678,10 @@ func (x *SetConnectivity) GetCorrelationId() uint64 {
 	return 0
 }
 
-// GetTwinState asks a twin for its acknowledged state (a Twin reply). Not
-// sent yet: it is kept for reads across nodes (the cluster work); a local
-// read takes a copy of the state from the twin.
+// GetTwinState asks a twin for its acknowledged state (a TwinStateReply),
+// from another node or from a node whose store is only one of the twin's
+// replicas: the twin is activated on its owner and answers after its
+// commit in flight.
 type GetTwinState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
@@ -725,6 +726,76 @@ func (x *GetTwinState) GetTwinId() string {
 	return ""
 }
 
+// TwinStateReply is a twin's acknowledged state: its snapshot encoding
+// (TwinSnapshot) at version, or why it cannot answer.
+type TwinStateReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Snapshot      []byte                 `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TwinStateReply) Reset() {
+	*x = TwinStateReply{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TwinStateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TwinStateReply) ProtoMessage() {}
+
+func (x *TwinStateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TwinStateReply.ProtoReflect.Descriptor instead.
+func (*TwinStateReply) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TwinStateReply) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *TwinStateReply) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *TwinStateReply) GetSnapshot() []byte {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *TwinStateReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // ChildReport tells a parent twin a child's current values of the
 // properties its model's roll-ups read (children.sum("power"), ...). A
 // child sends it after each commit that reported one of them.
@@ -741,7 +812,7 @@ type ChildReport struct {
 
 func (x *ChildReport) Reset() {
 	*x = ChildReport{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +824,7 @@ func (x *ChildReport) String() string {
 func (*ChildReport) ProtoMessage() {}
 
 func (x *ChildReport) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[9]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +837,7 @@ func (x *ChildReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChildReport.ProtoReflect.Descriptor instead.
 func (*ChildReport) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{9}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChildReport) GetParentId() string {
@@ -808,7 +879,7 @@ type Wake struct {
 
 func (x *Wake) Reset() {
 	*x = Wake{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +891,7 @@ func (x *Wake) String() string {
 func (*Wake) ProtoMessage() {}
 
 func (x *Wake) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[10]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +904,7 @@ func (x *Wake) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Wake.ProtoReflect.Descriptor instead.
 func (*Wake) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{10}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{11}
 }
 
 // Passivate asks a twin to snapshot and stop now.
@@ -845,7 +916,7 @@ type Passivate struct {
 
 func (x *Passivate) Reset() {
 	*x = Passivate{}
-	mi := &file_plantwin_v1_actor_proto_msgTypes[11]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +928,7 @@ func (x *Passivate) String() string {
 func (*Passivate) ProtoMessage() {}
 
 func (x *Passivate) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_actor_proto_msgTypes[11]
+	mi := &file_plantwin_v1_actor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +941,7 @@ func (x *Passivate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Passivate.ProtoReflect.Descriptor instead.
 func (*Passivate) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{11}
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{12}
 }
 
 var File_plantwin_v1_actor_proto protoreflect.FileDescriptor
@@ -937,7 +1008,12 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\fconnectivity\x18\x02 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12%\n" +
 	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\"'\n" +
 	"\fGetTwinState\x12\x17\n" +
-	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\xe2\x01\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"u\n" +
+	"\x0eTwinStateReply\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1a\n" +
+	"\bsnapshot\x18\x03 \x01(\fR\bsnapshot\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xe2\x01\n" +
 	"\vChildReport\x12\x1b\n" +
 	"\tparent_id\x18\x01 \x01(\tR\bparentId\x12\x19\n" +
 	"\bchild_id\x18\x02 \x01(\tR\achildId\x12<\n" +
@@ -961,7 +1037,7 @@ func file_plantwin_v1_actor_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_actor_proto_rawDescData
 }
 
-var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*Sample)(nil),           // 0: plantwin.v1.Sample
 	(*ApplyTelemetry)(nil),   // 1: plantwin.v1.ApplyTelemetry
@@ -972,32 +1048,33 @@ var file_plantwin_v1_actor_proto_goTypes = []any{
 	(*SetDesired)(nil),       // 6: plantwin.v1.SetDesired
 	(*SetConnectivity)(nil),  // 7: plantwin.v1.SetConnectivity
 	(*GetTwinState)(nil),     // 8: plantwin.v1.GetTwinState
-	(*ChildReport)(nil),      // 9: plantwin.v1.ChildReport
-	(*Wake)(nil),             // 10: plantwin.v1.Wake
-	(*Passivate)(nil),        // 11: plantwin.v1.Passivate
-	nil,                      // 12: plantwin.v1.InvokeCommandOp.ArgsEntry
-	nil,                      // 13: plantwin.v1.SetDesired.ValuesEntry
-	nil,                      // 14: plantwin.v1.ChildReport.ValuesEntry
-	(*Value)(nil),            // 15: plantwin.v1.Value
-	(Quality)(0),             // 16: plantwin.v1.Quality
-	(*Command)(nil),          // 17: plantwin.v1.Command
-	(*Alarm)(nil),            // 18: plantwin.v1.Alarm
-	(Connectivity)(0),        // 19: plantwin.v1.Connectivity
+	(*TwinStateReply)(nil),   // 9: plantwin.v1.TwinStateReply
+	(*ChildReport)(nil),      // 10: plantwin.v1.ChildReport
+	(*Wake)(nil),             // 11: plantwin.v1.Wake
+	(*Passivate)(nil),        // 12: plantwin.v1.Passivate
+	nil,                      // 13: plantwin.v1.InvokeCommandOp.ArgsEntry
+	nil,                      // 14: plantwin.v1.SetDesired.ValuesEntry
+	nil,                      // 15: plantwin.v1.ChildReport.ValuesEntry
+	(*Value)(nil),            // 16: plantwin.v1.Value
+	(Quality)(0),             // 17: plantwin.v1.Quality
+	(*Command)(nil),          // 18: plantwin.v1.Command
+	(*Alarm)(nil),            // 19: plantwin.v1.Alarm
+	(Connectivity)(0),        // 20: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_actor_proto_depIdxs = []int32{
-	15, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
-	16, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
+	16, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
+	17, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
 	0,  // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
 	2,  // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
-	17, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
-	18, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
-	12, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
-	13, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
-	19, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
-	14, // 9: plantwin.v1.ChildReport.values:type_name -> plantwin.v1.ChildReport.ValuesEntry
-	15, // 10: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
-	15, // 11: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
-	15, // 12: plantwin.v1.ChildReport.ValuesEntry.value:type_name -> plantwin.v1.Value
+	18, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
+	19, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
+	13, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
+	14, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
+	20, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
+	15, // 9: plantwin.v1.ChildReport.values:type_name -> plantwin.v1.ChildReport.ValuesEntry
+	16, // 10: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
+	16, // 11: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
+	16, // 12: plantwin.v1.ChildReport.ValuesEntry.value:type_name -> plantwin.v1.Value
 	13, // [13:13] is the sub-list for method output_type
 	13, // [13:13] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
@@ -1017,7 +1094,7 @@ func file_plantwin_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_actor_proto_rawDesc), len(file_plantwin_v1_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

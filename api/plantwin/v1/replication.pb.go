@@ -691,9 +691,10 @@ type TwinResult struct {
 	Version       int64                  `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
 	Runs          []*EpochRun            `protobuf:"bytes,7,rep,name=runs,proto3" json:"runs,omitempty"`
 	// Why, for FAILED.
-	Error         string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Error           string `protobuf:"bytes,8,opt,name=error,proto3" json:"error,omitempty"`
+	SnapshotVersion int64  `protobuf:"varint,9,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *TwinResult) Reset() {
@@ -782,6 +783,13 @@ func (x *TwinResult) GetError() string {
 	return ""
 }
 
+func (x *TwinResult) GetSnapshotVersion() int64 {
+	if x != nil {
+		return x.SnapshotVersion
+	}
+	return 0
+}
+
 // ReplicateAck answers a ReplicateBatch, after the replica's fsync.
 type ReplicateAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -833,6 +841,318 @@ func (x *ReplicateAck) GetResults() []*TwinResult {
 		return x.Results
 	}
 	return nil
+}
+
+// PullRequest asks a replica for what the asking activation's log lacks:
+// the replica answers with a sync write from its own store (the entries
+// after the point where the two logs agree, or its snapshot and the
+// entries after it), which the asker applies under its new epoch.
+type PullRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TwinId string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	// The asking activation's epoch, which the replica has promised.
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The asker's head and journal runs.
+	Version         int64       `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	LogEpoch        uint64      `protobuf:"varint,4,opt,name=log_epoch,json=logEpoch,proto3" json:"log_epoch,omitempty"`
+	SnapshotVersion int64       `protobuf:"varint,5,opt,name=snapshot_version,json=snapshotVersion,proto3" json:"snapshot_version,omitempty"`
+	Runs            []*EpochRun `protobuf:"bytes,6,rep,name=runs,proto3" json:"runs,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PullRequest) Reset() {
+	*x = PullRequest{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PullRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PullRequest) ProtoMessage() {}
+
+func (x *PullRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
+func (*PullRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PullRequest) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *PullRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PullRequest) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *PullRequest) GetLogEpoch() uint64 {
+	if x != nil {
+		return x.LogEpoch
+	}
+	return 0
+}
+
+func (x *PullRequest) GetSnapshotVersion() int64 {
+	if x != nil {
+		return x.SnapshotVersion
+	}
+	return 0
+}
+
+func (x *PullRequest) GetRuns() []*EpochRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
+// PullResponse carries the sync write, or why there is none.
+type PullResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Write         *TwinWrite             `protobuf:"bytes,1,opt,name=write,proto3" json:"write,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PullResponse) Reset() {
+	*x = PullResponse{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PullResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PullResponse) ProtoMessage() {}
+
+func (x *PullResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
+func (*PullResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PullResponse) GetWrite() *TwinWrite {
+	if x != nil {
+		return x.Write
+	}
+	return nil
+}
+
+func (x *PullResponse) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// RosterJoin asks a roster member to add a node to the cluster's roster.
+type RosterJoin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	StoreId       string                 `protobuf:"bytes,2,opt,name=store_id,json=storeId,proto3" json:"store_id,omitempty"`
+	GossipAddress string                 `protobuf:"bytes,3,opt,name=gossip_address,json=gossipAddress,proto3" json:"gossip_address,omitempty"`
+	ActorAddress  string                 `protobuf:"bytes,4,opt,name=actor_address,json=actorAddress,proto3" json:"actor_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RosterJoin) Reset() {
+	*x = RosterJoin{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RosterJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RosterJoin) ProtoMessage() {}
+
+func (x *RosterJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RosterJoin.ProtoReflect.Descriptor instead.
+func (*RosterJoin) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RosterJoin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RosterJoin) GetStoreId() string {
+	if x != nil {
+		return x.StoreId
+	}
+	return ""
+}
+
+func (x *RosterJoin) GetGossipAddress() string {
+	if x != nil {
+		return x.GossipAddress
+	}
+	return ""
+}
+
+func (x *RosterJoin) GetActorAddress() string {
+	if x != nil {
+		return x.ActorAddress
+	}
+	return ""
+}
+
+// RosterUpdate hands a node a newer roster to store (JSON, as
+// cluster.Roster).
+type RosterUpdate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Roster        []byte                 `protobuf:"bytes,1,opt,name=roster,proto3" json:"roster,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RosterUpdate) Reset() {
+	*x = RosterUpdate{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RosterUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RosterUpdate) ProtoMessage() {}
+
+func (x *RosterUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RosterUpdate.ProtoReflect.Descriptor instead.
+func (*RosterUpdate) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RosterUpdate) GetRoster() []byte {
+	if x != nil {
+		return x.Roster
+	}
+	return nil
+}
+
+// RosterReply answers RosterJoin and RosterUpdate: the node's roster
+// after the change (JSON), or why it was refused.
+type RosterReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Roster        []byte                 `protobuf:"bytes,1,opt,name=roster,proto3" json:"roster,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RosterReply) Reset() {
+	*x = RosterReply{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RosterReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RosterReply) ProtoMessage() {}
+
+func (x *RosterReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RosterReply.ProtoReflect.Descriptor instead.
+func (*RosterReply) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RosterReply) GetRoster() []byte {
+	if x != nil {
+		return x.Roster
+	}
+	return nil
+}
+
+func (x *RosterReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
 }
 
 var File_plantwin_v1_replication_proto protoreflect.FileDescriptor
@@ -895,7 +1215,7 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"\x0eReplicateBatch\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12.\n" +
-	"\x06writes\x18\x03 \x03(\v2\x16.plantwin.v1.TwinWriteR\x06writes\"\x94\x02\n" +
+	"\x06writes\x18\x03 \x03(\v2\x16.plantwin.v1.TwinWriteR\x06writes\"\xbf\x02\n" +
 	"\n" +
 	"TwinResult\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x122\n" +
@@ -905,10 +1225,32 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"\tlog_epoch\x18\x05 \x01(\x04R\blogEpoch\x12\x18\n" +
 	"\aversion\x18\x06 \x01(\x03R\aversion\x12)\n" +
 	"\x04runs\x18\a \x03(\v2\x15.plantwin.v1.EpochRunR\x04runs\x12\x14\n" +
-	"\x05error\x18\b \x01(\tR\x05error\"S\n" +
+	"\x05error\x18\b \x01(\tR\x05error\x12)\n" +
+	"\x10snapshot_version\x18\t \x01(\x03R\x0fsnapshotVersion\"S\n" +
 	"\fReplicateAck\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x121\n" +
-	"\aresults\x18\x02 \x03(\v2\x17.plantwin.v1.TwinResultR\aresults*\x9b\x01\n" +
+	"\aresults\x18\x02 \x03(\v2\x17.plantwin.v1.TwinResultR\aresults\"\xc9\x01\n" +
+	"\vPullRequest\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x1b\n" +
+	"\tlog_epoch\x18\x04 \x01(\x04R\blogEpoch\x12)\n" +
+	"\x10snapshot_version\x18\x05 \x01(\x03R\x0fsnapshotVersion\x12)\n" +
+	"\x04runs\x18\x06 \x03(\v2\x15.plantwin.v1.EpochRunR\x04runs\"R\n" +
+	"\fPullResponse\x12,\n" +
+	"\x05write\x18\x01 \x01(\v2\x16.plantwin.v1.TwinWriteR\x05write\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x87\x01\n" +
+	"\n" +
+	"RosterJoin\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\bstore_id\x18\x02 \x01(\tR\astoreId\x12%\n" +
+	"\x0egossip_address\x18\x03 \x01(\tR\rgossipAddress\x12#\n" +
+	"\ractor_address\x18\x04 \x01(\tR\factorAddress\"&\n" +
+	"\fRosterUpdate\x12\x16\n" +
+	"\x06roster\x18\x01 \x01(\fR\x06roster\";\n" +
+	"\vRosterReply\x12\x16\n" +
+	"\x06roster\x18\x01 \x01(\fR\x06roster\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error*\x9b\x01\n" +
 	"\rReplicaStatus\x12\x1e\n" +
 	"\x1aREPLICA_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REPLICA_STATUS_OK\x10\x01\x12\x19\n" +
@@ -929,7 +1271,7 @@ func file_plantwin_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_plantwin_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_plantwin_v1_replication_proto_goTypes = []any{
 	(ReplicaStatus)(0),          // 0: plantwin.v1.ReplicaStatus
 	(*FenceRequest)(nil),        // 1: plantwin.v1.FenceRequest
@@ -941,21 +1283,28 @@ var file_plantwin_v1_replication_proto_goTypes = []any{
 	(*ReplicateBatch)(nil),      // 7: plantwin.v1.ReplicateBatch
 	(*TwinResult)(nil),          // 8: plantwin.v1.TwinResult
 	(*ReplicateAck)(nil),        // 9: plantwin.v1.ReplicateAck
+	(*PullRequest)(nil),         // 10: plantwin.v1.PullRequest
+	(*PullResponse)(nil),        // 11: plantwin.v1.PullResponse
+	(*RosterJoin)(nil),          // 12: plantwin.v1.RosterJoin
+	(*RosterUpdate)(nil),        // 13: plantwin.v1.RosterUpdate
+	(*RosterReply)(nil),         // 14: plantwin.v1.RosterReply
 }
 var file_plantwin_v1_replication_proto_depIdxs = []int32{
-	2, // 0: plantwin.v1.FenceResponse.runs:type_name -> plantwin.v1.EpochRun
-	4, // 1: plantwin.v1.TwinWrite.events:type_name -> plantwin.v1.ReplicaEntry
-	5, // 2: plantwin.v1.TwinWrite.history:type_name -> plantwin.v1.ReplicaHistoryPoint
-	4, // 3: plantwin.v1.TwinWrite.audit:type_name -> plantwin.v1.ReplicaEntry
-	6, // 4: plantwin.v1.ReplicateBatch.writes:type_name -> plantwin.v1.TwinWrite
-	0, // 5: plantwin.v1.TwinResult.status:type_name -> plantwin.v1.ReplicaStatus
-	2, // 6: plantwin.v1.TwinResult.runs:type_name -> plantwin.v1.EpochRun
-	8, // 7: plantwin.v1.ReplicateAck.results:type_name -> plantwin.v1.TwinResult
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	2,  // 0: plantwin.v1.FenceResponse.runs:type_name -> plantwin.v1.EpochRun
+	4,  // 1: plantwin.v1.TwinWrite.events:type_name -> plantwin.v1.ReplicaEntry
+	5,  // 2: plantwin.v1.TwinWrite.history:type_name -> plantwin.v1.ReplicaHistoryPoint
+	4,  // 3: plantwin.v1.TwinWrite.audit:type_name -> plantwin.v1.ReplicaEntry
+	6,  // 4: plantwin.v1.ReplicateBatch.writes:type_name -> plantwin.v1.TwinWrite
+	0,  // 5: plantwin.v1.TwinResult.status:type_name -> plantwin.v1.ReplicaStatus
+	2,  // 6: plantwin.v1.TwinResult.runs:type_name -> plantwin.v1.EpochRun
+	8,  // 7: plantwin.v1.ReplicateAck.results:type_name -> plantwin.v1.TwinResult
+	2,  // 8: plantwin.v1.PullRequest.runs:type_name -> plantwin.v1.EpochRun
+	6,  // 9: plantwin.v1.PullResponse.write:type_name -> plantwin.v1.TwinWrite
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_replication_proto_init() }
@@ -970,7 +1319,7 @@ func file_plantwin_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_replication_proto_rawDesc), len(file_plantwin_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -298,6 +298,11 @@ func Start(cfg Config) (*Runtime, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	plcluster.SetDrain(r.system, func() (int, time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+		defer cancel()
+		return r.Drain(ctx)
+	})
 	r.ingest = newIngest(r)
 	r.sweepStop, r.sweepDone = make(chan struct{}), make(chan struct{})
 	go r.passivationSweep()
@@ -431,6 +436,84 @@ func (r *Runtime) Members() []plcluster.Member { return r.provider.Members() }
 // SetNodeState announces a state of this node to the cluster
 // ("draining"; "" for serving).
 func (r *Runtime) SetNodeState(state string) error { return r.provider.SetState(state) }
+
+// NodeName is this node's name in the cluster (--node-name).
+func (r *Runtime) NodeName() string { return r.topo.Self() }
+
+// ErrNotDrainable says a node cannot hand its twins off: no other
+// member of its roster is up to take them.
+var ErrNotDrainable = errors.New("actors: no other member to take the twins")
+
+// Drain hands this node's twins to the other nodes: it announces
+// "draining" (its own placement excludes it at once, the others' once
+// gossip tells them), refuses new activations, passivates every local
+// twin (each finishes what it has in flight and writes its final
+// snapshot to its replicas) and waits until none runs here. The node
+// keeps replicating for the others. It returns how many twins moved and
+// how long it took.
+func (r *Runtime) Drain(ctx context.Context) (int, time.Duration, error) {
+	start := time.Now()
+	ro, _ := r.topo.Roster()
+	other := false
+	for _, m := range ro.Members {
+		if m.Name != r.topo.Self() && r.topo.Usable(m.Name) {
+			other = true
+		}
+	}
+	if !other {
+		return 0, 0, fmt.Errorf("%w: %s is the only member serving", ErrNotDrainable, r.topo.Self())
+	}
+	r.topo.SetDraining(true)
+	r.lookup.RefuseActivations(true)
+	if err := r.provider.SetState("draining"); err != nil {
+		r.log.Warn("could not announce draining to the cluster", "err", err)
+	}
+	pids := r.lookup.LocalPIDs()
+	for _, pid := range pids {
+		r.system.Root.Send(pid, &pb.Passivate{})
+	}
+	for r.lookup.Active() > 0 {
+		select {
+		case <-ctx.Done():
+			return len(pids), time.Since(start), fmt.Errorf("actors: drain: %d twins still active: %w", r.lookup.Active(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	took := time.Since(start)
+	r.log.Info("drained: twins handed off", "twins", len(pids), "took", took)
+	return len(pids), took, nil
+}
+
+// DrainMember asks the member called name to drain (see Drain) and
+// waits for its answer.
+func (r *Runtime) DrainMember(ctx context.Context, name string) (int, time.Duration, error) {
+	if name == "" || name == r.topo.Self() {
+		return r.Drain(ctx)
+	}
+	addr, ok := r.topo.Address(name)
+	if !ok {
+		return 0, 0, fmt.Errorf("%w: member %q is not up as this node sees it", ErrUnknownMember, name)
+	}
+	timeout := r.cfg.RequestTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	res, err := r.system.Root.RequestFuture(actor.NewPID(addr, plcluster.ReplicaActorName), &pb.DrainRequest{}, timeout).Result()
+	if err != nil {
+		return 0, 0, fmt.Errorf("actors: drain %s: %w", name, err)
+	}
+	rep, ok := res.(*pb.DrainReply)
+	switch {
+	case !ok:
+		return 0, 0, fmt.Errorf("actors: drain %s: unexpected answer %T", name, res)
+	case rep.Error != "":
+		return int(rep.TwinsMoved), time.Duration(rep.TookNanos), fmt.Errorf("actors: drain %s: %s", name, rep.Error)
+	}
+	return int(rep.TwinsMoved), time.Duration(rep.TookNanos), nil
+}
+
+// ErrUnknownMember says no member of that name is up.
+var ErrUnknownMember = errors.New("actors: no such member")
 
 // GossipAddress is the address memberlist listens on, host:port.
 func (r *Runtime) GossipAddress() string { return r.provider.GossipAddr() }

@@ -36,6 +36,7 @@ type Lookup struct {
 	// the members instead of protoactor's rendezvous over addresses.
 	topo    *Topology
 	members func() []Member
+	refuse  atomic.Bool // draining: no new activations here
 
 	mu struct {
 		sync.RWMutex
@@ -95,6 +96,11 @@ func (l *Lookup) Recheck() {
 }
 
 type recheck struct{}
+
+// RefuseActivations makes this node's placement actor refuse to start
+// activations (a draining node); requests that other nodes send with a
+// stale view fail and are retried on the new owner.
+func (l *Lookup) RefuseActivations(on bool) { l.refuse.Store(on) }
 
 // Owner returns the actor-system address of the member that owns identity
 // (empty if there are no members yet).
@@ -393,6 +399,10 @@ func (p *placementActor) respond(ctx actor.Context, to *actor.PID, msg *cluster.
 	p.l.mu.RUnlock()
 	if pid != nil {
 		reply(&cluster.ActivationResponse{Pid: pid})
+		return
+	}
+	if p.l.refuse.Load() {
+		reply(&cluster.ActivationResponse{Failed: true})
 		return
 	}
 	kind, ok := p.l.c.TryGetClusterKind(ci.Kind)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -26,6 +27,16 @@ type replicaActor struct {
 	store  *persistence.Store
 	node   string
 	roster *RosterService // nil: roster messages are refused
+	drain  func() (moved int, took time.Duration, err error)
+}
+
+// SetDrain installs what a DrainRequest runs (the node's runtime drain).
+func SetDrain(system *actor.ActorSystem, drain func() (int, time.Duration, error)) {
+	system.Root.Send(actor.NewPID(system.Address(), ReplicaActorName), &setDrain{drain})
+}
+
+type setDrain struct {
+	fn func() (int, time.Duration, error)
 }
 
 // SpawnReplica starts the node's replica actor over store; node is this
@@ -52,6 +63,22 @@ func (a *replicaActor) Receive(ctx actor.Context) {
 		go func() { reply(a.fence(m)) }()
 	case *pb.ReplicateBatch:
 		a.replicate(m, reply)
+	case *setDrain:
+		a.drain = m.fn
+	case *pb.DrainRequest:
+		drain := a.drain
+		go func() {
+			if drain == nil {
+				reply(&pb.DrainReply{Error: "this node cannot drain yet (starting)"})
+				return
+			}
+			n, took, err := drain()
+			r := &pb.DrainReply{TwinsMoved: int32(n), TookNanos: int64(took)}
+			if err != nil {
+				r.Error = err.Error()
+			}
+			reply(r)
+		}()
 	case *pb.PullRequest:
 		go func() { reply(a.pull(m)) }()
 	case *pb.RosterJoin:

@@ -16,8 +16,21 @@ type Topology struct {
 	replicas int
 	parents  map[string]string // placement affinity; nil: none
 
-	roster  atomic.Pointer[rosterView]
-	members atomic.Pointer[memberView]
+	roster   atomic.Pointer[rosterView]
+	members  atomic.Pointer[memberView]
+	draining atomic.Bool // this node hands its twins off: it owns none
+}
+
+// SetDraining makes this node (un)usable as an owner in its own view at
+// once, before gossip tells the others.
+func (t *Topology) SetDraining(on bool) { t.draining.Store(on) }
+
+// usable reports whether name can own twins in view m.
+func (t *Topology) usable(m *memberView, name string) bool {
+	if name == t.self && t.draining.Load() {
+		return false
+	}
+	return m.usable[name]
 }
 
 // rosterView is a roster with its placements (the current members', and
@@ -98,7 +111,7 @@ func (t *Topology) Address(name string) (string, bool) {
 
 // Usable reports whether name is a member this node sees serving (alive,
 // not draining or leaving).
-func (t *Topology) Usable(name string) bool { return t.members.Load().usable[name] }
+func (t *Topology) Usable(name string) bool { return t.usable(t.members.Load(), name) }
 
 // ReplicaNames returns the names of twin id's replicas: its replica set,
 // and while the roster is joint the proposed set's members too. Nil
@@ -132,12 +145,12 @@ func (t *Topology) OwnerName(id string) string {
 	}
 	m := t.members.Load()
 	if v.single != "" {
-		if m.usable[v.single] {
+		if t.usable(m, v.single) {
 			return v.single
 		}
 		return ""
 	}
-	return v.pls[len(v.pls)-1].Owner(id, func(n string) bool { return m.usable[n] })
+	return v.pls[len(v.pls)-1].Owner(id, func(n string) bool { return t.usable(m, n) })
 }
 
 // Owner returns the actor address of twin id's owner (see OwnerName), ""

@@ -19,6 +19,8 @@ var errorCodes = []struct {
 	code codes.Code
 }{
 	{actors.ErrUnknownTwin, codes.NotFound},
+	{actors.ErrUnknownMember, codes.NotFound},
+	{actors.ErrNotDrainable, codes.FailedPrecondition},
 	{twins.ErrUnknownProperty, codes.InvalidArgument},
 	{twins.ErrInvalidValue, codes.InvalidArgument},
 	{twins.ErrNotWritable, codes.FailedPrecondition},

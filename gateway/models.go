@@ -95,6 +95,21 @@ func (s *Server) ListMembers(context.Context, *pb.ListMembersRequest) (*pb.ListM
 	return out, nil
 }
 
+// DrainNode hands the named member's twins (this node's when the name is
+// empty) to the other members and answers once it runs none.
+func (s *Server) DrainNode(ctx context.Context, req *pb.DrainNodeRequest) (*pb.DrainNodeResponse, error) {
+	name := req.GetName()
+	if name == "" {
+		name = s.rt.NodeName()
+	}
+	moved, took, err := s.rt.DrainMember(ctx, name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	s.log.Info("member drained", "member", name, "twins", moved, "took", took)
+	return &pb.DrainNodeResponse{Name: name, TwinsMoved: int32(moved), TookNanos: int64(took)}, nil
+}
+
 // GetNode describes this node.
 func (s *Server) GetNode(context.Context, *pb.GetNodeRequest) (*pb.Node, error) {
 	n := &pb.Node{

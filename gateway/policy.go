@@ -33,6 +33,7 @@ func Policy() map[string]auth.Role {
 		pb.ModelService_GetModel_FullMethodName:        auth.RoleViewer,
 		pb.NodeService_GetNode_FullMethodName:          auth.RoleViewer,
 		pb.NodeService_ListMembers_FullMethodName:      auth.RoleViewer,
+		pb.NodeService_DrainNode_FullMethodName:        auth.RoleAdmin,
 		pb.EdgeService_ListConnectors_FullMethodName:   auth.RoleViewer,
 		pb.AdminService_Backup_FullMethodName:          auth.RoleAdmin,
 

@@ -16,7 +16,7 @@ import (
 
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "The cluster's members, as the nodes see them"}
-	cmd.AddCommand(newClusterMembersCmd(), newClusterKeygenCmd())
+	cmd.AddCommand(newClusterMembersCmd(), newClusterDrainCmd(), newClusterKeygenCmd())
 	return cmd
 }
 
@@ -156,4 +156,38 @@ serve --gossip-key-file: every node of a cluster needs the same key.`,
 			return err
 		},
 	}
+}
+
+func newClusterDrainCmd() *cobra.Command {
+	o := clientOptions{}
+	cmd := &cobra.Command{
+		Use:   "drain NODE",
+		Short: "Hand a member's twins to the other members before maintenance",
+		Long: `Ask the member NODE (its --node-name) to hand its twins to the other members:
+it stops taking twins, each of its twins finishes what it has in flight and
+writes its final state to its replicas, and the next request activates the
+twin on the next replica in its order. The command returns once NODE runs no
+twin; NODE keeps serving the API and replicating until it is stopped (stop it
+with SIGTERM, which drains by itself too). Needs the admin role.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			conn, ctx, done, err := o.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := pb.NewNodeServiceClient(conn).DrainNode(ctx, &pb.DrainNodeRequest{Name: args[0]})
+			if err != nil {
+				return callError("drain "+args[0], o.server, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "drained %s: %d twins handed off in %v\n", resp.Name, resp.TwinsMoved,
+				time.Duration(resp.TookNanos).Round(time.Millisecond))
+			return err
+		},
+	}
+	o.register(cmd, false)
+	return cmd
 }

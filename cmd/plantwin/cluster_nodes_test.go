@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,6 +151,25 @@ func TestClusterJoinKillRestart(t *testing.T) {
 	mu.Unlock()
 	waitAcks(500, "500 acknowledged batches after n2's restart")
 
+	out, err := runCLI(t, "cluster", "drain", "n3", "--server", nodes["n1"].addr)
+	if err != nil || !strings.Contains(out, "drained n3") {
+		t.Fatalf("cluster drain n3: %v\n%s", err, out)
+	}
+	t.Log(strings.TrimSpace(out))
+	for _, m := range members(t, nodes["n1"].addr) {
+		if m.Name == "n3" && m.Twins != 0 {
+			t.Errorf("after the drain n3 runs %d twins, want none", m.Twins)
+		}
+	}
+	waitFor(t, 10*time.Second, "n1 to see n3 draining", func() bool {
+		for _, m := range members(t, nodes["n1"].addr) {
+			if m.Name == "n3" {
+				return m.State == "draining"
+			}
+		}
+		return false
+	})
+	waitAcks(500, "500 acknowledged batches after n3's drain")
 	t.Log("SIGTERM n3")
 	nodes["n3"].stop()
 	waitAcks(500, "500 acknowledged batches while n3 is down")

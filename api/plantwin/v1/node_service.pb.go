@@ -22,6 +22,113 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type DrainNodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member's node name; empty: the node that answers.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DrainNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DrainNodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Twins that were active on the member and were handed off.
+	TwinsMoved int32 `protobuf:"varint,2,opt,name=twins_moved,json=twinsMoved,proto3" json:"twins_moved,omitempty"`
+	// How long the hand-off took, in nanoseconds.
+	TookNanos     int64 `protobuf:"varint,3,opt,name=took_nanos,json=tookNanos,proto3" json:"took_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeResponse) Reset() {
+	*x = DrainNodeResponse{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeResponse) ProtoMessage() {}
+
+func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DrainNodeResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DrainNodeResponse) GetTwinsMoved() int32 {
+	if x != nil {
+		return x.TwinsMoved
+	}
+	return 0
+}
+
+func (x *DrainNodeResponse) GetTookNanos() int64 {
+	if x != nil {
+		return x.TookNanos
+	}
+	return 0
+}
+
 type ListMembersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -30,7 +137,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +149,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +162,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{0}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{2}
 }
 
 type ListMembersResponse struct {
@@ -67,7 +174,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -79,7 +186,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -92,7 +199,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -128,7 +235,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -140,7 +247,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -153,7 +260,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{2}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Member) GetName() string {
@@ -234,7 +341,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -246,7 +353,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -259,7 +366,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{3}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{5}
 }
 
 type Node struct {
@@ -293,7 +400,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -305,7 +412,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -318,7 +425,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Node) GetNodeId() string {
@@ -423,7 +530,15 @@ var File_plantwin_v1_node_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eplantwin/v1/node_service.proto\x12\vplantwin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n" +
+	"\x1eplantwin/v1/node_service.proto\x12\vplantwin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n" +
+	"\x10DrainNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"g\n" +
+	"\x11DrainNodeResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\vtwins_moved\x18\x02 \x01(\x05R\n" +
+	"twinsMoved\x12\x1d\n" +
+	"\n" +
+	"took_nanos\x18\x03 \x01(\x03R\ttookNanos\"\x14\n" +
 	"\x12ListMembersRequest\"D\n" +
 	"\x13ListMembersResponse\x12-\n" +
 	"\amembers\x18\x01 \x03(\v2\x13.plantwin.v1.MemberR\amembers\"\xaf\x02\n" +
@@ -460,10 +575,11 @@ const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\bwatchers\x18\f \x01(\x05R\bwatchers\x12!\n" +
 	"\fauth_enabled\x18\r \x01(\bR\vauthEnabled\x12\x1f\n" +
 	"\vtls_enabled\x18\x0e \x01(\bR\n" +
-	"tlsEnabled2\x9a\x01\n" +
+	"tlsEnabled2\xe6\x01\n" +
 	"\vNodeService\x129\n" +
 	"\aGetNode\x12\x1b.plantwin.v1.GetNodeRequest\x1a\x11.plantwin.v1.Node\x12P\n" +
-	"\vListMembers\x12\x1f.plantwin.v1.ListMembersRequest\x1a .plantwin.v1.ListMembersResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"\vListMembers\x12\x1f.plantwin.v1.ListMembersRequest\x1a .plantwin.v1.ListMembersResponse\x12J\n" +
+	"\tDrainNode\x12\x1d.plantwin.v1.DrainNodeRequest\x1a\x1e.plantwin.v1.DrainNodeResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_node_service_proto_rawDescOnce sync.Once
@@ -477,25 +593,29 @@ func file_plantwin_v1_node_service_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_node_service_proto_rawDescData
 }
 
-var file_plantwin_v1_node_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_plantwin_v1_node_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_plantwin_v1_node_service_proto_goTypes = []any{
-	(*ListMembersRequest)(nil),    // 0: plantwin.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),   // 1: plantwin.v1.ListMembersResponse
-	(*Member)(nil),                // 2: plantwin.v1.Member
-	(*GetNodeRequest)(nil),        // 3: plantwin.v1.GetNodeRequest
-	(*Node)(nil),                  // 4: plantwin.v1.Node
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*DrainNodeRequest)(nil),      // 0: plantwin.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 1: plantwin.v1.DrainNodeResponse
+	(*ListMembersRequest)(nil),    // 2: plantwin.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),   // 3: plantwin.v1.ListMembersResponse
+	(*Member)(nil),                // 4: plantwin.v1.Member
+	(*GetNodeRequest)(nil),        // 5: plantwin.v1.GetNodeRequest
+	(*Node)(nil),                  // 6: plantwin.v1.Node
+	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
 }
 var file_plantwin_v1_node_service_proto_depIdxs = []int32{
-	2, // 0: plantwin.v1.ListMembersResponse.members:type_name -> plantwin.v1.Member
-	5, // 1: plantwin.v1.Member.start_time:type_name -> google.protobuf.Timestamp
-	5, // 2: plantwin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
-	3, // 3: plantwin.v1.NodeService.GetNode:input_type -> plantwin.v1.GetNodeRequest
-	0, // 4: plantwin.v1.NodeService.ListMembers:input_type -> plantwin.v1.ListMembersRequest
-	4, // 5: plantwin.v1.NodeService.GetNode:output_type -> plantwin.v1.Node
-	1, // 6: plantwin.v1.NodeService.ListMembers:output_type -> plantwin.v1.ListMembersResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
+	4, // 0: plantwin.v1.ListMembersResponse.members:type_name -> plantwin.v1.Member
+	7, // 1: plantwin.v1.Member.start_time:type_name -> google.protobuf.Timestamp
+	7, // 2: plantwin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
+	5, // 3: plantwin.v1.NodeService.GetNode:input_type -> plantwin.v1.GetNodeRequest
+	2, // 4: plantwin.v1.NodeService.ListMembers:input_type -> plantwin.v1.ListMembersRequest
+	0, // 5: plantwin.v1.NodeService.DrainNode:input_type -> plantwin.v1.DrainNodeRequest
+	6, // 6: plantwin.v1.NodeService.GetNode:output_type -> plantwin.v1.Node
+	3, // 7: plantwin.v1.NodeService.ListMembers:output_type -> plantwin.v1.ListMembersResponse
+	1, // 8: plantwin.v1.NodeService.DrainNode:output_type -> plantwin.v1.DrainNodeResponse
+	6, // [6:9] is the sub-list for method output_type
+	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -512,7 +632,7 @@ func file_plantwin_v1_node_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_node_service_proto_rawDesc), len(file_plantwin_v1_node_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1155,6 +1155,105 @@ func (x *RosterReply) GetError() string {
 	return ""
 }
 
+// DrainRequest asks a node to hand off its twins (NodeService.DrainNode
+// for another member).
+type DrainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainRequest) Reset() {
+	*x = DrainRequest{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainRequest) ProtoMessage() {}
+
+func (x *DrainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainRequest.ProtoReflect.Descriptor instead.
+func (*DrainRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{14}
+}
+
+// DrainReply answers a DrainRequest once the node runs no twin.
+type DrainReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinsMoved    int32                  `protobuf:"varint,1,opt,name=twins_moved,json=twinsMoved,proto3" json:"twins_moved,omitempty"`
+	TookNanos     int64                  `protobuf:"varint,2,opt,name=took_nanos,json=tookNanos,proto3" json:"took_nanos,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainReply) Reset() {
+	*x = DrainReply{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainReply) ProtoMessage() {}
+
+func (x *DrainReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainReply.ProtoReflect.Descriptor instead.
+func (*DrainReply) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DrainReply) GetTwinsMoved() int32 {
+	if x != nil {
+		return x.TwinsMoved
+	}
+	return 0
+}
+
+func (x *DrainReply) GetTookNanos() int64 {
+	if x != nil {
+		return x.TookNanos
+	}
+	return 0
+}
+
+func (x *DrainReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_plantwin_v1_replication_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_replication_proto_rawDesc = "" +
@@ -1250,7 +1349,15 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"\x06roster\x18\x01 \x01(\fR\x06roster\";\n" +
 	"\vRosterReply\x12\x16\n" +
 	"\x06roster\x18\x01 \x01(\fR\x06roster\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error*\x9b\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"\x0e\n" +
+	"\fDrainRequest\"b\n" +
+	"\n" +
+	"DrainReply\x12\x1f\n" +
+	"\vtwins_moved\x18\x01 \x01(\x05R\n" +
+	"twinsMoved\x12\x1d\n" +
+	"\n" +
+	"took_nanos\x18\x02 \x01(\x03R\ttookNanos\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error*\x9b\x01\n" +
 	"\rReplicaStatus\x12\x1e\n" +
 	"\x1aREPLICA_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REPLICA_STATUS_OK\x10\x01\x12\x19\n" +
@@ -1271,7 +1378,7 @@ func file_plantwin_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_plantwin_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_plantwin_v1_replication_proto_goTypes = []any{
 	(ReplicaStatus)(0),          // 0: plantwin.v1.ReplicaStatus
 	(*FenceRequest)(nil),        // 1: plantwin.v1.FenceRequest
@@ -1288,6 +1395,8 @@ var file_plantwin_v1_replication_proto_goTypes = []any{
 	(*RosterJoin)(nil),          // 12: plantwin.v1.RosterJoin
 	(*RosterUpdate)(nil),        // 13: plantwin.v1.RosterUpdate
 	(*RosterReply)(nil),         // 14: plantwin.v1.RosterReply
+	(*DrainRequest)(nil),        // 15: plantwin.v1.DrainRequest
+	(*DrainReply)(nil),          // 16: plantwin.v1.DrainReply
 }
 var file_plantwin_v1_replication_proto_depIdxs = []int32{
 	2,  // 0: plantwin.v1.FenceResponse.runs:type_name -> plantwin.v1.EpochRun
@@ -1319,7 +1428,7 @@ func file_plantwin_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_replication_proto_rawDesc), len(file_plantwin_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

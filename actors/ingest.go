@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,10 @@ type call struct {
 func newIngest(rt *Runtime) *ingest {
 	in := &ingest{rt: rt, stopC: make(chan struct{})}
 	in.mu.calls = make(map[uint64]*call)
+	// Twins recognise a re-sent request by its id, whichever node sent
+	// it: ids start at a random point per process, so two nodes' (or two
+	// incarnations') ids do not meet.
+	in.next.Store(rand.Uint64())
 	in.reply = rt.system.Root.Spawn(actor.PropsFromFunc(in.receive))
 	in.wg.Add(1)
 	go in.sweep()
@@ -112,6 +117,9 @@ func (in *ingest) send(c *call) bool {
 // submit starts a call; done is called exactly once.
 func (in *ingest) submit(twinID string, msg any, setID func(uint64), done func(*pb.TelemetryApplied, error)) {
 	id := in.next.Add(1)
+	if id == 0 { // 0 means "no id"
+		id = in.next.Add(1)
+	}
 	setID(id)
 	now := time.Now()
 	c := &call{msg: msg, twinID: twinID, done: done, deadline: now.Add(in.rt.cfg.RequestTimeout), resend: now.Add(in.rt.cfg.RetryInterval)}

@@ -256,6 +256,22 @@ type stateReader struct {
 	proto bool
 }
 
+// confirmReads reports whether a read must first confirm that this
+// activation is still the twin's newest: the twin has other replicas, so
+// a newer activation elsewhere may have fenced this one (a node that
+// froze and woke up) without its knowing yet.
+func (a *twinActor) confirmReads() bool {
+	return a.rt.topo != nil && !a.rt.topo.Alone(a.id)
+}
+
+// barrier answers reader after an empty write of this activation's epoch
+// has reached a majority of the twin's replicas: the state it then reads
+// is the newest acknowledged one. A fenced activation fails the write,
+// answers the reader with the error and stops.
+func (a *twinActor) barrier(ctx actor.Context, reader stateReader) {
+	a.submit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch}, &commit{stateReaders: []stateReader{reader}})
+}
+
 // stateReply encodes the twin's acknowledged state for GetTwinState.
 func (a *twinActor) stateReply() *pb.TwinStateReply {
 	data, err := encodeSnapshot(&a.st)
@@ -330,6 +346,10 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			a.inflight.stateReaders = append(a.inflight.stateReaders, stateReader{pid: ctx.Sender()})
 			return
 		}
+		if a.confirmReads() {
+			a.barrier(ctx, stateReader{pid: ctx.Sender()})
+			return
+		}
 		ctx.Respond(a.st.Clone())
 	case *pb.GetTwinState:
 		a.lastActive = time.Now().UnixNano()
@@ -339,6 +359,10 @@ func (a *twinActor) Receive(ctx actor.Context) {
 		}
 		if a.inflight != nil {
 			a.inflight.stateReaders = append(a.inflight.stateReaders, stateReader{pid: ctx.Sender(), proto: true})
+			return
+		}
+		if a.confirmReads() {
+			a.barrier(ctx, stateReader{pid: ctx.Sender(), proto: true})
 			return
 		}
 		ctx.Respond(a.stateReply())

@@ -531,23 +531,32 @@ func (r *Runtime) Subscribe(ids []string, capacity int) *Subscription {
 // GetTwin returns the acknowledged state of a twin. An active twin answers
 // itself; a passivated one is read from storage without activating it.
 func (r *Runtime) GetTwin(ctx context.Context, id string) (*pb.Twin, error) {
-	st, active, err := r.State(ctx, id)
+	st, active, node, err := r.state(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return TwinToProto(st, active), nil
+	t := TwinToProto(st, active)
+	t.Node = node
+	return t, nil
 }
 
 // State returns a copy of a twin's acknowledged state and whether the twin
 // is active. An active twin answers itself (after its commit in flight); a
 // passivated one is read from storage without activating it.
 func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, error) {
+	st, active, _, err := r.state(ctx, id)
+	return st, active, err
+}
+
+// state is State, with the name of the node whose activation answered
+// ("" when read from storage).
+func (r *Runtime) state(ctx context.Context, id string) (*twins.State, bool, string, error) {
 	spec, ok := r.Twins().Twin(id)
 	if !ok {
-		return nil, false, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
+		return nil, false, "", fmt.Errorf("%w: %q", ErrUnknownTwin, id)
 	}
 	if r.closing.Load() {
-		return nil, false, ErrClosed
+		return nil, false, "", ErrClosed
 	}
 	if pid := r.lookup.LocalPID(r.identity(id)); pid != nil {
 		timeout := r.cfg.RequestTimeout
@@ -558,13 +567,13 @@ func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, err
 		if err == nil {
 			switch m := res.(type) {
 			case *twins.State:
-				return m, true, nil
+				return m, true, r.NodeName(), nil
 			case *pb.TelemetryApplied: // error answer of a failed twin
-				return nil, false, fmt.Errorf("%w: twin %s: %s", ErrUnavailable, id, m.Error)
+				return nil, false, "", fmt.Errorf("%w: twin %s: %s", ErrUnavailable, id, m.Error)
 			}
 		}
 		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
+			return nil, false, "", ctx.Err()
 		}
 		// The activation stopped between lookup and request: read storage.
 	}
@@ -575,42 +584,42 @@ func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, err
 	}
 	st, err := r.LoadState(spec)
 	if err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
-	return st, false, nil
+	return st, false, "", nil
 }
 
 // ownerState asks twin spec's activation, on whichever node owns it, for
 // its acknowledged state.
-func (r *Runtime) ownerState(ctx context.Context, spec *twins.Spec) (*twins.State, bool, error) {
+func (r *Runtime) ownerState(ctx context.Context, spec *twins.Spec) (*twins.State, bool, string, error) {
 	timeout := r.cfg.RequestTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
 	f := actor.NewFuture(r.system, timeout)
 	if !r.lookup.Send(r.identity(spec.ID), &pb.GetTwinState{TwinId: spec.ID}, f.PID()) {
-		return nil, false, fmt.Errorf("%w: twin %s: no node owns it now", ErrUnavailable, spec.ID)
+		return nil, false, "", fmt.Errorf("%w: twin %s: no node owns it now", ErrUnavailable, spec.ID)
 	}
 	res, err := f.Result()
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
+			return nil, false, "", ctx.Err()
 		}
-		return nil, false, fmt.Errorf("%w: twin %s: %v", ErrUnavailable, spec.ID, err)
+		return nil, false, "", fmt.Errorf("%w: twin %s: %v", ErrUnavailable, spec.ID, err)
 	}
 	rep, ok := res.(*pb.TwinStateReply)
 	switch {
 	case !ok:
-		return nil, false, fmt.Errorf("%w: twin %s: unexpected answer %T", ErrUnavailable, spec.ID, res)
+		return nil, false, "", fmt.Errorf("%w: twin %s: unexpected answer %T", ErrUnavailable, spec.ID, res)
 	case rep.Error != "":
-		return nil, false, fmt.Errorf("%w: twin %s: %s", ErrUnavailable, spec.ID, rep.Error)
+		return nil, false, "", fmt.Errorf("%w: twin %s: %s", ErrUnavailable, spec.ID, rep.Error)
 	}
 	st := twins.NewState(spec)
 	if err := decodeSnapshot(st, rep.Snapshot); err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
 	st.Version = rep.Version
-	return st, true, nil
+	return st, true, rep.Node, nil
 }
 
 // ErrJournalTrimmed says the journal no longer holds the versions asked

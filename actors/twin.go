@@ -278,7 +278,7 @@ func (a *twinActor) stateReply() *pb.TwinStateReply {
 	if err != nil {
 		return &pb.TwinStateReply{TwinId: a.id, Error: fmt.Sprintf("encode state: %v", err)}
 	}
-	return &pb.TwinStateReply{TwinId: a.id, Version: a.st.Version, Snapshot: data}
+	return &pb.TwinStateReply{TwinId: a.id, Version: a.st.Version, Snapshot: data, Node: a.rt.NodeName()}
 }
 
 // getState asks a twin for a copy of its acknowledged state (a

@@ -729,11 +729,13 @@ func (x *GetTwinState) GetTwinId() string {
 // TwinStateReply is a twin's acknowledged state: its snapshot encoding
 // (TwinSnapshot) at version, or why it cannot answer.
 type TwinStateReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
-	Version       int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
-	Snapshot      []byte                 `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Error         string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TwinId   string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Version  int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Snapshot []byte                 `protobuf:"bytes,3,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Error    string                 `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// The answering node's name.
+	Node          string `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -792,6 +794,13 @@ func (x *TwinStateReply) GetSnapshot() []byte {
 func (x *TwinStateReply) GetError() string {
 	if x != nil {
 		return x.Error
+	}
+	return ""
+}
+
+func (x *TwinStateReply) GetNode() string {
+	if x != nil {
+		return x.Node
 	}
 	return ""
 }
@@ -1008,12 +1017,13 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\fconnectivity\x18\x02 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12%\n" +
 	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\"'\n" +
 	"\fGetTwinState\x12\x17\n" +
-	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"u\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\x89\x01\n" +
 	"\x0eTwinStateReply\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1a\n" +
 	"\bsnapshot\x18\x03 \x01(\fR\bsnapshot\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xe2\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
+	"\x04node\x18\x05 \x01(\tR\x04node\"\xe2\x01\n" +
 	"\vChildReport\x12\x1b\n" +
 	"\tparent_id\x18\x01 \x01(\tR\bparentId\x12\x19\n" +
 	"\bchild_id\x18\x02 \x01(\tR\achildId\x12<\n" +

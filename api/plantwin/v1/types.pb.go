@@ -457,7 +457,10 @@ type Twin struct {
 	Alarms []*Alarm `protobuf:"bytes,11,rep,name=alarms,proto3" json:"alarms,omitempty"`
 	// Event time: the newest source time applied (or reached by the clock
 	// while the device was quiet).
-	Watermark     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	Watermark *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=watermark,proto3" json:"watermark,omitempty"`
+	// The cluster node whose activation answered (its --node-name); empty
+	// when the state was read from storage.
+	Node          string `protobuf:"bytes,13,opt,name=node,proto3" json:"node,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -574,6 +577,13 @@ func (x *Twin) GetWatermark() *timestamppb.Timestamp {
 		return x.Watermark
 	}
 	return nil
+}
+
+func (x *Twin) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
 }
 
 // Alarm is the alarm of one rule on one twin (ISA-18.2 states).
@@ -945,7 +955,7 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"\x10reconcile_status\x18\x06 \x01(\tR\x0freconcileStatus\x12'\n" +
 	"\x0freconcile_error\x18\a \x01(\tR\x0ereconcileError\x12\x1d\n" +
 	"\n" +
-	"command_id\x18\b \x01(\tR\tcommandId\"\xff\x05\n" +
+	"command_id\x18\b \x01(\tR\tcommandId\"\x93\x06\n" +
 	"\x04Twin\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x18\n" +
@@ -959,7 +969,8 @@ const file_plantwin_v1_types_proto_rawDesc = "" +
 	"\x06active\x18\n" +
 	" \x01(\bR\x06active\x12*\n" +
 	"\x06alarms\x18\v \x03(\v2\x12.plantwin.v1.AlarmR\x06alarms\x128\n" +
-	"\twatermark\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\twatermark\x1a9\n" +
+	"\twatermark\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\twatermark\x12\x12\n" +
+	"\x04node\x18\r \x01(\tR\x04node\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aW\n" +

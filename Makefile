@@ -17,7 +17,7 @@ TEST_FLAGS ?= -count=1 -timeout 15m
 FUZZTIME   ?= 30s
 BENCH_ARGS ?=
 
-.PHONY: all build run test test-race lint generate fuzz bench bench-api bench-go bench-sim check tools clean
+.PHONY: all build run test test-race lint generate fuzz bench bench-api bench-go bench-sim bench-cluster check tools clean
 
 all: build
 
@@ -96,6 +96,12 @@ bench-api: build
 ## the node's ingest ceiling (about 2 minutes).
 bench-sim:
 	$(GO) test ./simulations/simrun -run='^$$' -bench='BenchmarkScenarios|BenchmarkReplayDirect' -benchtime=1x
+
+## bench-cluster: three serve processes on this machine: writes/s with 1, 2
+## and 3 nodes, local vs cross-node latency, twins' unavailability on join,
+## drain and crash (docs/BENCHMARKS.md, "Cluster").
+bench-cluster:
+	$(GO) test ./cmd/plantwin -run='^$$' -bench=BenchmarkCluster -benchtime=1x -timeout=20m -v
 
 ## bench-go: the package micro-benchmarks.
 bench-go:

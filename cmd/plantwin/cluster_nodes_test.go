@@ -25,7 +25,7 @@ type clusterMember struct {
 	Twins                      int
 }
 
-func members(t *testing.T, server string) []clusterMember {
+func members(t testing.TB, server string) []clusterMember {
 	t.Helper()
 	out, err := runCLI(t, "cluster", "members", "--server", server, "-o", "json")
 	if err != nil {

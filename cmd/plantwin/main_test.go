@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // node is a `plantwin serve` process.
 type node struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	addr string
 	logs *syncBuffer
@@ -70,7 +70,7 @@ func (s *syncBuffer) String() string {
 
 // startNode runs `plantwin serve ARGS --listen 127.0.0.1:0 --log-format json`
 // and waits for its "serving" log line.
-func startNode(t *testing.T, args ...string) *node {
+func startNode(t testing.TB, args ...string) *node {
 	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	cmd := exec.Command(binary, args...)
@@ -175,7 +175,7 @@ func (n *node) versions() map[string]int64 {
 }
 
 // runCLI runs the plantwin binary and returns its combined output and error.
-func runCLI(t *testing.T, args ...string) (string, error) {
+func runCLI(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -184,7 +184,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 }
 
 // waitFor polls cond every 50ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

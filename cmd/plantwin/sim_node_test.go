@@ -15,7 +15,7 @@ import (
 // ephemeral range (32768 up on Linux), so that no port a process asks
 // for with :0 (the node's gossip and remote listeners) can take one of
 // them between this check and the devices' start.
-func freePorts(t *testing.T, n int) int {
+func freePorts(t testing.TB, n int) int {
 	t.Helper()
 	for range 200 {
 		base := 20000 + rand.IntN(12000)

@@ -1,34 +1,38 @@
-// Package cluster runs plantwin nodes as members of a protoactor-go cluster.
+// Package cluster runs plantwin nodes as one cluster: membership,
+// placement, replication of every twin's journal to its replicas, and
+// fenced single activation (docs/cluster.md for operators,
+// docs/cluster-design.md for the design).
 //
 // Membership comes from hashicorp/memberlist through [Provider], a
-// protoactor-go ClusterProvider: each node gossips its actor-system id (used
-// as the memberlist node name, so a restarted process always joins under a
-// new name), its protoactor remote address and the kinds it hosts; memberlist
-// events are handed off to one goroutine that debounces them and publishes
-// the member list to protoactor's cluster.
+// protoactor-go ClusterProvider: each node gossips its actor-system id (the
+// memberlist name, new at every start, since protoactor-go blocks a left
+// member for good), its stable node name, protoactor remote address, role,
+// zone, API address and state. The provider keeps its own member table,
+// copied inside memberlist's callbacks, and publishes it to protoactor
+// from one goroutine, debounced ([Provider.Members], [Provider.SetState]).
 //
-// Placement is by rendezvous hashing of the twin id over the members, through
-// [Lookup], the project's own IdentityLookup (the pinned protoactor-go
-// disthash lookup races on its rendezvous table and scans every activation on
-// each termination). On a single node the cluster has one member and every
-// twin is placed locally.
+// Quorums and placement are computed over the [Roster], a persisted,
+// versioned list of node names that changes only when a node joins
+// ([RosterService]: every member stores the joint roster, then the
+// settled one), never because a node is down or views differ. [Topology]
+// combines the roster with the members this node sees: [Placement]
+// ranks the roster's names for each twin by rendezvous hashing; the first
+// R are its replicas, and the first of them this node sees serving owns
+// it. [Lookup], the project's own IdentityLookup, places activations by
+// the topology.
 //
-// The provider keeps its own member table, copied inside memberlist's
-// callbacks, with each node's name, role, zone, API address and state
-// ([Provider.Members], [Provider.SetState]).
+// [Replicator] is the twins' journal (actors.Journal). An activation
+// takes an epoch above every one its replicas have seen, has a majority
+// promise it (persistence.Store.Fence), adopts the newest log among them
+// (pulling what it lacks, [BuildSync]) and brings a majority in line
+// before the twin serves. Each write then goes to the local store and,
+// batched per peer, to the other replicas' replica actors
+// ([SpawnReplica]); it is acknowledged once a majority has synced it. A
+// replica that promised a newer epoch refuses older writes, so a stale
+// activation cannot write and stops; a lagging replica gets a sync write.
 //
-// Replication is being built on top (docs/cluster-design.md), in pieces
-// that are not wired into the runtime yet: [Placement] (rendezvous order
-// over stable node names: replica sets and owners), [Roster] (the
-// persisted membership quorums are counted over, with joint quorums while
-// it changes), the replica actor ([SpawnReplica]: fence requests and
-// replicated batches against the node's store, persistence.Store.Fence
-// and sync writes) and the codec between persistence.Write and the
-// replication messages. Until the roster protocol exists a node does not
-// join others: without replication a joined node would serve twins from
-// an empty store.
-//
-// Concurrency: Provider and Lookup methods are safe for concurrent use.
-// memberlist callbacks never block: they send to a buffered channel and
-// return.
+// Concurrency: Provider, Lookup, Topology, Replicator and RosterService
+// methods are safe for concurrent use. memberlist callbacks never block.
+// The replica actor never waits in its mailbox: the store's answers come
+// back on other goroutines.
 package cluster

@@ -279,24 +279,20 @@ func (r *Replicator) Submit(w *persistence.Write, done func(error)) {
 		r.store.Submit(w, done)
 		return
 	}
-	names := r.topo.ReplicaNames(w.TwinID)
-	s := &submission{r: r, w: w, done: done, acked: map[string]bool{}, start: time.Now()}
-	var tw *pb.TwinWrite
-	for _, n := range names {
-		if n == r.topo.Self() {
-			continue
+	var peers []string
+	for _, n := range r.topo.ReplicaNames(w.TwinID) {
+		if _, ok := r.topo.Address(n); ok && n != r.topo.Self() {
+			peers = append(peers, n) // those down catch up when they are back
 		}
-		if _, ok := r.topo.Address(n); !ok {
-			continue // down: it catches up when it is back
-		}
-		if tw == nil {
-			tw = WriteToProto(w, 0)
-		}
-		s.outstanding++
-		name := n
-		r.peer(name).send(tw, func(res *pb.TwinResult, err error) { s.peerResult(name, res, err) })
 	}
-	s.outstanding++ // the local store
+	// Every answer is counted before the first can arrive.
+	s := &submission{r: r, w: w, done: done, acked: map[string]bool{}, start: time.Now(), outstanding: len(peers) + 1}
+	if len(peers) > 0 {
+		tw := WriteToProto(w, 0)
+		for _, name := range peers {
+			r.peer(name).send(tw, func(res *pb.TwinResult, err error) { s.peerResult(name, res, err) })
+		}
+	}
 	r.store.Submit(w, s.local)
 }
 

@@ -32,7 +32,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "plantwin")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	build := []string{"build", "-o", binary}
+	if raceEnabled {
+		build = append(build, "-race")
+	}
+	out, err := exec.Command("go", append(build, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build plantwin: %v\n%s", err, out)
 		os.Exit(1)
@@ -74,6 +78,8 @@ func startNode(t testing.TB, args ...string) *node {
 	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
 	cmd := exec.Command(binary, args...)
+	// A race-built node reports races and goes on; checkRaces sorts them.
+	cmd.Env = append(os.Environ(), "GORACE=exitcode=0")
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	cmd.Stdout = pw
@@ -115,6 +121,7 @@ func startNode(t testing.TB, args ...string) *node {
 			cmd.Process.Kill()
 			<-n.done
 		}
+		checkRaces(t, strings.Join(args, " "), n.logs.String())
 	})
 	return n
 }
@@ -201,4 +208,49 @@ func countLines(path string) int {
 		return 0
 	}
 	return strings.Count(string(b), "\n")
+}
+
+// racyFrameIsOurs reports whether one of the two racing accesses of a
+// race report is made by the project's own code (its top frame).
+func racyFrameIsOurs(block string) bool {
+	lines := strings.Split(block, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if !(strings.HasPrefix(l, "Read at") || strings.HasPrefix(l, "Write at") || strings.HasPrefix(l, "Previous read at") || strings.HasPrefix(l, "Previous write at")) {
+			continue
+		}
+		if i+1 < len(lines) {
+			top := strings.TrimSpace(lines[i+1])
+			if strings.HasPrefix(top, "github.com/plantwin/plantwin/") || strings.HasPrefix(top, "main.") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkRaces fails t for every data race a race-built plantwin process
+// reported where one of the racing accesses is the project's own code.
+// Races whose accesses are both inside a dependency are logged, not
+// failed: the pinned protoactor-go's cluster gossip writes its
+// MemberList and remote BlockList without the lock their readers take
+// (our provider calls MemberList.UpdateClusterTopology as protoactor's
+// own providers do), and Remote.Shutdown races its endpoint writers.
+// The project cannot fix those in place (docs/cluster-design.md §10).
+func checkRaces(t testing.TB, what, logs string) {
+	t.Helper()
+	for _, block := range strings.Split(logs, "WARNING: DATA RACE")[1:] {
+		block, _, _ = strings.Cut(block, "==================")
+		if racyFrameIsOurs(block) {
+			t.Errorf("plantwin serve %s: data race in the project's code:\n%s", what, block)
+			continue
+		}
+		first := strings.TrimSpace(block)
+		if i := strings.Index(first, "\n"); i > 0 {
+			if j := strings.Index(first[i+1:], "\n"); j > 0 {
+				first = first[:i+1+j]
+			}
+		}
+		t.Logf("plantwin serve %s: data race inside a dependency (not failed): %s", what, first)
+	}
 }

@@ -92,6 +92,167 @@ var chaosModel = (&porcupine.NondeterministicModel{
 	},
 }).ToModel()
 
+// history records clients' operations on the cluster for porcupine.
+type history struct {
+	epoch  time.Time
+	mu     sync.Mutex
+	ops    []porcupine.Operation
+	writes int
+	acked  int
+	// via records, per operation, the API address it went through.
+	via []string
+}
+
+func newHistory() *history { return &history{epoch: time.Now()} }
+
+func (h *history) now() int64 { return int64(time.Since(h.epoch)) }
+
+// run starts clients goroutines that, until ctx ends, write a unique x
+// to a random one of twins twins (cell-1...) or read one back, through
+// the API address pick returns, each call bounded by 2 s.
+func (h *history) run(ctx context.Context, wg *sync.WaitGroup, seed int64, clients, twins int, pick func(r *rand.Rand) string, client func(addr string) pb.TwinServiceClient) {
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(seed), uint64(c+1)))
+			for seq := int64(1); ctx.Err() == nil; seq++ {
+				addr := pick(r)
+				in := chaosIn{twin: fmt.Sprintf("cell-%d", 1+r.IntN(twins)), write: r.IntN(2) == 0, x: int64(c+1)*1_000_000 + seq}
+				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				call := h.now()
+				var out chaosOut
+				if in.write {
+					resp, err := client(addr).UpdateDesired(cctx, &pb.UpdateDesiredRequest{TwinId: in.twin,
+						Values: map[string]*pb.Value{"x": {Kind: &pb.Value_IntValue{IntValue: in.x}}}})
+					if err == nil {
+						out = chaosOut{known: true, version: resp.Version}
+					}
+				} else if tw, err := client(addr).GetTwin(cctx, &pb.GetTwinRequest{Id: in.twin}); err == nil {
+					out = chaosOut{known: true, version: tw.Version}
+					if d := tw.Desired["x"]; d != nil {
+						out.x = d.Value.GetIntValue()
+					}
+				}
+				ret := h.now()
+				cancel()
+				if !out.known && !in.write {
+					continue // a failed read says nothing
+				}
+				if !out.known {
+					ret = -1 // may take effect any time until the end
+				}
+				h.mu.Lock()
+				if in.write {
+					h.writes++
+					if out.known {
+						h.acked++
+					}
+				}
+				h.ops = append(h.ops, porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: ret})
+				h.via = append(h.via, addr)
+				h.mu.Unlock()
+			}
+		}()
+	}
+}
+
+// check fails t unless the history is linearizable per twin; on failure
+// it writes porcupine's visualisation, the history and the nodes' logs
+// (to $PLANTWIN_CHAOS_OUT when set).
+func (h *history) check(t *testing.T, nodes map[string]*node) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t.Logf("%d operations, %d writes (%d acknowledged)", len(h.ops), h.writes, h.acked)
+	if h.acked < 100 {
+		t.Fatalf("only %d writes acknowledged: the cluster hardly served", h.acked)
+	}
+	// A write whose outcome is unknown stays pending to the end. Those
+	// whose value no read ever returned are dropped: "not applied" is
+	// then always a valid choice for them (the model's reads look at x
+	// only), and keeping them would make the check explode.
+	end := h.now() + 1
+	observed := map[int64]bool{}
+	for _, op := range h.ops {
+		if in := op.Input.(chaosIn); !in.write {
+			observed[op.Output.(chaosOut).x] = true
+		}
+	}
+	var kept []porcupine.Operation
+	for _, op := range h.ops {
+		if op.Return < 0 {
+			if !observed[op.Input.(chaosIn).x] {
+				continue
+			}
+			op.Return = end
+		}
+		kept = append(kept, op)
+	}
+	res, info := porcupine.CheckOperationsVerbose(chaosModel, kept, 2*time.Minute)
+	if res == porcupine.Ok {
+		return
+	}
+	dir := os.Getenv("PLANTWIN_CHAOS_OUT")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, "chaos.html")
+	if err := porcupine.VisualizePath(chaosModel, info, path); err != nil {
+		t.Log(err)
+	}
+	var b []byte
+	for _, op := range kept {
+		in, out := op.Input.(chaosIn), op.Output.(chaosOut)
+		b = fmt.Appendf(b, "%d %d %d %s %v %d %v %d %d\n", op.ClientId, op.Call, op.Return, in.twin, in.write, in.x, out.known, out.version, out.x)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "chaos-history.txt"), b, 0o644)
+	for name, n := range nodes {
+		_ = os.WriteFile(filepath.Join(dir, name+".log"), []byte(n.logs.String()), 0o644)
+	}
+	t.Fatalf("history is %s, not linearizable; visualisation, history and node logs in %s (set PLANTWIN_CHAOS_OUT to keep them)", res, dir)
+}
+
+// openStores opens the nodes' stores (stopped) for the final checks.
+func openStores(t *testing.T, dirs map[string]string) map[string]*persistence.Store {
+	t.Helper()
+	stores := map[string]*persistence.Store{}
+	for name, dir := range dirs {
+		s, err := persistence.Open(persistence.DefaultConfig(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[name] = s
+	}
+	return stores
+}
+
+// cells names twins cell-1...cell-n for the journal check.
+func cells(n int) map[string]int64 {
+	out := map[string]int64{}
+	for i := 1; i <= n; i++ {
+		out[fmt.Sprintf("cell-%d", i)] = 0
+	}
+	return out
+}
+
+// clientCache keeps one API client per address.
+func clientCache(t *testing.T) func(addr string) pb.TwinServiceClient {
+	var mu sync.Mutex
+	clients := map[string]pb.TwinServiceClient{}
+	return func(addr string) pb.TwinServiceClient {
+		mu.Lock()
+		defer mu.Unlock()
+		if c, ok := clients[addr]; ok {
+			return c
+		}
+		c := (&node{t: t, addr: addr}).client()
+		clients[addr] = c
+		return c
+	}
+}
+
 // TestClusterChaos runs three `plantwin serve` processes over eight
 // twins while six clients write unique values and read them back through
 // random nodes, and a seeded chaos loop SIGKILLs, SIGTERMs or freezes
@@ -138,69 +299,14 @@ func TestClusterChaos(t *testing.T) {
 	}
 	waitFor(t, 60*time.Second, "three members", func() bool { return len(members(t, nodes[0].addr)) == 3 })
 
-	clients := map[string]pb.TwinServiceClient{}
-	client := func(addr string) pb.TwinServiceClient {
-		mu.Lock()
-		defer mu.Unlock()
-		if c, ok := clients[addr]; ok {
-			return c
-		}
-		c := (&node{t: t, addr: addr}).client()
-		clients[addr] = c
-		return c
-	}
-	epoch := time.Now()
-	now := func() int64 { return int64(time.Since(epoch)) }
-	var hmu sync.Mutex
-	var history []porcupine.Operation
+	h := newHistory()
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	writes, acked := 0, 0
-	for c := range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(seed), uint64(c+1)))
-			for seq := int64(1); ctx.Err() == nil; seq++ {
-				mu.Lock()
-				addr := nodes[r.IntN(3)].addr
-				mu.Unlock()
-				in := chaosIn{twin: fmt.Sprintf("cell-%d", 1+r.IntN(8)), write: r.IntN(2) == 0, x: int64(c+1)*1_000_000 + seq}
-				cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				call := now()
-				var out chaosOut
-				if in.write {
-					resp, err := client(addr).UpdateDesired(cctx, &pb.UpdateDesiredRequest{TwinId: in.twin,
-						Values: map[string]*pb.Value{"x": {Kind: &pb.Value_IntValue{IntValue: in.x}}}})
-					if err == nil {
-						out = chaosOut{known: true, version: resp.Version}
-					}
-				} else if tw, err := client(addr).GetTwin(cctx, &pb.GetTwinRequest{Id: in.twin}); err == nil {
-					out = chaosOut{known: true, version: tw.Version}
-					if d := tw.Desired["x"]; d != nil {
-						out.x = d.Value.GetIntValue()
-					}
-				}
-				ret := now()
-				cancel()
-				if !out.known && !in.write {
-					continue // a failed read says nothing
-				}
-				if !out.known {
-					ret = -1 // may take effect any time until the end
-				}
-				hmu.Lock()
-				if in.write {
-					writes++
-					if out.known {
-						acked++
-					}
-				}
-				history = append(history, porcupine.Operation{ClientId: c, Input: in, Call: call, Output: out, Return: ret})
-				hmu.Unlock()
-			}
-		}()
-	}
+	h.run(ctx, &wg, seed, 6, 8, func(r *rand.Rand) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return nodes[r.IntN(3)].addr
+	}, clientCache(t))
 
 	rounds := 8
 	if s := os.Getenv("PLANTWIN_CHAOS_ROUNDS"); s != "" {
@@ -235,70 +341,10 @@ func TestClusterChaos(t *testing.T) {
 	time.Sleep(3 * time.Second) // a last stretch on the healed cluster
 	stop()
 	wg.Wait()
-
-	// A write whose outcome is unknown stays pending to the end. Those
-	// whose value no read ever returned are dropped: "not applied" is
-	// then always a valid choice for them (the model's reads look at x
-	// only), and keeping them would make the check explode.
-	end := now() + 1
-	observed := map[int64]bool{}
-	for _, op := range history {
-		if in := op.Input.(chaosIn); !in.write {
-			observed[op.Output.(chaosOut).x] = true
-		}
-	}
-	kept := history[:0]
-	for _, op := range history {
-		if op.Return < 0 {
-			if !observed[op.Input.(chaosIn).x] {
-				continue
-			}
-			op.Return = end
-		}
-		kept = append(kept, op)
-	}
-	history = kept
-	t.Logf("%d operations, %d writes (%d acknowledged)", len(history), writes, acked)
-	if acked < 100 {
-		t.Fatalf("only %d writes acknowledged: the cluster hardly served", acked)
-	}
-	res, info := porcupine.CheckOperationsVerbose(chaosModel, history, 2*time.Minute)
-	if res != porcupine.Ok {
-		path := filepath.Join(t.TempDir(), "chaos.html")
-		if dir := os.Getenv("PLANTWIN_CHAOS_OUT"); dir != "" {
-			path = filepath.Join(dir, "chaos.html")
-		}
-		if err := porcupine.VisualizePath(chaosModel, info, path); err != nil {
-			t.Log(err)
-		}
-		dump := filepath.Join(filepath.Dir(path), "chaos-history.txt")
-		var b []byte
-		for _, op := range history {
-			in, out := op.Input.(chaosIn), op.Output.(chaosOut)
-			b = fmt.Appendf(b, "%d %d %d %s %v %d %v %d %d\n", op.ClientId, op.Call, op.Return, in.twin, in.write, in.x, out.known, out.version, out.x)
-		}
-		_ = os.WriteFile(dump, b, 0o644)
-		for i, n := range nodes {
-			_ = os.WriteFile(filepath.Join(filepath.Dir(path), names[i]+".log"), []byte(n.logs.String()), 0o644)
-		}
-		t.Fatalf("history is %s, not linearizable; visualisation: %s, history: %s (set PLANTWIN_CHAOS_OUT to keep them)", res, path, dump)
-	}
+	h.check(t, map[string]*node{"n1": nodes[0], "n2": nodes[1], "n3": nodes[2]})
 
 	for i := range names {
 		nodes[i].stop()
 	}
-	stores := map[string]*persistence.Store{}
-	versions := map[string]int64{}
-	for name, dir := range dirs {
-		s, err := persistence.Open(persistence.DefaultConfig(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		stores[name] = s
-	}
-	for i := 1; i <= 8; i++ {
-		versions[fmt.Sprintf("cell-%d", i)] = 0
-	}
-	checkJournalsAgree(t, stores, versions)
+	checkJournalsAgree(t, openStores(t, dirs), cells(8))
 }

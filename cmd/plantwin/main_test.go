@@ -76,8 +76,16 @@ func (s *syncBuffer) String() string {
 // and waits for its "serving" log line.
 func startNode(t testing.TB, args ...string) *node {
 	t.Helper()
+	return startNodeIn(t, nil, args...)
+}
+
+// startNodeIn is startNode with the command run through prefix (for
+// example ip netns exec NAME); a later --listen overrides the default.
+func startNodeIn(t testing.TB, prefix []string, args ...string) *node {
+	t.Helper()
 	args = append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)
-	cmd := exec.Command(binary, args...)
+	argv := append(append(append([]string{}, prefix...), binary), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	// A race-built node reports races and goes on; checkRaces sorts them.
 	cmd.Env = append(os.Environ(), "GORACE=exitcode=0")
 	pr, pw := io.Pipe()

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/encoding/protowire"
 	"strings"
 	"time"
 
@@ -507,4 +508,53 @@ func describeRuleFired(spec *twins.Spec, e twins.RuleFired) string {
 	}
 	b.WriteString(" on " + e.Target)
 	return b.String()
+}
+
+// Journal event fields that identify the request an event ended
+// (JournalEvent.request_id, request_accepted).
+const (
+	fieldRequestID       = 15
+	fieldRequestAccepted = 16
+)
+
+// appendRequestID adds a request's id and accepted count to an encoded
+// JournalEvent (protobuf fields concatenate: the message gains them).
+func appendRequestID(data []byte, id uint64, accepted int32) []byte {
+	data = protowire.AppendTag(data, fieldRequestID, protowire.VarintType)
+	data = protowire.AppendVarint(data, id)
+	data = protowire.AppendTag(data, fieldRequestAccepted, protowire.VarintType)
+	return protowire.AppendVarint(data, uint64(accepted))
+}
+
+// requestIDOf reads an encoded JournalEvent's request id and accepted
+// count (0, 0 when it has none or is malformed).
+func requestIDOf(data []byte) (uint64, int32) {
+	var id uint64
+	var accepted int32
+	for len(data) > 0 {
+		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 {
+			return 0, 0
+		}
+		data = data[n:]
+		if typ == protowire.VarintType && (num == fieldRequestID || num == fieldRequestAccepted) {
+			v, m := protowire.ConsumeVarint(data)
+			if m < 0 {
+				return 0, 0
+			}
+			if num == fieldRequestID {
+				id = v
+			} else {
+				accepted = int32(v)
+			}
+			data = data[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, data)
+		if m < 0 {
+			return 0, 0
+		}
+		data = data[m:]
+	}
+	return id, accepted
 }

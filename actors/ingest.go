@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/cluster"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/twins"
@@ -24,9 +27,12 @@ import (
 type ingest struct {
 	rt    *Runtime
 	reply *actor.PID
+	topo  *eventstream.Subscription
 	next  atomic.Uint64
-	stopC chan struct{}
-	wg    sync.WaitGroup
+	// resending bounds the re-sends in progress.
+	resending chan struct{}
+	stopC     chan struct{}
+	wg        sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
@@ -40,16 +46,26 @@ type call struct {
 	done     func(*pb.TelemetryApplied, error)
 	deadline time.Time
 	resend   time.Time
+	sentTo   string // the owner's address it was last sent to (under ingest.mu)
 }
 
 func newIngest(rt *Runtime) *ingest {
-	in := &ingest{rt: rt, stopC: make(chan struct{})}
+	in := &ingest{rt: rt, stopC: make(chan struct{}), resending: make(chan struct{}, 32)}
 	in.mu.calls = make(map[uint64]*call)
 	// Twins recognise a re-sent request by its id, whichever node sent
 	// it: ids start at a random point per process, so two nodes' (or two
 	// incarnations') ids do not meet.
 	in.next.Store(rand.Uint64())
 	in.reply = rt.system.Root.Spawn(actor.PropsFromFunc(in.receive))
+	// When the owner of a twin changes (a node died or left), calls sent
+	// to the old one go to the new one at the next sweep, not after their
+	// retry interval. The lookup's subscription, made earlier, has
+	// installed the new placement by the time this one runs.
+	in.topo = rt.system.EventStream.Subscribe(func(ev any) {
+		if _, ok := ev.(*cluster.ClusterTopology); ok {
+			in.onTopology()
+		}
+	})
 	in.wg.Add(1)
 	go in.sweep()
 	return in
@@ -104,14 +120,83 @@ func (in *ingest) sweep() {
 			}
 			for _, c := range resend {
 				in.rt.met.retries.Inc()
-				in.send(c)
+				in.markResent(c)
+				// A send to a node that stopped answering (frozen, cut
+				// off) waits for its activation request to time out:
+				// several go at once, so one such node does not hold up
+				// the re-sends to the others.
+				in.resending <- struct{}{}
+				in.wg.Add(1)
+				go func() {
+					defer func() { <-in.resending; in.wg.Done() }()
+					in.send(c)
+				}()
 			}
 		}
 	}
 }
 
 func (in *ingest) send(c *call) bool {
-	return in.rt.lookup.Send(in.rt.identity(c.twinID), c.msg, in.reply)
+	ci := in.rt.identity(c.twinID)
+	owner := in.rt.lookup.Owner(ci)
+	in.mu.Lock()
+	c.sentTo = owner
+	if owner == "" {
+		// No owner yet (a node just died): ask again soon.
+		c.resend = time.Now().Add(noOwnerRetry)
+	}
+	msg := c.msg
+	in.mu.Unlock()
+	return in.rt.lookup.Send(ci, msg, in.reply)
+}
+
+// markResent replaces the call's message with a copy marked as re-sent
+// (the first may still be in a local twin's mailbox: it is not changed).
+func (in *ingest) markResent(c *call) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch m := c.msg.(type) {
+	case *pb.ApplyTelemetry:
+		if !m.Resent {
+			m = proto.Clone(m).(*pb.ApplyTelemetry)
+			m.Resent, c.msg = true, m
+		}
+	case *pb.SetConnectivity:
+		if !m.Resent {
+			m = proto.Clone(m).(*pb.SetConnectivity)
+			m.Resent, c.msg = true, m
+		}
+	case *pb.SetDesired:
+		if !m.Resent {
+			m = proto.Clone(m).(*pb.SetDesired)
+			m.Resent, c.msg = true, m
+		}
+	case *pb.InvokeCommandOp:
+		if !m.Resent {
+			m = proto.Clone(m).(*pb.InvokeCommandOp)
+			m.Resent, c.msg = true, m
+		}
+	case *pb.AlarmOp:
+		if !m.Resent {
+			m = proto.Clone(m).(*pb.AlarmOp)
+			m.Resent, c.msg = true, m
+		}
+	}
+}
+
+// noOwnerRetry is how soon a call that found no owner is sent again.
+const noOwnerRetry = 250 * time.Millisecond
+
+// onTopology makes every call whose twin's owner changed since it was
+// sent due for re-sending at the next sweep.
+func (in *ingest) onTopology() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, c := range in.mu.calls {
+		if c.sentTo != in.rt.lookup.Owner(in.rt.identity(c.twinID)) {
+			c.resend = time.Time{}
+		}
+	}
 }
 
 // submit starts a call; done is called exactly once.
@@ -153,6 +238,7 @@ func (in *ingest) drain(max time.Duration) {
 }
 
 func (in *ingest) stop() {
+	in.rt.system.EventStream.Unsubscribe(in.topo)
 	close(in.stopC)
 	in.wg.Wait()
 	in.mu.Lock()

@@ -259,6 +259,7 @@ func Start(cfg Config) (*Runtime, error) {
 	}
 	r.roster = plcluster.NewRosterService(cfg.Store, r.system, r.topo, cfg.ReplicaTimeout, cfg.Logger.With("component", "roster"),
 		func(plcluster.Roster) { r.lookup.Recheck() })
+	r.roster.SetRebalance(r.rebalance)
 	self := plcluster.RosterMember{Name: name, StoreID: cfg.Store.ID()}
 	needJoin := false
 	if err := r.roster.Load(self, joining); errors.Is(err, plcluster.ErrNoRoster) {
@@ -587,6 +588,45 @@ func (r *Runtime) state(ctx context.Context, id string) (*twins.State, bool, str
 		return nil, false, "", err
 	}
 	return st, false, "", nil
+}
+
+// rebalance activates every declared twin for which changed is true on
+// its owner under the current (joint) roster, a few at a time: each
+// activation brings a majority of the twin's old and new replicas in
+// line, after which the roster can settle on the new ones.
+func (r *Runtime) rebalance(ctx context.Context, changed func(id string) bool) error {
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	n := 0
+	for _, spec := range r.Twins().Twins {
+		if !changed(spec.ID) {
+			continue
+		}
+		n++
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return fmt.Errorf("actors: rebalance: %d twins started: %w", n, ctx.Err())
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if _, _, _, err := r.ownerState(ctx, spec); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("actors: rebalance: %d of %d twins not in line (first: %w)", len(errs), n, errs[0])
+	}
+	r.log.Info("rebalanced twins onto their new replica sets", "twins", n)
+	return nil
 }
 
 // ownerState asks twin spec's activation, on whichever node owns it, for

@@ -545,6 +545,23 @@ func (a *twinActor) handle(ctx actor.Context, r request) {
 	a.process(ctx, []request{r})
 }
 
+// resent reports whether msg was sent again by its node.
+func resent(msg any) bool {
+	switch m := msg.(type) {
+	case *pb.ApplyTelemetry:
+		return m.Resent
+	case *pb.SetConnectivity:
+		return m.Resent
+	case *pb.SetDesired:
+		return m.Resent
+	case *pb.InvokeCommandOp:
+		return m.Resent
+	case *pb.AlarmOp:
+		return m.Resent
+	}
+	return false
+}
+
 func correlation(msg any) uint64 {
 	switch m := msg.(type) {
 	case *pb.ApplyTelemetry:
@@ -587,7 +604,40 @@ func (a *twinActor) seen(ctx actor.Context, r request) bool {
 		}
 		return true
 	}
+	if resent(r.msg) {
+		// Maybe applied by an earlier activation (on another node) whose
+		// answer was lost: its journal, which this activation adopted,
+		// says so.
+		if version, accepted, ok := a.journaledRequest(id); ok {
+			a.send(ctx, r.sender, &pb.TelemetryApplied{CorrelationId: id, TwinId: a.id, Version: version, Accepted: accepted})
+			return true
+		}
+	}
 	return false
+}
+
+// requestScan is how far back in the journal a re-sent request is looked
+// for.
+const requestScan = 512
+
+// journaledRequest looks for request id among the twin's newest journal
+// entries; it returns the version the request ended at and the samples it
+// accepted.
+func (a *twinActor) journaledRequest(id uint64) (int64, int32, bool) {
+	var version int64
+	var accepted int32
+	found := false
+	err := a.rt.store.ReadJournal(a.id, max(1, a.st.Version-requestScan), func(v int64, _ uint64, data []byte) error {
+		if rid, acc := requestIDOf(data); rid == id {
+			version, accepted, found = v, acc, true
+		}
+		return nil
+	})
+	if err != nil {
+		a.rt.log.Warn("cannot look for a re-sent request in the journal", "twin", a.id, "err", err)
+		return 0, 0, false
+	}
+	return version, accepted, found
 }
 
 func (a *twinActor) remember(id uint64) *recentReply {
@@ -636,6 +686,12 @@ func (a *twinActor) process(ctx actor.Context, reqs []request) {
 		if rep.CorrelationId != 0 {
 			rr := a.remember(rep.CorrelationId)
 			rr.version, rr.accepted = rep.Version, rep.Accepted
+			if a.st.Version > start {
+				// Journaled with the request's last event, for a later
+				// activation that gets the request again.
+				last := &w.Events[len(w.Events)-1]
+				last.Data = appendRequestID(last.Data, rep.CorrelationId, rep.Accepted)
+			}
 		}
 		if r.sender != nil {
 			c.replies = append(c.replies, reply{to: r.sender, msg: rep})

@@ -26,10 +26,9 @@ import (
 // sets), then the settled one. A change needs every member's answer, so
 // it waits while one is down. Settling is safe at once while the roster
 // is smaller than the replica count: every twin's replica set then grows
-// by the new node and keeps all the old ones. Beyond that the data of the
-// twins whose replica sets change would have to move first, which is not
-// built: the roster then stays joint (safe, with stricter quorums) and
-// further joins are refused.
+// by the new node and keeps all the old ones. Beyond that, every twin
+// whose replica set changes is first brought in line on a majority of its
+// new set (SetRebalance) while the roster is joint.
 type RosterService struct {
 	store    *persistence.Store
 	system   *actor.ActorSystem
@@ -37,9 +36,24 @@ type RosterService struct {
 	timeout  time.Duration
 	log      *slog.Logger
 	onChange func(Roster)
+	// rebalance, when set, brings every twin for which changed is true in
+	// line on a majority of its replicas under the joint roster (the
+	// runtime activates each on its new owner); see Join.
+	rebalance func(ctx context.Context, changed func(id string) bool) error
 
 	mu sync.Mutex // serialises the changes this node coordinates and stores
 }
+
+// SetRebalance installs what moves the twins' data before a roster
+// beyond the replica count settles.
+func (s *RosterService) SetRebalance(fn func(ctx context.Context, changed func(id string) bool) error) {
+	s.mu.Lock()
+	s.rebalance = fn
+	s.mu.Unlock()
+}
+
+// rebalanceTimeout bounds the data move of one join.
+const rebalanceTimeout = 2 * time.Minute
 
 // NewRosterService returns the roster service of a node. onChange runs
 // after each roster this node stores (nil: nothing).
@@ -101,7 +115,8 @@ func (s *RosterService) JoinVia(ctx context.Context, self RosterMember, seeds fu
 			if m.Self || m.ActorAddr == "" {
 				continue
 			}
-			res, err := s.system.Root.RequestFuture(replicaPID(m.ActorAddr), req, 3*s.timeout).Result()
+			// A join beyond the replica count moves data first: long.
+			res, err := s.system.Root.RequestFuture(replicaPID(m.ActorAddr), req, rebalanceTimeout+10*s.timeout).Result()
 			if err != nil {
 				last = fmt.Errorf("node %s (%s): %w", m.Name, m.ActorAddr, err)
 				continue
@@ -213,8 +228,25 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 		return Roster{}, fmt.Errorf("adding %s (roster v%d, joint): %w", joiner.Name, target.Version, err)
 	}
 	if len(target.Members) >= s.topo.Replicas() {
-		s.log.Warn("roster stays joint: moving twins' data to a node beyond the replica count is not built", "version", target.Version, "joined", joiner.Name)
-		return target, nil
+		// Some twins' replica sets lose a node for the new one: each must
+		// be in line on a majority of its new set before quorums count
+		// the new set alone. Activating a twin under the joint roster does
+		// that (its sync reaches majorities of both sets).
+		if s.rebalance == nil {
+			s.log.Warn("roster stays joint: no rebalance on this node", "version", target.Version, "joined", joiner.Name)
+			return target, nil
+		}
+		old := NewPlacement(names(target.Members), s.topo.Replicas(), s.topo.parents)
+		next := NewPlacement(names(target.Next), s.topo.Replicas(), s.topo.parents)
+		changed := func(id string) bool { return !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id)) }
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), rebalanceTimeout)
+		err := s.rebalance(ctx, changed)
+		cancel()
+		if err != nil {
+			return Roster{}, fmt.Errorf("adding %s: roster v%d stays joint, moving the twins' data failed (the join is retried): %w", joiner.Name, target.Version, err)
+		}
+		s.log.Info("twins' data in line on their new replica sets", "version", target.Version, "took", time.Since(start))
 	}
 	settled := Roster{Version: target.Version, Members: target.Next}
 	if err := s.broadcast(settled, everyone, joiner); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -195,8 +196,13 @@ func (h *history) check(t *testing.T, nodes map[string]*node) {
 	}
 	dir := os.Getenv("PLANTWIN_CHAOS_OUT")
 	if dir == "" {
-		dir = t.TempDir()
+		// Kept after the test (not t.TempDir), for the post-mortem.
+		var err error
+		if dir, err = os.MkdirTemp("", "plantwin-chaos-"); err != nil {
+			t.Fatal(err)
+		}
 	}
+	t.Log(anomalies(kept))
 	path := filepath.Join(dir, "chaos.html")
 	if err := porcupine.VisualizePath(chaosModel, info, path); err != nil {
 		t.Log(err)
@@ -210,7 +216,7 @@ func (h *history) check(t *testing.T, nodes map[string]*node) {
 	for name, n := range nodes {
 		_ = os.WriteFile(filepath.Join(dir, name+".log"), []byte(n.logs.String()), 0o644)
 	}
-	t.Fatalf("history is %s, not linearizable; visualisation, history and node logs in %s (set PLANTWIN_CHAOS_OUT to keep them)", res, dir)
+	t.Fatalf("history is %s, not linearizable; visualisation, history and node logs in %s", res, dir)
 }
 
 // openStores opens the nodes' stores (stopped) for the final checks.
@@ -347,4 +353,55 @@ func TestClusterChaos(t *testing.T) {
 		nodes[i].stop()
 	}
 	checkJournalsAgree(t, openStores(t, dirs), cells(8))
+}
+
+// anomalies describes what makes a history suspicious, for the log of a
+// failed check: acknowledged writes of one twin that share a version
+// (two activations, or one request applied twice), and reads that
+// returned an older version than a write acknowledged before they began.
+func anomalies(ops []porcupine.Operation) string {
+	byVersion := map[string]map[int64][]porcupine.Operation{}
+	acked := map[string][]porcupine.Operation{}
+	for _, op := range ops {
+		in, out := op.Input.(chaosIn), op.Output.(chaosOut)
+		if in.write && out.known {
+			if byVersion[in.twin] == nil {
+				byVersion[in.twin] = map[int64][]porcupine.Operation{}
+			}
+			byVersion[in.twin][out.version] = append(byVersion[in.twin][out.version], op)
+			acked[in.twin] = append(acked[in.twin], op)
+		}
+	}
+	var b strings.Builder
+	n := 0
+	for twin, vs := range byVersion {
+		for v, same := range vs {
+			if len(same) > 1 && n < 10 {
+				n++
+				fmt.Fprintf(&b, "\n%s: %d acknowledged writes got version %d:", twin, len(same), v)
+				for _, op := range same {
+					fmt.Fprintf(&b, " [client %d x=%d %d..%d]", op.ClientId, op.Input.(chaosIn).x, op.Call, op.Return)
+				}
+			}
+		}
+	}
+	m := 0
+	for _, r := range ops {
+		in, out := r.Input.(chaosIn), r.Output.(chaosOut)
+		if in.write || m >= 10 {
+			continue
+		}
+		for _, wop := range acked[in.twin] {
+			if wop.Return < r.Call && wop.Output.(chaosOut).version > out.version {
+				m++
+				fmt.Fprintf(&b, "\n%s: read [client %d %d..%d] returned v%d x=%d after write [client %d x=%d → v%d, returned %d]", in.twin, r.ClientId, r.Call, r.Return,
+					out.version, out.x, wop.ClientId, wop.Input.(chaosIn).x, wop.Output.(chaosOut).version, wop.Return)
+				break
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return "no duplicate versions and no stale reads: see the visualisation"
+	}
+	return "anomalies:" + b.String()
 }

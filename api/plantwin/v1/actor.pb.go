@@ -98,6 +98,10 @@ type ApplyTelemetry struct {
 	Samples []*Sample              `protobuf:"bytes,2,rep,name=samples,proto3" json:"samples,omitempty"`
 	// Set by the sender to match the reply.
 	CorrelationId uint64 `protobuf:"varint,3,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// Set when the node that sent it sends it again (no answer in time,
+	// or its twin's owner changed): the twin then looks for the request in
+	// its journal, where an earlier activation may have applied it.
+	Resent        bool `protobuf:"varint,20,opt,name=resent,proto3" json:"resent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,6 +155,13 @@ func (x *ApplyTelemetry) GetCorrelationId() uint64 {
 		return x.CorrelationId
 	}
 	return 0
+}
+
+func (x *ApplyTelemetry) GetResent() bool {
+	if x != nil {
+		return x.Resent
+	}
+	return false
 }
 
 // SampleRejected says why one sample of a batch was not applied.
@@ -350,9 +361,13 @@ type InvokeCommandOp struct {
 	Command       string                 `protobuf:"bytes,4,opt,name=command,proto3" json:"command,omitempty"`
 	Args          map[string]*Value      `protobuf:"bytes,5,rep,name=args,proto3" json:"args,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Idempotency key: a repeated key returns the first command.
-	Key           string `protobuf:"bytes,6,opt,name=key,proto3" json:"key,omitempty"`
-	TimeoutNanos  int64  `protobuf:"varint,7,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
-	TtlNanos      int64  `protobuf:"varint,8,opt,name=ttl_nanos,json=ttlNanos,proto3" json:"ttl_nanos,omitempty"`
+	Key          string `protobuf:"bytes,6,opt,name=key,proto3" json:"key,omitempty"`
+	TimeoutNanos int64  `protobuf:"varint,7,opt,name=timeout_nanos,json=timeoutNanos,proto3" json:"timeout_nanos,omitempty"`
+	TtlNanos     int64  `protobuf:"varint,8,opt,name=ttl_nanos,json=ttlNanos,proto3" json:"ttl_nanos,omitempty"`
+	// Set when the node that sent it sends it again (no answer in time,
+	// or its twin's owner changed): the twin then looks for the request in
+	// its journal, where an earlier activation may have applied it.
+	Resent        bool `protobuf:"varint,20,opt,name=resent,proto3" json:"resent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -443,6 +458,13 @@ func (x *InvokeCommandOp) GetTtlNanos() int64 {
 	return 0
 }
 
+func (x *InvokeCommandOp) GetResent() bool {
+	if x != nil {
+		return x.Resent
+	}
+	return false
+}
+
 // AlarmOp acknowledges, shelves (until > 0) or unshelves (until 0) the
 // alarm of a rule.
 type AlarmOp struct {
@@ -454,6 +476,10 @@ type AlarmOp struct {
 	Acknowledge   bool                   `protobuf:"varint,5,opt,name=acknowledge,proto3" json:"acknowledge,omitempty"`
 	Until         int64                  `protobuf:"varint,6,opt,name=until,proto3" json:"until,omitempty"`
 	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set when the node that sent it sends it again (no answer in time,
+	// or its twin's owner changed): the twin then looks for the request in
+	// its journal, where an earlier activation may have applied it.
+	Resent        bool `protobuf:"varint,20,opt,name=resent,proto3" json:"resent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -537,6 +563,13 @@ func (x *AlarmOp) GetReason() string {
 	return ""
 }
 
+func (x *AlarmOp) GetResent() bool {
+	if x != nil {
+		return x.Resent
+	}
+	return false
+}
+
 // SetDesired asks a twin to set desired values, all or none. The twin
 // answers TelemetryApplied once the events are durable.
 type SetDesired struct {
@@ -548,6 +581,10 @@ type SetDesired struct {
 	// Who asked (journaled with the change).
 	Actor         string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	CorrelationId uint64 `protobuf:"varint,5,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// Set when the node that sent it sends it again (no answer in time,
+	// or its twin's owner changed): the twin then looks for the request in
+	// its journal, where an earlier activation may have applied it.
+	Resent        bool `protobuf:"varint,20,opt,name=resent,proto3" json:"resent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -617,12 +654,23 @@ func (x *SetDesired) GetCorrelationId() uint64 {
 	return 0
 }
 
+func (x *SetDesired) GetResent() bool {
+	if x != nil {
+		return x.Resent
+	}
+	return false
+}
+
 // SetConnectivity tells a twin whether its device is reachable.
 type SetConnectivity struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	TwinId        string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
 	Connectivity  Connectivity           `protobuf:"varint,2,opt,name=connectivity,proto3,enum=plantwin.v1.Connectivity" json:"connectivity,omitempty"`
 	CorrelationId uint64                 `protobuf:"varint,3,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// Set when the node that sent it sends it again (no answer in time,
+	// or its twin's owner changed): the twin then looks for the request in
+	// its journal, where an earlier activation may have applied it.
+	Resent        bool `protobuf:"varint,20,opt,name=resent,proto3" json:"resent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -676,6 +724,13 @@ func (x *SetConnectivity) GetCorrelationId() uint64 {
 		return x.CorrelationId
 	}
 	return 0
+}
+
+func (x *SetConnectivity) GetResent() bool {
+	if x != nil {
+		return x.Resent
+	}
+	return false
 }
 
 // GetTwinState asks a twin for its acknowledged state (a TwinStateReply),
@@ -962,11 +1017,12 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\bproperty\x18\x01 \x01(\tR\bproperty\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value\x121\n" +
 	"\x15source_time_unix_nano\x18\x03 \x01(\x03R\x12sourceTimeUnixNano\x12.\n" +
-	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"\x7f\n" +
+	"\aquality\x18\x04 \x01(\x0e2\x14.plantwin.v1.QualityR\aquality\"\x97\x01\n" +
 	"\x0eApplyTelemetry\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12-\n" +
 	"\asamples\x18\x02 \x03(\v2\x13.plantwin.v1.SampleR\asamples\x12%\n" +
-	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\"r\n" +
+	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\x12\x16\n" +
+	"\x06resent\x18\x14 \x01(\bR\x06resent\"r\n" +
 	"\x0eSampleRejected\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x1a\n" +
 	"\bproperty\x18\x02 \x01(\tR\bproperty\x12\x16\n" +
@@ -981,7 +1037,7 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\tR\x05error\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12.\n" +
 	"\acommand\x18\b \x01(\v2\x14.plantwin.v1.CommandR\acommand\x12(\n" +
-	"\x05alarm\x18\t \x01(\v2\x12.plantwin.v1.AlarmR\x05alarm\"\xde\x02\n" +
+	"\x05alarm\x18\t \x01(\v2\x12.plantwin.v1.AlarmR\x05alarm\"\xf6\x02\n" +
 	"\x0fInvokeCommandOp\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x14\n" +
@@ -990,10 +1046,11 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\x04args\x18\x05 \x03(\v2&.plantwin.v1.InvokeCommandOp.ArgsEntryR\x04args\x12\x10\n" +
 	"\x03key\x18\x06 \x01(\tR\x03key\x12#\n" +
 	"\rtimeout_nanos\x18\a \x01(\x03R\ftimeoutNanos\x12\x1b\n" +
-	"\tttl_nanos\x18\b \x01(\x03R\bttlNanos\x1aK\n" +
+	"\tttl_nanos\x18\b \x01(\x03R\bttlNanos\x12\x16\n" +
+	"\x06resent\x18\x14 \x01(\bR\x06resent\x1aK\n" +
 	"\tArgsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\xc3\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\xdb\x01\n" +
 	"\aAlarmOp\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x14\n" +
@@ -1001,21 +1058,24 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\x04rule\x18\x04 \x01(\tR\x04rule\x12 \n" +
 	"\vacknowledge\x18\x05 \x01(\bR\vacknowledge\x12\x14\n" +
 	"\x05until\x18\x06 \x01(\x03R\x05until\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\"\x99\x02\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12\x16\n" +
+	"\x06resent\x18\x14 \x01(\bR\x06resent\"\xb1\x02\n" +
 	"\n" +
 	"SetDesired\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12;\n" +
 	"\x06values\x18\x02 \x03(\v2#.plantwin.v1.SetDesired.ValuesEntryR\x06values\x12)\n" +
 	"\x10expected_version\x18\x03 \x01(\x03R\x0fexpectedVersion\x12\x14\n" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12%\n" +
-	"\x0ecorrelation_id\x18\x05 \x01(\x04R\rcorrelationId\x1aM\n" +
+	"\x0ecorrelation_id\x18\x05 \x01(\x04R\rcorrelationId\x12\x16\n" +
+	"\x06resent\x18\x14 \x01(\bR\x06resent\x1aM\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
-	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\x90\x01\n" +
+	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\xa8\x01\n" +
 	"\x0fSetConnectivity\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12=\n" +
 	"\fconnectivity\x18\x02 \x01(\x0e2\x19.plantwin.v1.ConnectivityR\fconnectivity\x12%\n" +
-	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\"'\n" +
+	"\x0ecorrelation_id\x18\x03 \x01(\x04R\rcorrelationId\x12\x16\n" +
+	"\x06resent\x18\x14 \x01(\bR\x06resent\"'\n" +
 	"\fGetTwinState\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\"\x89\x01\n" +
 	"\x0eTwinStateReply\x12\x17\n" +

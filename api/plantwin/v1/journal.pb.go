@@ -34,9 +34,14 @@ type JournalEvent struct {
 	//	*JournalEvent_Command
 	//	*JournalEvent_Watermark
 	//	*JournalEvent_RuleFired
-	Event         isJournalEvent_Event `protobuf_oneof:"event"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Event isJournalEvent_Event `protobuf_oneof:"event"`
+	// On the last event of a request that carried an id: the id, and the
+	// samples it accepted. A request re-sent to a later activation (after a
+	// fail-over) is found by it and answered, not applied twice.
+	RequestId       uint64 `protobuf:"varint,15,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestAccepted int32  `protobuf:"varint,16,opt,name=request_accepted,json=requestAccepted,proto3" json:"request_accepted,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *JournalEvent) Reset() {
@@ -146,6 +151,20 @@ func (x *JournalEvent) GetRuleFired() *RuleFiredEvent {
 		}
 	}
 	return nil
+}
+
+func (x *JournalEvent) GetRequestId() uint64 {
+	if x != nil {
+		return x.RequestId
+	}
+	return 0
+}
+
+func (x *JournalEvent) GetRequestAccepted() int32 {
+	if x != nil {
+		return x.RequestAccepted
+	}
+	return 0
 }
 
 type isJournalEvent_Event interface {
@@ -1576,7 +1595,7 @@ var File_plantwin_v1_journal_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\n" +
-	"\x19plantwin/v1/journal.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\"\x9f\x04\n" +
+	"\x19plantwin/v1/journal.proto\x12\vplantwin.v1\x1a\x17plantwin/v1/types.proto\"\xe9\x04\n" +
 	"\fJournalEvent\x12B\n" +
 	"\ttelemetry\x18\x01 \x01(\v2\".plantwin.v1.TelemetryAppliedEventH\x00R\ttelemetry\x12K\n" +
 	"\fconnectivity\x18\x02 \x01(\v2%.plantwin.v1.ConnectivityChangedEventH\x00R\fconnectivity\x128\n" +
@@ -1586,7 +1605,10 @@ const file_plantwin_v1_journal_proto_rawDesc = "" +
 	"\acommand\x18\x06 \x01(\v2 .plantwin.v1.CommandChangedEventH\x00R\acommand\x12C\n" +
 	"\twatermark\x18\a \x01(\v2#.plantwin.v1.WatermarkAdvancedEventH\x00R\twatermark\x12<\n" +
 	"\n" +
-	"rule_fired\x18\b \x01(\v2\x1b.plantwin.v1.RuleFiredEventH\x00R\truleFiredB\a\n" +
+	"rule_fired\x18\b \x01(\v2\x1b.plantwin.v1.RuleFiredEventH\x00R\truleFired\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x0f \x01(\x04R\trequestId\x12)\n" +
+	"\x10request_accepted\x18\x10 \x01(\x05R\x0frequestAcceptedB\a\n" +
 	"\x05event\"\xac\x01\n" +
 	"\x0eRuleFiredEvent\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x16\n" +

@@ -265,19 +265,26 @@ func checkHistoryOn(t *testing.T, stores map[string]*persistence.Store, acked []
 }
 
 // checkJournalsAgree: wherever two stores hold a twin's journal entry of
-// the same version, it is the same entry written by the same activation
-// epoch — no version was written by two activations — and entry epochs
-// never decrease with the version.
+// the same version written by the same activation epoch, it is the same
+// entry — no epoch was used by two activations — and entry epochs never
+// decrease with the version. Entries of one version from different epochs
+// are allowed: a replica that lagged keeps a never-acknowledged tail of an
+// older activation until the twin's next write reaches it (no repair sweep
+// runs); they are counted in the log.
 func checkJournalsAgree(t *testing.T, stores map[string]*persistence.Store, twinsSeen map[string]int64) {
 	t.Helper()
-	type entry struct {
-		epoch uint64
-		data  []byte
-		node  string
+	type key struct {
+		version int64
+		epoch   uint64
 	}
-	compared := 0
+	type entry struct {
+		data []byte
+		node string
+	}
+	compared, divergent := 0, 0
 	for twin := range twinsSeen {
-		seen := map[int64]entry{}
+		seen := map[key]entry{}
+		epochs := map[int64]uint64{}
 		for name, s := range stores {
 			var prev uint64
 			err := s.ReadJournal(twin, 0, func(v int64, e uint64, data []byte) error {
@@ -285,14 +292,19 @@ func checkJournalsAgree(t *testing.T, stores map[string]*persistence.Store, twin
 					t.Errorf("%s: twin %s version %d written by epoch %d after epoch %d", name, twin, v, e, prev)
 				}
 				prev = e
-				if o, ok := seen[v]; ok {
+				if o, ok := epochs[v]; ok && o != e {
+					divergent++
+				}
+				epochs[v] = e
+				k := key{v, e}
+				if o, ok := seen[k]; ok {
 					compared++
-					if o.epoch != e || !bytes.Equal(o.data, data) {
-						t.Errorf("twin %s version %d: epoch %d on %s, epoch %d on %s (entries equal: %v)", twin, v, o.epoch, o.node, e, name, bytes.Equal(o.data, data))
+					if !bytes.Equal(o.data, data) {
+						t.Errorf("twin %s version %d epoch %d: different entries on %s and %s: two activations wrote with one epoch", twin, v, e, o.node, name)
 					}
 					return nil
 				}
-				seen[v] = entry{e, bytes.Clone(data), name}
+				seen[k] = entry{bytes.Clone(data), name}
 				return nil
 			})
 			if err != nil {
@@ -303,7 +315,7 @@ func checkJournalsAgree(t *testing.T, stores map[string]*persistence.Store, twin
 	if compared == 0 {
 		t.Fatal("no journal entry is on two stores: nothing was replicated")
 	}
-	t.Logf("%d journal entries compared across stores", compared)
+	t.Logf("%d journal entries compared across stores; %d versions held from different epochs on different stores (unacknowledged tails of lagging replicas)", compared, divergent)
 }
 
 // TestClusterFourthNodeJoins grows a three-node cluster under the demo's
@@ -333,8 +345,12 @@ func TestClusterFourthNodeJoins(t *testing.T) {
 		}
 		nodes[name] = startNode(t, args...)
 	}
-	if !strings.Contains(nodes["n1"].logs.String(), `"msg":"node joined the roster","component":"roster","node":"n4","version":4,"members":["n1","n2","n3","n4"]`) {
-		t.Fatalf("n4's join did not settle roster v4 on n1:\n%s", nodes["n1"].logs.String())
+	settled := false
+	for _, name := range []string{"n1", "n2", "n3"} { // whichever member coordinated the join
+		settled = settled || strings.Contains(nodes[name].logs.String(), `"msg":"node joined the roster","component":"roster","node":"n4","version":4,"members":["n1","n2","n3","n4"]`)
+	}
+	if !settled {
+		t.Fatalf("n4's join did not settle roster v4:\n%s", nodes["n4"].logs.String())
 	}
 	waitFor(t, 60*time.Second, "four members, each owning twins", func() bool {
 		n := 0

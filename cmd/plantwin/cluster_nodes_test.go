@@ -55,7 +55,10 @@ func (m *monotonic) run(ctx context.Context, addr func() string, client func(str
 		resp, err := client(addr()).ListTwins(rctx, &pb.ListTwinsRequest{PageSize: 1000})
 		cancel()
 		if err != nil {
-			time.Sleep(100 * time.Millisecond) // a node is down or moving twins: ask again
+			select { // a node is down or moving twins: ask again
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		m.mu.Lock()

@@ -62,7 +62,8 @@ func newIngest(rt *Runtime) *ingest {
 	// retry interval. The lookup's subscription, made earlier, has
 	// installed the new placement by the time this one runs.
 	in.topo = rt.system.EventStream.Subscribe(func(ev any) {
-		if _, ok := ev.(*cluster.ClusterTopology); ok {
+		switch ev.(type) {
+		case *cluster.ClusterTopology, rosterChanged:
 			in.onTopology()
 		}
 	})

@@ -258,7 +258,10 @@ func Start(cfg Config) (*Runtime, error) {
 		r.journal = r.repl
 	}
 	r.roster = plcluster.NewRosterService(cfg.Store, r.system, r.topo, cfg.ReplicaTimeout, cfg.Logger.With("component", "roster"),
-		func(plcluster.Roster) { r.lookup.Recheck() })
+		func(plcluster.Roster) {
+			r.lookup.Recheck()
+			r.system.EventStream.Publish(rosterChanged{})
+		})
 	r.roster.SetRebalance(r.rebalance)
 	self := plcluster.RosterMember{Name: name, StoreID: cfg.Store.ID()}
 	needJoin := false
@@ -512,6 +515,10 @@ func (r *Runtime) DrainMember(ctx context.Context, name string) (int, time.Durat
 	}
 	return int(rep.TwinsMoved), time.Duration(rep.TookNanos), nil
 }
+
+// rosterChanged is published on the actor system's event stream after
+// the node stores a new roster: owners may have moved.
+type rosterChanged struct{}
 
 // ErrUnknownMember says no member of that name is up.
 var ErrUnknownMember = errors.New("actors: no such member")

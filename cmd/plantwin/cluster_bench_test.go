@@ -144,7 +144,11 @@ func (c *benchCluster) probe(via int, period time.Duration) *probe {
 			t := time.NewTicker(period)
 			defer t.Stop()
 			for x := int64(1); ctx.Err() == nil; x++ {
-				rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+				// A long deadline: the node retries the write itself (on
+				// the new owner as soon as it knows it), so the ack time is
+				// when the twin was available again, not when the probe
+				// happened to ask.
+				rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 				if set(rctx, cl, twin, x) == nil {
 					p.mu.Lock()
 					p.acks[twin] = append(p.acks[twin], time.Now())

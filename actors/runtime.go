@@ -437,6 +437,12 @@ func (r *Runtime) identity(id string) *cluster.ClusterIdentity {
 // included.
 func (r *Runtime) Members() []plcluster.Member { return r.provider.Members() }
 
+// Roster returns the cluster roster this node holds.
+func (r *Runtime) Roster() plcluster.Roster {
+	ro, _ := r.topo.Roster()
+	return ro
+}
+
 // SetNodeState announces a state of this node to the cluster
 // ("draining"; "" for serving).
 func (r *Runtime) SetNodeState(state string) error { return r.provider.SetState(state) }

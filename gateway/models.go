@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/twins"
 )
 
@@ -83,14 +84,26 @@ func modelToProto(m *twins.Model, count int32) *pb.Model {
 
 // ListMembers lists the cluster's members as this node sees them.
 func (s *Server) ListMembers(context.Context, *pb.ListMembersRequest) (*pb.ListMembersResponse, error) {
-	out := &pb.ListMembersResponse{}
+	ro := s.rt.Roster()
+	out := &pb.ListMembersResponse{RosterVersion: ro.Version, RosterJoint: ro.Joint}
+	up := map[string]bool{}
 	for _, m := range s.rt.Members() {
+		_, in := ro.Member(m.Name)
 		pm := &pb.Member{Name: m.Name, NodeId: m.ID, GossipAddress: m.GossipAddr, ActorAddress: m.ActorAddr, ApiAddress: m.APIAddr,
-			Role: m.Role, Zone: m.Zone, State: m.State, Self: m.Self}
+			Role: m.Role, Zone: m.Zone, State: m.State, Self: m.Self, InRoster: in}
 		if !m.Start.IsZero() {
 			pm.StartTime = timestamppb.New(m.Start)
 		}
+		up[m.Name] = true
 		out.Members = append(out.Members, pm)
+	}
+	// Roster members gossip does not show are down: listed, so that an
+	// operator sees which node is missing, not just fewer nodes.
+	for _, rm := range append(append([]plcluster.RosterMember(nil), ro.Members...), ro.Next...) {
+		if !up[rm.Name] {
+			up[rm.Name] = true
+			out.Members = append(out.Members, &pb.Member{Name: rm.Name, State: "down", GossipAddress: rm.GossipAddr, InRoster: true})
+		}
 	}
 	return out, nil
 }

@@ -34,6 +34,7 @@ type memberRow struct {
 	ActorAddress  string `json:"actorAddress" yaml:"actorAddress"`
 	StartTime     string `json:"startTime,omitempty" yaml:"startTime,omitempty"`
 	Self          bool   `json:"self" yaml:"self"`
+	InRoster      bool   `json:"inRoster" yaml:"inRoster"` // holds replicas and votes
 	Error         string `json:"error,omitempty" yaml:"error,omitempty"` // why twins is null
 }
 
@@ -46,9 +47,11 @@ func newClusterMembersCmd() *cobra.Command {
 (memberlist gossip), itself included. Each member's active twins are asked
 of the member itself, at its gossiped API address, with the same TLS and
 token flags; a member that does not answer shows no count and the reason.
--o json prints an array of objects with name, address (the member's API),
-state, role, zone, twins, nodeId, gossipAddress, actorAddress, startTime
-and self.`,
+A roster member that gossip does not show (crashed, stopped, cut off) is
+listed with state "down". The table ends with the roster's version. -o json
+prints an array of objects with name, address (the member's API), state,
+role, zone, twins, nodeId, gossipAddress, actorAddress, startTime, self and
+inRoster.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.validate(); err != nil {
@@ -66,9 +69,14 @@ and self.`,
 			rows := make([]memberRow, 0, len(resp.Members))
 			for _, m := range resp.Members {
 				r := memberRow{Name: m.Name, Address: m.ApiAddress, State: m.State, Role: m.Role, Zone: m.Zone,
-					NodeID: m.NodeId, GossipAddress: m.GossipAddress, ActorAddress: m.ActorAddress, Self: m.Self}
+					NodeID: m.NodeId, GossipAddress: m.GossipAddress, ActorAddress: m.ActorAddress, Self: m.Self, InRoster: m.InRoster}
 				if m.StartTime != nil {
 					r.StartTime = m.StartTime.AsTime().UTC().Format(time.RFC3339)
+				}
+				if m.State == "down" {
+					r.Error = "down: gossip does not show it"
+					rows = append(rows, r)
+					continue
 				}
 				n, err := memberNode(ctx, o, m)
 				if err != nil {
@@ -103,7 +111,15 @@ and self.`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.State, dash(r.Role), dash(r.Zone), dash(r.Address), twins, r.GossipAddress, r.NodeID)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			joint := "settled"
+			if resp.RosterJoint {
+				joint = "joint: a node is being added"
+			}
+			_, err = fmt.Fprintf(w, "roster v%d (%s)\n", resp.RosterVersion, joint)
+			return err
 		},
 	}
 	o.register(cmd, true)

@@ -149,6 +149,14 @@ func TestClusterJoinKillRestart(t *testing.T) {
 	nodes["n2"].kill()
 	waitAcks(1000, "1,000 acknowledged batches after n2's SIGKILL")
 	t.Logf("1,000 batches acknowledged %v after the SIGKILL", time.Since(killed).Round(time.Millisecond))
+	waitFor(t, 30*time.Second, "n1 to list n2 as down", func() bool {
+		for _, m := range members(t, nodes["n1"].addr) {
+			if m.Name == "n2" {
+				return m.State == "down"
+			}
+		}
+		return false
+	})
 	mu.Lock()
 	nodes["n2"] = start("n2")
 	mu.Unlock()

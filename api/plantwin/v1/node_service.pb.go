@@ -166,8 +166,12 @@ func (*ListMembersRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListMembersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Members []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
+	// The cluster roster as the answering node holds it: its version, and
+	// whether a change is under way (joint).
+	RosterVersion uint64 `protobuf:"varint,2,opt,name=roster_version,json=rosterVersion,proto3" json:"roster_version,omitempty"`
+	RosterJoint   bool   `protobuf:"varint,3,opt,name=roster_joint,json=rosterJoint,proto3" json:"roster_joint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,6 +213,20 @@ func (x *ListMembersResponse) GetMembers() []*Member {
 	return nil
 }
 
+func (x *ListMembersResponse) GetRosterVersion() uint64 {
+	if x != nil {
+		return x.RosterVersion
+	}
+	return 0
+}
+
+func (x *ListMembersResponse) GetRosterJoint() bool {
+	if x != nil {
+		return x.RosterJoint
+	}
+	return false
+}
+
 // Member is one node of the cluster.
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -224,11 +242,16 @@ type Member struct {
 	ApiAddress string `protobuf:"bytes,5,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
 	Role       string `protobuf:"bytes,6,opt,name=role,proto3" json:"role,omitempty"`
 	Zone       string `protobuf:"bytes,7,opt,name=zone,proto3" json:"zone,omitempty"`
-	// "alive" while it serves, or the state it announced ("draining").
+	// "alive" while it serves, or the state it announced ("draining");
+	// "down" for a roster member that gossip does not show (crashed,
+	// stopped or cut off): its twins' other replicas serve them.
 	State     string                 `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
 	StartTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	// Whether this is the node that answered.
-	Self          bool `protobuf:"varint,10,opt,name=self,proto3" json:"self,omitempty"`
+	Self bool `protobuf:"varint,10,opt,name=self,proto3" json:"self,omitempty"`
+	// Whether the member is in the cluster roster (holds twins' replicas
+	// and votes); false for a node still joining.
+	InRoster      bool `protobuf:"varint,11,opt,name=in_roster,json=inRoster,proto3" json:"in_roster,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +352,13 @@ func (x *Member) GetStartTime() *timestamppb.Timestamp {
 func (x *Member) GetSelf() bool {
 	if x != nil {
 		return x.Self
+	}
+	return false
+}
+
+func (x *Member) GetInRoster() bool {
+	if x != nil {
+		return x.InRoster
 	}
 	return false
 }
@@ -539,9 +569,11 @@ const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"twinsMoved\x12\x1d\n" +
 	"\n" +
 	"took_nanos\x18\x03 \x01(\x03R\ttookNanos\"\x14\n" +
-	"\x12ListMembersRequest\"D\n" +
+	"\x12ListMembersRequest\"\x8e\x01\n" +
 	"\x13ListMembersResponse\x12-\n" +
-	"\amembers\x18\x01 \x03(\v2\x13.plantwin.v1.MemberR\amembers\"\xaf\x02\n" +
+	"\amembers\x18\x01 \x03(\v2\x13.plantwin.v1.MemberR\amembers\x12%\n" +
+	"\x0eroster_version\x18\x02 \x01(\x04R\rrosterVersion\x12!\n" +
+	"\froster_joint\x18\x03 \x01(\bR\vrosterJoint\"\xcc\x02\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x12%\n" +
@@ -555,7 +587,8 @@ const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x12\n" +
 	"\x04self\x18\n" +
-	" \x01(\bR\x04self\"\x10\n" +
+	" \x01(\bR\x04self\x12\x1b\n" +
+	"\tin_roster\x18\v \x01(\bR\binRoster\"\x10\n" +
 	"\x0eGetNodeRequest\"\xe3\x03\n" +
 	"\x04Node\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +

@@ -34,7 +34,7 @@ type memberRow struct {
 	ActorAddress  string `json:"actorAddress" yaml:"actorAddress"`
 	StartTime     string `json:"startTime,omitempty" yaml:"startTime,omitempty"`
 	Self          bool   `json:"self" yaml:"self"`
-	InRoster      bool   `json:"inRoster" yaml:"inRoster"` // holds replicas and votes
+	InRoster      bool   `json:"inRoster" yaml:"inRoster"`               // holds replicas and votes
 	Error         string `json:"error,omitempty" yaml:"error,omitempty"` // why twins is null
 }
 

@@ -126,7 +126,11 @@ func (in *ingest) sweep() {
 				// off) waits for its activation request to time out:
 				// several go at once, so one such node does not hold up
 				// the re-sends to the others.
-				in.resending <- struct{}{}
+				select {
+				case in.resending <- struct{}{}:
+				case <-in.stopC:
+					return
+				}
 				in.wg.Add(1)
 				go func() {
 					defer func() { <-in.resending; in.wg.Done() }()

@@ -220,6 +220,7 @@ type commit struct {
 	replies      []reply
 	queued       []request             // write requests that arrived meanwhile: the next commit
 	stateReaders []stateReader         // state reads waiting for this commit
+	lateReaders  []stateReader         // reads that arrived after it was submitted (cluster: confirmed by a later commit)
 	changes      []VersionedEvent      // events to publish once durable (only while the feed has subscribers)
 	events       int                   // journal events in this commit
 	snapshot     int64                 // version of the snapshot in this commit, 0 if none
@@ -268,8 +269,39 @@ func (a *twinActor) confirmReads() bool {
 // has reached a majority of the twin's replicas: the state it then reads
 // is the newest acknowledged one. A fenced activation fails the write,
 // answers the reader with the error and stops.
-func (a *twinActor) barrier(ctx actor.Context, reader stateReader) {
-	a.submit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch}, &commit{stateReaders: []stateReader{reader}})
+func (a *twinActor) barrier(ctx actor.Context, readers ...stateReader) {
+	// Confirm: a replica that missed some of this epoch's writes does not
+	// count until it is brought in line.
+	a.submit(ctx, &persistence.Write{TwinID: a.id, Epoch: a.epoch, Confirm: a.st.Version}, &commit{stateReaders: readers})
+}
+
+// confirmLate answers the reads that arrived while a commit was in
+// flight: a commit submitted after them confirms them (the next one, or
+// a barrier). That commit's own acknowledgement may predate the reads: a
+// frozen node may wake up to acks of a commit a newer activation has
+// since built on.
+func (a *twinActor) confirmLate(ctx actor.Context, late []stateReader) {
+	if len(late) == 0 {
+		return
+	}
+	switch {
+	case a.failed != "" || a.stopping || a.passivating:
+		why := fmt.Sprintf("twin %s: the activation stopped; ask again", a.id)
+		if a.failed != "" {
+			why = a.failed
+		}
+		for _, rd := range late {
+			if rd.proto {
+				ctx.Send(rd.pid, &pb.TwinStateReply{TwinId: a.id, Error: why})
+			} else {
+				ctx.Send(rd.pid, &pb.TelemetryApplied{TwinId: a.id, Error: why})
+			}
+		}
+	case a.inflight != nil:
+		a.inflight.stateReaders = append(a.inflight.stateReaders, late...)
+	default:
+		a.barrier(ctx, late...)
+	}
 }
 
 // stateReply encodes the twin's acknowledged state for GetTwinState.
@@ -343,6 +375,10 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			return
 		}
 		if a.inflight != nil {
+			if a.confirmReads() {
+				a.inflight.lateReaders = append(a.inflight.lateReaders, stateReader{pid: ctx.Sender()})
+				return
+			}
 			a.inflight.stateReaders = append(a.inflight.stateReaders, stateReader{pid: ctx.Sender()})
 			return
 		}
@@ -358,6 +394,10 @@ func (a *twinActor) Receive(ctx actor.Context) {
 			return
 		}
 		if a.inflight != nil {
+			if a.confirmReads() {
+				a.inflight.lateReaders = append(a.inflight.lateReaders, stateReader{pid: ctx.Sender(), proto: true})
+				return
+			}
 			a.inflight.stateReaders = append(a.inflight.stateReaders, stateReader{pid: ctx.Sender(), proto: true})
 			return
 		}
@@ -898,7 +938,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 			}
 			a.send(ctx, q.sender, a.failure(q.msg, why))
 		}
-		for _, rd := range c.stateReaders {
+		for _, rd := range append(c.stateReaders, c.lateReaders...) {
 			if rd.proto {
 				ctx.Send(rd.pid, &pb.TwinStateReply{TwinId: a.id, Error: why})
 				continue
@@ -910,6 +950,7 @@ func (a *twinActor) committed(ctx actor.Context, err error) {
 		ctx.Stop(ctx.Self())
 		return
 	}
+	defer a.confirmLate(ctx, c.lateReaders)
 	a.rt.met.updates.Add(float64(c.events))
 	if c.wake != nil {
 		a.persistedDue = *c.wake

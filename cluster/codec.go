@@ -15,7 +15,7 @@ var ErrBadMessage = errors.New("cluster: malformed replication message")
 // WriteToProto converts a twin's write for a replica (TwinWrite).
 // ackedVersion is the twin's newest majority-acknowledged version.
 func WriteToProto(w *persistence.Write, ackedVersion int64) *pb.TwinWrite {
-	tw := &pb.TwinWrite{TwinId: w.TwinID, Epoch: w.Epoch, AckedVersion: ackedVersion, Wake: w.Wake}
+	tw := &pb.TwinWrite{TwinId: w.TwinID, Epoch: w.Epoch, AckedVersion: ackedVersion, Wake: w.Wake, ConfirmVersion: w.Confirm}
 	if w.Sync != nil {
 		after := w.Sync.After
 		tw.SyncAfter = &after
@@ -43,7 +43,7 @@ func WriteFromProto(tw *pb.TwinWrite) (*persistence.Write, error) {
 	if tw == nil || tw.TwinId == "" {
 		return nil, fmt.Errorf("%w: a write without a twin", ErrBadMessage)
 	}
-	w := &persistence.Write{TwinID: tw.TwinId, Epoch: tw.Epoch, Wake: tw.Wake}
+	w := &persistence.Write{TwinID: tw.TwinId, Epoch: tw.Epoch, Wake: tw.Wake, Confirm: tw.ConfirmVersion}
 	if tw.SyncAfter != nil {
 		w.Sync = &persistence.Sync{After: *tw.SyncAfter}
 	}

@@ -219,12 +219,16 @@ func (r *Replicator) fence(twin string, epoch uint64, names []string) (map[strin
 	promised := map[string]*pb.FenceResponse{}
 	var higher uint64
 	var grace <-chan time.Time
+	selfAnswered := false // this node's own store: always waited for
 	for got := 0; got < asked; got++ {
 		var a answer
 		select {
 		case a = <-ch:
 		case <-grace:
 			return promised, higher
+		}
+		if a.name == r.topo.Self() {
+			selfAnswered = true
 		}
 		if a.res == nil {
 			continue
@@ -234,7 +238,7 @@ func (r *Replicator) fence(twin string, epoch uint64, names []string) (map[strin
 		} else {
 			higher = max(higher, a.res.PromisedEpoch, a.res.LogEpoch)
 		}
-		if grace == nil && r.topo.Quorum(twin, func(n string) bool { return promised[n] != nil }) {
+		if grace == nil && selfAnswered && r.topo.Quorum(twin, func(n string) bool { return promised[n] != nil }) {
 			grace = time.After(20 * time.Millisecond)
 		}
 	}
@@ -344,8 +348,14 @@ func (s *submission) local(err error) {
 	s.lagging = nil
 	s.check()
 	s.mu.Unlock()
-	for _, l := range lag {
-		s.catchUp(l.name, l.res)
+	if len(lag) > 0 {
+		// Off the store's syncer, which must not block: building a sync
+		// reads the journal and the history.
+		go func() {
+			for _, l := range lag {
+				s.catchUp(l.name, l.res)
+			}
+		}()
 	}
 }
 
@@ -497,29 +507,39 @@ func (p *peer) run() {
 				<-p.slots
 				break
 			}
-			go p.deliver(seq, batch)
+			// Sent here, in order; answered on their own goroutines.
+			f, err := p.request(seq, batch)
+			go p.deliver(f, err, batch)
 		}
 	}
 }
 
-// deliver sends one batch and hands each write its result.
-func (p *peer) deliver(seq uint64, batch []queued) {
+// request sends one batch to the peer.
+func (p *peer) request(seq uint64, batch []queued) (*actor.Future, error) {
+	addr, ok := p.r.topo.Address(p.name)
+	if !ok {
+		return nil, fmt.Errorf("replica %s is not a member now", p.name)
+	}
+	msg := &pb.ReplicateBatch{Seq: seq, From: p.r.topo.Self(), Writes: make([]*pb.TwinWrite, len(batch))}
+	for i, q := range batch {
+		msg.Writes[i] = q.tw
+	}
+	return p.r.system.Root.RequestFuture(replicaPID(addr), msg, p.r.timeout), nil
+}
+
+// deliver waits for one batch's answer and hands each write its result.
+func (p *peer) deliver(f *actor.Future, err error, batch []queued) {
 	defer func() { <-p.slots }()
 	fail := func(err error) {
 		for _, q := range batch {
 			q.done(nil, err)
 		}
 	}
-	addr, ok := p.r.topo.Address(p.name)
-	if !ok {
-		fail(fmt.Errorf("replica %s is not a member now", p.name))
+	if err != nil {
+		fail(err)
 		return
 	}
-	msg := &pb.ReplicateBatch{Seq: seq, From: p.r.topo.Self(), Writes: make([]*pb.TwinWrite, len(batch))}
-	for i, q := range batch {
-		msg.Writes[i] = q.tw
-	}
-	res, err := p.r.system.Root.RequestFuture(replicaPID(addr), msg, p.r.timeout).Result()
+	res, err := f.Result()
 	if err != nil {
 		p.r.met.peerErrors.Inc()
 		fail(fmt.Errorf("replica %s: %w", p.name, err))

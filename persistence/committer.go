@@ -331,6 +331,9 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]int64) er
 		if w.Epoch != h.Epoch {
 			return fmt.Errorf("write epoch %d, log epoch %d: %w", w.Epoch, h.Epoch, ErrNeedsSync)
 		}
+		if len(w.Events) == 0 && w.Confirm > h.Version {
+			return fmt.Errorf("confirm version %d, head version %d: %w", w.Confirm, h.Version, ErrNeedsSync)
+		}
 		for i, ev := range w.Events {
 			if ev.Epoch != 0 && ev.Epoch != w.Epoch {
 				return fmt.Errorf("event %d of epoch %d in a plain write of epoch %d: %w", i, ev.Epoch, w.Epoch, ErrInvalidWrite)
@@ -340,6 +343,12 @@ func (s *Store) applyWrite(b *pebble.Batch, w *Write, counts map[int64]int64) er
 		var err error
 		if base, err = syncBase(w, h); err != nil {
 			return err
+		}
+		if w.Epoch == h.Epoch && syncEnd(w) <= h.Version {
+			// Within one epoch a log only grows, and this one already
+			// holds everything the sync brings: a late sync (overtaken by
+			// the same activation's newer writes) must not cut it back.
+			return nil
 		}
 		next = base
 		next.Epoch = w.Epoch
@@ -575,6 +584,14 @@ func (s *Store) addBucketCounts(b *pebble.Batch, counts map[int64]int64) {
 			s.log.Error("history bucket counter write failed", "bucket", bucket, "err", err)
 		}
 	}
+}
+
+// syncEnd is the version a sync write leaves its log at.
+func syncEnd(w *Write) int64 {
+	if n := len(w.Events); n > 0 {
+		return w.Events[n-1].Version
+	}
+	return w.Sync.After
 }
 
 // syncBase checks a sync write against the twin's head and returns the

@@ -92,6 +92,11 @@ type Write struct {
 	// Wake, when set, records the twin's next due time (Unix nanoseconds
 	// on the runtime's clock) in the node's wake schedule; 0 removes it.
 	Wake *int64
+	// Confirm, on a plain write without events, makes the store check
+	// that the twin's log reaches this version: ErrNeedsSync when it is
+	// behind (a replica that missed writes of the current epoch). 0: not
+	// checked. An activation's read confirmation sends it.
+	Confirm int64
 	// Sync, when set, makes this a sync write. A plain write must carry
 	// the twin's log epoch (Head.Epoch): a newer activation's first write
 	// is a sync write, or fails with ErrNeedsSync.

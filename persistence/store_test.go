@@ -830,7 +830,12 @@ func TestSyncWriteInOneGroup(t *testing.T) {
 	errs := make(chan error, 2)
 	s.Submit(&Write{TwinID: "t", Epoch: e, Events: events("t", 2, 1),
 		History: []HistoryPoint{{Property: "p", SourceTime: int64(time.Hour), Version: 2}}}, func(err error) { errs <- err })
-	s.Submit(&Write{TwinID: "t", Epoch: e, Sync: &Sync{After: 1}, Events: []Entry{{Version: 2, Data: []byte("new")}}}, func(err error) { errs <- err })
+	// A newer activation's sync (within one epoch a log only grows, so a
+	// same-epoch sync ending at the head changes nothing).
+	if _, err := s.Fence("t", e+1, "newer", 1); err != nil {
+		t.Fatal(err)
+	}
+	s.Submit(&Write{TwinID: "t", Epoch: e + 1, Sync: &Sync{After: 1}, Events: []Entry{{Version: 2, Data: []byte("new")}}}, func(err error) { errs <- err })
 	for range 2 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
@@ -842,5 +847,37 @@ func TestSyncWriteInOneGroup(t *testing.T) {
 	}
 	if got := readJournal(t, s, "t", 0); len(got) != 2 || got[1].Data != "new" {
 		t.Errorf("journal %+v", got)
+	}
+}
+
+// TestLateSameEpochSyncChangesNothing: a sync of the log's own epoch that
+// ends at or below its head (a catch-up overtaken by newer writes of the
+// same activation) leaves the log as it is; a newer epoch's sync cuts.
+// A confirming empty write fails with ErrNeedsSync on a log that is behind.
+func TestLateSameEpochSyncChangesNothing(t *testing.T) {
+	s := mustOpen(t, testConfig(t, vfs.NewMem()))
+	e := mustActivate(t, s, "t")
+	mustCommit(t, s, &Write{TwinID: "t", Epoch: e, Events: events("t", 1, 4)})
+	late := &Write{TwinID: "t", Epoch: e, Sync: &Sync{After: 1}, Events: events("t", 2, 1)}
+	if err := s.Commit(context.Background(), late); err != nil {
+		t.Fatal(err)
+	}
+	if got := readJournal(t, s, "t", 0); len(got) != 4 {
+		t.Fatalf("a late sync of the same epoch cut the log to %d entries", len(got))
+	}
+	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: e, Confirm: 5}); !errors.Is(err, ErrNeedsSync) {
+		t.Fatalf("confirm version 5 on a log at 4: %v, want ErrNeedsSync", err)
+	}
+	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: e, Confirm: 4}); err != nil {
+		t.Fatalf("confirm version 4 on a log at 4: %v", err)
+	}
+	if _, err := s.Fence("t", e+1, "newer", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(context.Background(), &Write{TwinID: "t", Epoch: e + 1, Sync: &Sync{After: 1}, Events: events("t", 2, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readJournal(t, s, "t", 0); len(got) != 2 {
+		t.Fatalf("a newer epoch's sync left %d entries, want 2", len(got))
 	}
 }

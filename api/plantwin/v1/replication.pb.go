@@ -499,9 +499,11 @@ type TwinWrite struct {
 	// The twin's newest version acknowledged by a majority.
 	AckedVersion int64 `protobuf:"varint,10,opt,name=acked_version,json=ackedVersion,proto3" json:"acked_version,omitempty"`
 	// The write of a passivation's final snapshot.
-	Seal          bool `protobuf:"varint,11,opt,name=seal,proto3" json:"seal,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Seal bool `protobuf:"varint,11,opt,name=seal,proto3" json:"seal,omitempty"`
+	// persistence.Write.Confirm: the version an empty write checks.
+	ConfirmVersion int64 `protobuf:"varint,13,opt,name=confirm_version,json=confirmVersion,proto3" json:"confirm_version,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *TwinWrite) Reset() {
@@ -616,6 +618,13 @@ func (x *TwinWrite) GetSeal() bool {
 		return x.Seal
 	}
 	return false
+}
+
+func (x *TwinWrite) GetConfirmVersion() int64 {
+	if x != nil {
+		return x.ConfirmVersion
+	}
+	return 0
 }
 
 // ReplicateBatch carries writes of many twins to one replica (at most
@@ -1293,7 +1302,7 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"\vsource_time\x18\x02 \x01(\x03R\n" +
 	"sourceTime\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12\x12\n" +
-	"\x04data\x18\x04 \x01(\fR\x04data\"\xd2\x03\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"\xfb\x03\n" +
 	"\tTwinWrite\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x121\n" +
@@ -1308,7 +1317,8 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"sync_after\x18\t \x01(\x03H\x01R\tsyncAfter\x88\x01\x01\x12#\n" +
 	"\racked_version\x18\n" +
 	" \x01(\x03R\fackedVersion\x12\x12\n" +
-	"\x04seal\x18\v \x01(\bR\x04sealB\a\n" +
+	"\x04seal\x18\v \x01(\bR\x04seal\x12'\n" +
+	"\x0fconfirm_version\x18\r \x01(\x03R\x0econfirmVersionB\a\n" +
 	"\x05_wakeB\r\n" +
 	"\v_sync_after\"f\n" +
 	"\x0eReplicateBatch\x12\x10\n" +

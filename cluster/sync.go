@@ -142,13 +142,19 @@ func BuildSync(store *persistence.Store, twin string, epoch uint64, target LogSt
 	if n := len(w.Events); n > 0 && w.Events[0].Version != k+1 {
 		return nil, fmt.Errorf("cluster: sync of twin %s: journal jumps from %d to %d", twin, k, w.Events[0].Version)
 	}
-	if err := store.ReadAudit(twin, k, 0, func(version int64, data []byte) error {
+	// With a snapshot, the history and audit the snapshot folds in go
+	// too, from the target's own head: the target lacks them.
+	from := k
+	if w.Snapshot != nil {
+		from = min(k, target.Head.Version)
+	}
+	if err := store.ReadAudit(twin, from, 0, func(version int64, data []byte) error {
 		w.Audit = append(w.Audit, persistence.Entry{Version: version, Data: data})
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	if err := store.ReadHistoryAfter(twin, k, func(p persistence.HistoryPoint) error {
+	if err := store.ReadHistoryAfter(twin, from, func(p persistence.HistoryPoint) error {
 		w.History = append(w.History, p)
 		return nil
 	}); err != nil {

@@ -174,4 +174,9 @@ func TestBuildSyncSendsTheSnapshot(t *testing.T) {
 	if h.Version != 22 || h.SnapshotVersion != 20 || h.Epoch != 2 {
 		t.Fatalf("replica head %+v, want version 22, snapshot 20, log epoch 2", h)
 	}
+	// The history the snapshot folds in came along: every version's point.
+	n := 0
+	if err := dst.ReadHistoryAfter(twin, 0, func(persistence.HistoryPoint) error { n++; return nil }); err != nil || n != 22 {
+		t.Fatalf("replica holds %d history points (%v), want 22: the snapshot's versions lack theirs", n, err)
+	}
 }

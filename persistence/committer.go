@@ -467,6 +467,20 @@ func checkAudit(w *Write) error {
 	if len(w.Audit) == 0 {
 		return nil
 	}
+	if w.Sync != nil && w.Snapshot != nil {
+		// A log replaced by a snapshot takes the audit of the versions the
+		// snapshot folds in too (those the replica lacked).
+		hi := w.Sync.After
+		if n := len(w.Events); n > 0 {
+			hi = w.Events[n-1].Version
+		}
+		for i, a := range w.Audit {
+			if a.Version < 1 || a.Version > hi {
+				return fmt.Errorf("audit entry %d has version %d, outside [1,%d]: %w", i, a.Version, hi, ErrInvalidWrite)
+			}
+		}
+		return nil
+	}
 	if len(w.Events) == 0 {
 		return fmt.Errorf("%d audit entries but no events: %w", len(w.Audit), ErrInvalidWrite)
 	}

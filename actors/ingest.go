@@ -14,6 +14,7 @@ import (
 	"github.com/asynkron/protoactor-go/cluster"
 	"github.com/asynkron/protoactor-go/eventstream"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/twins"
@@ -142,51 +143,37 @@ func (in *ingest) sweep() {
 }
 
 func (in *ingest) send(c *call) bool {
-	ci := in.rt.identity(c.twinID)
-	owner := in.rt.lookup.Owner(ci)
+	in.mu.Lock()
+	msg := c.msg
+	in.mu.Unlock()
+	owner, ok := in.rt.lookup.SendTo(in.rt.identity(c.twinID), msg, in.reply)
 	in.mu.Lock()
 	c.sentTo = owner
 	if owner == "" {
 		// No owner yet (a node just died): ask again soon.
 		c.resend = time.Now().Add(noOwnerRetry)
 	}
-	msg := c.msg
 	in.mu.Unlock()
-	return in.rt.lookup.Send(ci, msg, in.reply)
+	return ok
 }
 
-// markResent replaces the call's message with a copy marked as re-sent
-// (the first may still be in a local twin's mailbox: it is not changed).
+// markResent replaces the call's message with a copy whose resent field
+// is set (the first may still be in a local twin's mailbox: it is not
+// changed). Every request message has one (actor.proto).
 func (in *ingest) markResent(c *call) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	switch m := c.msg.(type) {
-	case *pb.ApplyTelemetry:
-		if !m.Resent {
-			m = proto.Clone(m).(*pb.ApplyTelemetry)
-			m.Resent, c.msg = true, m
-		}
-	case *pb.SetConnectivity:
-		if !m.Resent {
-			m = proto.Clone(m).(*pb.SetConnectivity)
-			m.Resent, c.msg = true, m
-		}
-	case *pb.SetDesired:
-		if !m.Resent {
-			m = proto.Clone(m).(*pb.SetDesired)
-			m.Resent, c.msg = true, m
-		}
-	case *pb.InvokeCommandOp:
-		if !m.Resent {
-			m = proto.Clone(m).(*pb.InvokeCommandOp)
-			m.Resent, c.msg = true, m
-		}
-	case *pb.AlarmOp:
-		if !m.Resent {
-			m = proto.Clone(m).(*pb.AlarmOp)
-			m.Resent, c.msg = true, m
-		}
+	m, ok := c.msg.(proto.Message)
+	if !ok {
+		return
 	}
+	fd := m.ProtoReflect().Descriptor().Fields().ByName("resent")
+	if fd == nil || m.ProtoReflect().Get(fd).Bool() {
+		return
+	}
+	cp := proto.Clone(m)
+	cp.ProtoReflect().Set(fd, protoreflect.ValueOfBool(true))
+	c.msg = cp
 }
 
 // noOwnerRetry is how soon a call that found no owner is sent again.

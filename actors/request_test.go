@@ -92,3 +92,16 @@ func TestResentRequestAfterRestartIsNotAppliedTwice(t *testing.T) {
 		t.Fatalf("a new request answered %v", rep)
 	}
 }
+
+// TestMarkResent: a re-sent call carries a marked copy; the message first
+// sent is left as it was.
+func TestMarkResent(t *testing.T) {
+	in := &ingest{}
+	for _, msg := range []proto.Message{&pb.ApplyTelemetry{}, &pb.SetDesired{}, &pb.SetConnectivity{}, &pb.InvokeCommandOp{}, &pb.AlarmOp{}} {
+		c := &call{msg: msg}
+		in.markResent(c)
+		if !resent(c.msg) || resent(msg) {
+			t.Errorf("%T: re-sent copy marked %v, first message marked %v", msg, resent(c.msg), resent(msg))
+		}
+	}
+}

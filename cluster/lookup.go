@@ -113,8 +113,10 @@ func (l *Lookup) Owner(ci *cluster.ClusterIdentity) string {
 
 // Get returns the PID of the activation of ci, activating it on its owner
 // if needed. Nil when no member owns it or the owner did not answer.
-func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
-	owner := l.Owner(ci)
+func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID { return l.get(ci, l.Owner(ci)) }
+
+// get is Get with ci's owner already looked up.
+func (l *Lookup) get(ci *cluster.ClusterIdentity, owner string) *actor.PID {
 	if owner == "" {
 		return nil
 	}
@@ -150,7 +152,15 @@ func (l *Lookup) Get(ci *cluster.ClusterIdentity) *actor.PID {
 // already left the table, and every message sent before that is in its
 // mailbox ahead of the grant.
 func (l *Lookup) Send(ci *cluster.ClusterIdentity, msg any, sender *actor.PID) bool {
-	if l.Owner(ci) == l.self {
+	_, ok := l.SendTo(ci, msg, sender)
+	return ok
+}
+
+// SendTo is Send, and also returns the owner's address it placed ci on
+// ("" when none).
+func (l *Lookup) SendTo(ci *cluster.ClusterIdentity, msg any, sender *actor.PID) (string, bool) {
+	owner := l.Owner(ci)
+	if owner == l.self {
 		l.mu.RLock()
 		pid := l.mu.byKey[keyOf(ci)]
 		if pid != nil {
@@ -158,15 +168,15 @@ func (l *Lookup) Send(ci *cluster.ClusterIdentity, msg any, sender *actor.PID) b
 		}
 		l.mu.RUnlock()
 		if pid != nil {
-			return true
+			return owner, true
 		}
 	}
-	pid := l.Get(ci)
+	pid := l.get(ci, owner)
 	if pid == nil {
-		return false
+		return owner, false
 	}
 	l.c.ActorSystem.Root.RequestWithCustomSender(pid, msg, sender)
-	return true
+	return owner, true
 }
 
 // RequestPassivation asks the node's placement actor to let the calling

@@ -69,12 +69,13 @@ func rosterVersion(t *Topology) uint64 {
 // line with it, and only then returns. Writes of older activations are
 // refused from then on by the majority that promised.
 func (r *Replicator) Activate(twin string) (uint64, persistence.Head, error) {
-	if r.topo.Alone(twin) {
+	reps := r.topo.Sets(twin)
+	self := r.topo.Self()
+	if reps.Only(self) {
 		return r.store.Activate(twin)
 	}
 	start := time.Now()
-	names := r.topo.ReplicaNames(twin)
-	self := r.topo.Self()
+	names := reps.Names()
 	if len(names) == 0 {
 		return 0, persistence.Head{}, fmt.Errorf("%w: twin %s: this node has no roster yet", ErrNoQuorum, twin)
 	}
@@ -90,8 +91,8 @@ func (r *Replicator) Activate(twin string) (uint64, persistence.Head, error) {
 	var promised map[string]*pb.FenceResponse
 	for attempt := 0; ; attempt++ {
 		var higher uint64
-		promised, higher = r.fence(twin, epoch, names)
-		if r.topo.Quorum(twin, func(n string) bool { return promised[n] != nil }) {
+		promised, higher = r.fence(twin, epoch, reps)
+		if reps.Quorum(func(n string) bool { return promised[n] != nil }) {
 			break
 		}
 		if higher < epoch || attempt == 3 {
@@ -158,12 +159,12 @@ func (r *Replicator) Activate(twin string) (uint64, persistence.Head, error) {
 			results <- ""
 		})
 	}
-	for ; pending > 0 && !r.topo.Quorum(twin, func(n string) bool { return acked[n] }); pending-- {
+	for ; pending > 0 && !reps.Quorum(func(n string) bool { return acked[n] }); pending-- {
 		if n := <-results; n != "" {
 			acked[n] = true
 		}
 	}
-	if !r.topo.Quorum(twin, func(n string) bool { return acked[n] }) {
+	if !reps.Quorum(func(n string) bool { return acked[n] }) {
 		r.met.activations.WithLabelValues("no_quorum").Inc()
 		return 0, persistence.Head{}, fmt.Errorf("%w: twin %s: epoch %d synced on %d of replicas %v", ErrNoQuorum, twin, epoch, len(acked), names)
 	}
@@ -179,7 +180,8 @@ func (r *Replicator) Activate(twin string) (uint64, persistence.Head, error) {
 // fence asks every replica of names to promise epoch; it returns those
 // that did, and the newest epoch any refusal showed. It waits for every
 // answer, but not longer than a short grace once a majority promised.
-func (r *Replicator) fence(twin string, epoch uint64, names []string) (map[string]*pb.FenceResponse, uint64) {
+func (r *Replicator) fence(twin string, epoch uint64, reps ReplicaSets) (map[string]*pb.FenceResponse, uint64) {
+	names := reps.Names()
 	type answer struct {
 		name string
 		res  *pb.FenceResponse
@@ -238,7 +240,7 @@ func (r *Replicator) fence(twin string, epoch uint64, names []string) (map[strin
 		} else {
 			higher = max(higher, a.res.PromisedEpoch, a.res.LogEpoch)
 		}
-		if grace == nil && selfAnswered && r.topo.Quorum(twin, func(n string) bool { return promised[n] != nil }) {
+		if grace == nil && selfAnswered && reps.Quorum(func(n string) bool { return promised[n] != nil }) {
 			grace = time.After(20 * time.Millisecond)
 		}
 	}
@@ -279,18 +281,19 @@ func (r *Replicator) pull(twin string, epoch uint64, best, mine *pb.FenceRespons
 // persistence.ErrFenced: the activation is stale and stops. A replica
 // that lags is brought in line with a sync write built from this store.
 func (r *Replicator) Submit(w *persistence.Write, done func(error)) {
-	if r.topo.Alone(w.TwinID) {
+	reps := r.topo.Sets(w.TwinID)
+	if reps.Only(r.topo.Self()) {
 		r.store.Submit(w, done)
 		return
 	}
 	var peers []string
-	for _, n := range r.topo.ReplicaNames(w.TwinID) {
+	for _, n := range reps.Names() {
 		if _, ok := r.topo.Address(n); ok && n != r.topo.Self() {
 			peers = append(peers, n) // those down catch up when they are back
 		}
 	}
 	// Every answer is counted before the first can arrive.
-	s := &submission{r: r, w: w, done: done, acked: map[string]bool{}, start: time.Now(), outstanding: len(peers) + 1}
+	s := &submission{r: r, w: w, reps: reps, done: done, acked: map[string]bool{}, start: time.Now(), outstanding: len(peers) + 1}
 	if len(peers) > 0 {
 		tw := WriteToProto(w, 0)
 		for _, name := range peers {
@@ -316,6 +319,7 @@ func (r *Replicator) Commit(ctx context.Context, w *persistence.Write) error {
 type submission struct {
 	r     *Replicator
 	w     *persistence.Write
+	reps  ReplicaSets // the twin's replica sets when it was submitted
 	done  func(error)
 	start time.Time
 
@@ -419,13 +423,13 @@ func (s *submission) check() {
 	if s.finished {
 		return
 	}
-	if s.localDone && s.r.topo.Quorum(s.w.TwinID, func(n string) bool { return s.acked[n] }) {
+	if s.localDone && s.reps.Quorum(func(n string) bool { return s.acked[n] }) {
 		s.r.met.ackSeconds.Observe(time.Since(s.start).Seconds())
 		s.finish(nil)
 		return
 	}
 	if s.outstanding == 0 {
-		s.finish(fmt.Errorf("%w: twin %s: version %d durable on %d of replicas %v (%s)", ErrNoQuorum, s.w.TwinID, lastVersion(s.w), len(s.acked), s.r.topo.ReplicaNames(s.w.TwinID), strings.Join(s.why, "; ")))
+		s.finish(fmt.Errorf("%w: twin %s: version %d durable on %d of replicas %v (%s)", ErrNoQuorum, s.w.TwinID, lastVersion(s.w), len(s.acked), s.reps.Names(), strings.Join(s.why, "; ")))
 	}
 }
 

@@ -92,19 +92,11 @@ func (r Roster) Placements(replicas int, parents map[string]string) []*Placement
 // twin id: a majority of its replica set under every placement of the
 // roster (both while joint).
 func (r Roster) Quorum(id string, replicas int, parents map[string]string, acked func(name string) bool) bool {
+	var sets ReplicaSets
 	for _, p := range r.Placements(replicas, parents) {
-		rs := p.ReplicaSet(id)
-		n := 0
-		for _, name := range rs {
-			if acked(name) {
-				n++
-			}
-		}
-		if n < len(rs)/2+1 {
-			return false
-		}
+		sets.sets = append(sets.sets, p.ReplicaSet(id))
 	}
-	return true
+	return sets.Quorum(acked)
 }
 
 // Member returns the roster's member called name (current or proposed).

@@ -113,20 +113,34 @@ func (t *Topology) Address(name string) (string, bool) {
 // not draining or leaving).
 func (t *Topology) Usable(name string) bool { return t.usable(t.members.Load(), name) }
 
-// ReplicaNames returns the names of twin id's replicas: its replica set,
-// and while the roster is joint the proposed set's members too. Nil
-// without a roster.
-func (t *Topology) ReplicaNames(id string) []string {
+// ReplicaSets is one twin's replica sets under one roster: the current
+// set, and while the roster is joint the proposed one too. Computed once
+// per activation or write and asked many times.
+type ReplicaSets struct {
+	sets [][]string
+}
+
+// Sets returns twin id's replica sets (none without a roster).
+func (t *Topology) Sets(id string) ReplicaSets {
 	v := t.roster.Load()
 	if v == nil {
-		return nil
+		return ReplicaSets{}
 	}
 	if v.single != "" {
-		return []string{v.single}
+		return ReplicaSets{sets: [][]string{{v.single}}}
 	}
-	out := v.pls[0].ReplicaSet(id)
-	for _, p := range v.pls[1:] {
-		for _, n := range p.ReplicaSet(id) {
+	sets := make([][]string, len(v.pls))
+	for i, p := range v.pls {
+		sets[i] = p.ReplicaSet(id)
+	}
+	return ReplicaSets{sets: sets}
+}
+
+// Names returns every replica's name once (both sets' while joint).
+func (r ReplicaSets) Names() []string {
+	var out []string
+	for _, set := range r.sets {
+		for _, n := range set {
 			if !slices.Contains(out, n) {
 				out = append(out, n)
 			}
@@ -134,6 +148,36 @@ func (t *Topology) ReplicaNames(id string) []string {
 	}
 	return out
 }
+
+// Quorum reports whether the nodes for which acked is true hold a
+// majority of every set (both while joint). False without sets.
+func (r ReplicaSets) Quorum(acked func(name string) bool) bool {
+	if len(r.sets) == 0 {
+		return false
+	}
+	for _, set := range r.sets {
+		n := 0
+		for _, name := range set {
+			if acked(name) {
+				n++
+			}
+		}
+		if n < len(set)/2+1 {
+			return false
+		}
+	}
+	return true
+}
+
+// Only reports whether name is the one and only replica.
+func (r ReplicaSets) Only(name string) bool {
+	return len(r.sets) == 1 && len(r.sets[0]) == 1 && r.sets[0][0] == name
+}
+
+// ReplicaNames returns the names of twin id's replicas: its replica set,
+// and while the roster is joint the proposed set's members too. Nil
+// without a roster.
+func (t *Topology) ReplicaNames(id string) []string { return t.Sets(id).Names() }
 
 // OwnerName returns the name of the node that should own twin id now:
 // the first of its replica set (the proposed one while joint) this node
@@ -168,23 +212,7 @@ func (t *Topology) Owner(id string) string {
 // for twin id under the current roster (majorities of both replica sets
 // while joint). False without a roster.
 func (t *Topology) Quorum(id string, acked func(name string) bool) bool {
-	v := t.roster.Load()
-	if v == nil {
-		return false
-	}
-	for _, p := range v.pls {
-		rs := p.ReplicaSet(id)
-		n := 0
-		for _, name := range rs {
-			if acked(name) {
-				n++
-			}
-		}
-		if n < len(rs)/2+1 {
-			return false
-		}
-	}
-	return true
+	return t.Sets(id).Quorum(acked)
 }
 
 // Alone reports whether twin id's only replica is this node (a roster of
@@ -193,6 +221,5 @@ func (t *Topology) Alone(id string) bool {
 	if v := t.roster.Load(); v != nil && v.single != "" {
 		return v.single == t.self
 	}
-	names := t.ReplicaNames(id)
-	return len(names) == 1 && names[0] == t.self
+	return t.Sets(id).Only(t.self)
 }

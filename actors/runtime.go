@@ -307,6 +307,7 @@ func Start(cfg Config) (*Runtime, error) {
 		defer cancel()
 		return r.Drain(ctx)
 	})
+	plcluster.SetReader(r.system, r.readStored)
 	r.ingest = newIngest(r)
 	r.sweepStop, r.sweepDone = make(chan struct{}), make(chan struct{})
 	go r.passivationSweep()

@@ -10,6 +10,7 @@ type replMetrics struct {
 	fenced            prometheus.Counter
 	catchupEntries    prometheus.Counter
 	peerErrors        prometheus.Counter
+	reads             *prometheus.CounterVec
 }
 
 func replicationMetrics() *replMetrics {
@@ -40,13 +41,17 @@ func replicationMetrics() *replMetrics {
 			Name: "plantwin_replication_peer_errors_total",
 			Help: "Replication batches that got no answer from a replica (timeouts, a node gone).",
 		}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "plantwin_cluster_reads_total",
+			Help: "Twins read by a query's fan-out, by path: quorum (a quorum of the twin's replicas held the same head; no activation), owner (they did not; the twin's owner answered).",
+		}, []string{"path"}),
 	}
 }
 
 // Register registers the replicator's metrics with reg.
 func (r *Replicator) Register(reg prometheus.Registerer) error {
 	m := r.met
-	for _, c := range []prometheus.Collector{m.activations, m.activationSeconds, m.ackSeconds, m.fenced, m.catchupEntries, m.peerErrors} {
+	for _, c := range []prometheus.Collector{m.activations, m.activationSeconds, m.ackSeconds, m.fenced, m.catchupEntries, m.peerErrors, m.reads} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -28,6 +28,7 @@ type replicaActor struct {
 	node   string
 	roster *RosterService // nil: roster messages are refused
 	drain  func() (moved int, took time.Duration, err error)
+	read   func(ids []string) []*pb.StoredTwin
 }
 
 // SetDrain installs what a DrainRequest runs (the node's runtime drain).
@@ -38,6 +39,19 @@ func SetDrain(system *actor.ActorSystem, drain func() (int, time.Duration, error
 type setDrain struct {
 	fn func() (int, time.Duration, error)
 }
+
+// SetReader installs what a ReadTwinsRequest runs: read reads twins from
+// this node's store, one answer per id, in order.
+func SetReader(system *actor.ActorSystem, read func(ids []string) []*pb.StoredTwin) {
+	system.Root.Send(actor.NewPID(system.Address(), ReplicaActorName), &setReader{read})
+}
+
+type setReader struct {
+	fn func(ids []string) []*pb.StoredTwin
+}
+
+// maxReadTwins bounds the twins one ReadTwinsRequest may name.
+const maxReadTwins = 4096
 
 // SpawnReplica starts the node's replica actor over store; node is this
 // node's name, given in answers; roster (nil: none) takes the roster
@@ -65,6 +79,20 @@ func (a *replicaActor) Receive(ctx actor.Context) {
 		a.replicate(m, reply)
 	case *setDrain:
 		a.drain = m.fn
+	case *setReader:
+		a.read = m.fn
+	case *pb.ReadTwinsRequest:
+		read := a.read
+		go func() {
+			switch {
+			case read == nil:
+				reply(&pb.ReadTwinsReply{Node: a.node, Error: "this node cannot read twins yet (starting)"})
+			case len(m.TwinIds) > maxReadTwins:
+				reply(&pb.ReadTwinsReply{Node: a.node, Error: fmt.Sprintf("%d twins asked, at most %d", len(m.TwinIds), maxReadTwins)})
+			default:
+				reply(&pb.ReadTwinsReply{Node: a.node, Twins: read(m.TwinIds)})
+			}
+		}()
 	case *pb.DrainRequest:
 		drain := a.drain
 		go func() {

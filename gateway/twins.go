@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"sort"
 	"strings"
-	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -26,10 +25,9 @@ const (
 	maxPageSize     = 1000
 	maxLabels       = 32
 	maxDesired      = 64
-	// scanBatch twins' states are read concurrently while a state filter
-	// scans, by scanWorkers goroutines.
-	scanBatch   = 256
-	scanWorkers = 8
+	// scanBatch twins' states are read at a time while a state filter
+	// scans.
+	scanBatch = 256
 )
 
 // selector is a validated twin filter: the declared (static) part decides
@@ -327,43 +325,16 @@ type readState struct {
 	active bool
 }
 
-// readStates reads the states of ids concurrently, in order.
+// readStates reads the acknowledged states of ids, in order (a cluster's
+// fan-out: actors.Runtime.States).
 func (s *Server) readStates(ctx context.Context, ids []string) ([]readState, error) {
-	out := make([]readState, len(ids))
-	if len(ids) == 0 {
-		return out, nil
+	reads, err := s.rt.States(ctx, ids)
+	if err != nil {
+		return nil, toStatus(err)
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		next  = make(chan int, len(ids))
-	)
-	for i := range ids {
-		next <- i
-	}
-	close(next)
-	for range min(scanWorkers, len(ids)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				st, active, err := s.rt.State(ctx, ids[i])
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-				out[i] = readState{st, active}
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return nil, toStatus(first)
+	out := make([]readState, len(reads))
+	for i, rd := range reads {
+		out[i] = readState{rd.State, rd.Active}
 	}
 	return out, nil
 }

@@ -129,7 +129,7 @@ func (h *history) run(ctx context.Context, wg *sync.WaitGroup, seed int64, clien
 					if err == nil {
 						out = chaosOut{known: true, version: resp.Version}
 					}
-				} else if tw, err := client(addr).GetTwin(cctx, &pb.GetTwinRequest{Id: in.twin}); err == nil {
+				} else if tw, err := readTwin(cctx, client(addr), in.twin, r.IntN(2) == 0); err == nil {
 					out = chaosOut{known: true, version: tw.Version}
 					if d := tw.Desired["x"]; d != nil {
 						out.x = d.Value.GetIntValue()
@@ -156,6 +156,25 @@ func (h *history) run(ctx context.Context, wg *sync.WaitGroup, seed int64, clien
 			}
 		}()
 	}
+}
+
+// readTwin reads one twin with GetTwin (answered by its owner) or, when
+// list is true, out of ListTwins (the query's fan-out, answered from a
+// quorum of each twin's replicas without activating it).
+func readTwin(ctx context.Context, c pb.TwinServiceClient, id string, list bool) (*pb.Twin, error) {
+	if !list {
+		return c.GetTwin(ctx, &pb.GetTwinRequest{Id: id})
+	}
+	resp, err := c.ListTwins(ctx, &pb.ListTwinsRequest{PageSize: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, tw := range resp.Twins {
+		if tw.Id == id {
+			return tw, nil
+		}
+	}
+	return nil, fmt.Errorf("ListTwins lacks twin %s", id)
 }
 
 // check fails t unless the history is linearizable per twin; on failure

@@ -87,7 +87,7 @@ func TestClusterJoinKillRestart(t *testing.T) {
 	seedAddr := "127.0.0.1:" + strconv.Itoa(seed)
 	acks := filepath.Join(t.TempDir(), "acks")
 	dirs := map[string]string{"n1": t.TempDir(), "n2": t.TempDir(), "n3": t.TempDir()}
-	common := []string{"--demo", "--demo-feed", "direct", "--cluster-profile", "local", "--snapshot-every", "50"}
+	common := []string{"--demo", "--demo-feed", "direct", "--cluster-profile", "local", "--snapshot-every", "50", "--metrics", "127.0.0.1:0"}
 	start := func(name string) *node {
 		args := append([]string{"--node-name", name, "--data", dirs[name]}, common...)
 		if name == "n1" {
@@ -216,6 +216,16 @@ func TestClusterJoinKillRestart(t *testing.T) {
 	}
 	stopReaders()
 	wg.Wait()
+	// The queries fanned out: most twins were read from a quorum of
+	// their replicas' stores, without asking (or activating) the twin.
+	for _, name := range []string{"n1", "n2", "n3"} {
+		q := nodes[name].metric(`plantwin_cluster_reads_total{path="quorum"}`)
+		o := nodes[name].metric(`plantwin_cluster_reads_total{path="owner"}`)
+		t.Logf("queries through %s since its last start: %.0f twins read from a quorum of replicas, %.0f asked of their owner", name, q, o)
+		if q == 0 || q < o {
+			t.Errorf("queries through %s: %.0f twins read from a quorum, %.0f asked of their owner: want most from a quorum", name, q, o)
+		}
+	}
 	for name, m := range readers {
 		m.mu.Lock()
 		t.Logf("reader through %s: %d full reads", name, m.reads)

@@ -180,6 +180,9 @@ func (n *node) versions() map[string]int64 {
 			n.t.Fatalf("ListTwins: %v", err)
 		}
 		for _, tw := range resp.Twins {
+			if _, dup := out[tw.Id]; dup {
+				n.t.Errorf("ListTwins lists twin %s twice", tw.Id)
+			}
 			out[tw.Id] = tw.Version
 		}
 		if resp.NextPageToken == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,39 @@ func (n *node) logField(msg, key string) string {
 		}
 	}
 	return ""
+}
+
+// metric returns the sum of the samples of the metric series whose line
+// starts with series (a name, with labels or not) on the node's metrics
+// endpoint (the node must run with --metrics).
+func (n *node) metric(series string) float64 {
+	n.t.Helper()
+	addr := n.logField("metrics listening", "metrics_addr")
+	if addr == "" {
+		n.t.Fatalf("no metrics address in the log")
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, series) {
+			continue
+		}
+		fs := strings.Fields(line)
+		v, err := strconv.ParseFloat(fs[len(fs)-1], 64)
+		if err != nil {
+			n.t.Fatalf("metric line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 // TestMetricsEndpoint scrapes a demo node's Prometheus endpoint and checks

@@ -1263,6 +1263,203 @@ func (x *DrainReply) GetError() string {
 	return ""
 }
 
+// ReadTwinsRequest asks a member what its own store holds of some twins
+// (a query's fan-out, docs/cluster.md "Queries"): each twin's head and
+// state, read without activating it.
+type ReadTwinsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TwinIds       []string               `protobuf:"bytes,1,rep,name=twin_ids,json=twinIds,proto3" json:"twin_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadTwinsRequest) Reset() {
+	*x = ReadTwinsRequest{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadTwinsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadTwinsRequest) ProtoMessage() {}
+
+func (x *ReadTwinsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadTwinsRequest.ProtoReflect.Descriptor instead.
+func (*ReadTwinsRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReadTwinsRequest) GetTwinIds() []string {
+	if x != nil {
+		return x.TwinIds
+	}
+	return nil
+}
+
+// StoredTwin is one twin as a member's store holds it: its head (version,
+// log epoch) and its state at that version (snapshot encoding,
+// TwinSnapshot), or why the member could not read it.
+type StoredTwin struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	TwinId   string                 `protobuf:"bytes,1,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	Version  int64                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	LogEpoch uint64                 `protobuf:"varint,3,opt,name=log_epoch,json=logEpoch,proto3" json:"log_epoch,omitempty"`
+	Snapshot []byte                 `protobuf:"bytes,4,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// Whether the twin has an activation on this member.
+	Active        bool   `protobuf:"varint,5,opt,name=active,proto3" json:"active,omitempty"`
+	Error         string `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredTwin) Reset() {
+	*x = StoredTwin{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredTwin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredTwin) ProtoMessage() {}
+
+func (x *StoredTwin) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredTwin.ProtoReflect.Descriptor instead.
+func (*StoredTwin) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StoredTwin) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *StoredTwin) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *StoredTwin) GetLogEpoch() uint64 {
+	if x != nil {
+		return x.LogEpoch
+	}
+	return 0
+}
+
+func (x *StoredTwin) GetSnapshot() []byte {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *StoredTwin) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *StoredTwin) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// ReadTwinsReply answers a ReadTwinsRequest, one entry per twin asked, in
+// order, or with error when the member cannot read at all.
+type ReadTwinsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Twins         []*StoredTwin          `protobuf:"bytes,2,rep,name=twins,proto3" json:"twins,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadTwinsReply) Reset() {
+	*x = ReadTwinsReply{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadTwinsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadTwinsReply) ProtoMessage() {}
+
+func (x *ReadTwinsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadTwinsReply.ProtoReflect.Descriptor instead.
+func (*ReadTwinsReply) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReadTwinsReply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ReadTwinsReply) GetTwins() []*StoredTwin {
+	if x != nil {
+		return x.Twins
+	}
+	return nil
+}
+
+func (x *ReadTwinsReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_plantwin_v1_replication_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_replication_proto_rawDesc = "" +
@@ -1367,6 +1564,20 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"twinsMoved\x12\x1d\n" +
 	"\n" +
 	"took_nanos\x18\x02 \x01(\x03R\ttookNanos\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"-\n" +
+	"\x10ReadTwinsRequest\x12\x19\n" +
+	"\btwin_ids\x18\x01 \x03(\tR\atwinIds\"\xa6\x01\n" +
+	"\n" +
+	"StoredTwin\x12\x17\n" +
+	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12\x1b\n" +
+	"\tlog_epoch\x18\x03 \x01(\x04R\blogEpoch\x12\x1a\n" +
+	"\bsnapshot\x18\x04 \x01(\fR\bsnapshot\x12\x16\n" +
+	"\x06active\x18\x05 \x01(\bR\x06active\x12\x14\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\"i\n" +
+	"\x0eReadTwinsReply\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12-\n" +
+	"\x05twins\x18\x02 \x03(\v2\x17.plantwin.v1.StoredTwinR\x05twins\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error*\x9b\x01\n" +
 	"\rReplicaStatus\x12\x1e\n" +
 	"\x1aREPLICA_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
@@ -1388,7 +1599,7 @@ func file_plantwin_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_plantwin_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_plantwin_v1_replication_proto_goTypes = []any{
 	(ReplicaStatus)(0),          // 0: plantwin.v1.ReplicaStatus
 	(*FenceRequest)(nil),        // 1: plantwin.v1.FenceRequest
@@ -1407,6 +1618,9 @@ var file_plantwin_v1_replication_proto_goTypes = []any{
 	(*RosterReply)(nil),         // 14: plantwin.v1.RosterReply
 	(*DrainRequest)(nil),        // 15: plantwin.v1.DrainRequest
 	(*DrainReply)(nil),          // 16: plantwin.v1.DrainReply
+	(*ReadTwinsRequest)(nil),    // 17: plantwin.v1.ReadTwinsRequest
+	(*StoredTwin)(nil),          // 18: plantwin.v1.StoredTwin
+	(*ReadTwinsReply)(nil),      // 19: plantwin.v1.ReadTwinsReply
 }
 var file_plantwin_v1_replication_proto_depIdxs = []int32{
 	2,  // 0: plantwin.v1.FenceResponse.runs:type_name -> plantwin.v1.EpochRun
@@ -1419,11 +1633,12 @@ var file_plantwin_v1_replication_proto_depIdxs = []int32{
 	8,  // 7: plantwin.v1.ReplicateAck.results:type_name -> plantwin.v1.TwinResult
 	2,  // 8: plantwin.v1.PullRequest.runs:type_name -> plantwin.v1.EpochRun
 	6,  // 9: plantwin.v1.PullResponse.write:type_name -> plantwin.v1.TwinWrite
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	18, // 10: plantwin.v1.ReadTwinsReply.twins:type_name -> plantwin.v1.StoredTwin
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_replication_proto_init() }
@@ -1438,7 +1653,7 @@ func file_plantwin_v1_replication_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_replication_proto_rawDesc), len(file_plantwin_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

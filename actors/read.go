@@ -1,0 +1,150 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	"github.com/plantwin/plantwin/twins"
+)
+
+// TwinRead is one twin's acknowledged state, from States.
+type TwinRead struct {
+	State  *twins.State
+	Active bool
+	// Node is the node whose activation answered, or where the twin is
+	// active ("" when none is, or on a node alone).
+	Node string
+}
+
+// statesWorkers bounds the twins States asks one at a time concurrently.
+const statesWorkers = 32
+
+// States returns the acknowledged states of the twins ids, in order: a
+// query's read. On a node alone every twin answers as State does. In a
+// cluster the query fans out: every member holding some of the twins reads
+// them from its own store in one exchange, and a twin whose replicas
+// agree (a quorum holds the same head) is answered from them without
+// being activated; only the others are asked of their owners, one twin at
+// a time (docs/cluster.md "Queries").
+func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) {
+	out := make([]TwinRead, len(ids))
+	specs := make([]*twins.Spec, len(ids))
+	cfg := r.Twins()
+	var fan []int // indexes of twins with replicas elsewhere
+	for i, id := range ids {
+		spec, ok := cfg.Twin(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownTwin, id)
+		}
+		specs[i] = spec
+		if !r.topo.Alone(id) {
+			fan = append(fan, i)
+		}
+	}
+	if r.closing.Load() {
+		return nil, ErrClosed
+	}
+	done := make([]bool, len(ids))
+	if len(fan) > 0 {
+		fids := make([]string, len(fan))
+		for j, i := range fan {
+			fids[j] = ids[i]
+		}
+		for j, q := range r.repl.ReadQuorum(ctx, fids, r.readStored) {
+			if q.Twin == nil {
+				continue
+			}
+			i := fan[j]
+			st := twins.NewState(specs[i])
+			if err := decodeSnapshot(st, q.Twin.Snapshot); err != nil {
+				continue // asked of the owner below
+			}
+			st.Version = q.Twin.Version
+			out[i] = TwinRead{State: st, Active: q.Node != "", Node: q.Node}
+			done[i] = true
+		}
+	}
+	// The rest, one twin at a time.
+	next := make(chan int, len(ids))
+	for i := range ids {
+		if !done[i] {
+			next <- i
+		}
+	}
+	close(next)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(statesWorkers, len(next)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				st, active, node, err := r.state(ctx, ids[i])
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+				out[i] = TwinRead{State: st, Active: active, Node: node}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return out, nil
+}
+
+// readStored answers a query's fan-out (ReadTwinsRequest) from this
+// node's store: each twin's head and state at it, read without activating
+// it. A twin written while it is read answers with an error, and the
+// asker counts this node out for it.
+func (r *Runtime) readStored(ids []string) []*pb.StoredTwin {
+	out := make([]*pb.StoredTwin, len(ids))
+	cfg := r.Twins()
+	for i, id := range ids {
+		tw := &pb.StoredTwin{TwinId: id}
+		out[i] = tw
+		tw.Active = r.lookup.LocalPID(r.identity(id)) != nil
+		spec, ok := cfg.Twin(id)
+		if !ok {
+			tw.Error = "unknown twin"
+			continue
+		}
+		h1, err := r.store.Head(id)
+		if err != nil {
+			tw.Error = err.Error()
+			continue
+		}
+		st, err := r.LoadState(spec)
+		if err != nil {
+			tw.Error = err.Error()
+			continue
+		}
+		h2, err := r.store.Head(id)
+		if err != nil {
+			tw.Error = err.Error()
+			continue
+		}
+		if h1.Version != h2.Version || h1.Epoch != h2.Epoch || st.Version != h1.Version {
+			tw.Error = "written while read"
+			continue
+		}
+		data, err := encodeSnapshot(st)
+		if err != nil {
+			tw.Error = fmt.Sprintf("encode state: %v", err)
+			continue
+		}
+		tw.Version, tw.LogEpoch, tw.Snapshot = h1.Version, h1.Epoch, data
+	}
+	return out
+}

@@ -35,6 +35,7 @@ type Subscription struct {
 	lag     chan struct{} // capacity 1: a drop happened
 	dropped atomic.Int64
 	closed  atomic.Bool
+	onClose func() // ends the relays from other members; nil: none
 }
 
 // C delivers changes in commit order per twin.
@@ -53,6 +54,29 @@ func (s *Subscription) Close() {
 		return
 	}
 	s.feed.remove(s)
+	if s.onClose != nil {
+		s.onClose()
+	}
+}
+
+// deliver hands the subscription a change relayed from another member,
+// without blocking: a full buffer drops it, as publish does.
+func (s *Subscription) deliver(ch *Change) {
+	select {
+	case s.c <- ch:
+	default:
+		s.feed.drop(s)
+	}
+}
+
+// lagged reports n changes missed elsewhere (a member dropped them, or
+// its relay may have): the subscriber resynchronises.
+func (s *Subscription) lagged(n int64) {
+	s.dropped.Add(n)
+	select {
+	case s.lag <- struct{}{}:
+	default:
+	}
 }
 
 const feedShards = 64

@@ -308,6 +308,13 @@ func Start(cfg Config) (*Runtime, error) {
 		return r.Drain(ctx)
 	})
 	plcluster.SetReader(r.system, r.readStored)
+	if _, err := r.system.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &relayServer{rt: r, subs: map[string]*relayOut{}, stop: make(chan struct{})}
+	}), FeedActorName); err != nil {
+		r.cluster.Shutdown(false)
+		r.disp.stop()
+		return nil, fmt.Errorf("actors: spawn the feed actor: %w", err)
+	}
 	r.ingest = newIngest(r)
 	r.sweepStop, r.sweepDone = make(chan struct{}), make(chan struct{})
 	go r.passivationSweep()
@@ -539,8 +546,15 @@ func (r *Runtime) StartTime() time.Time { return r.started }
 // Subscribe returns a subscription to the changes of the twins ids (nil:
 // every twin), buffering up to capacity changes. Subscribe before reading
 // the twins' state: every change committed after the read then arrives.
+//
+// In a cluster the subscription also gets the changes of twins active on
+// the other members, relayed by their feed actors; Subscribe waits (at
+// most 2 s) until they relay. A change a member could not relay is
+// reported as a lag.
 func (r *Runtime) Subscribe(ids []string, capacity int) *Subscription {
-	return r.feed.subscribe(ids, max(capacity, 1))
+	s := r.feed.subscribe(ids, max(capacity, 1))
+	r.relay(s, ids)
+	return s
 }
 
 // GetTwin returns the acknowledged state of a twin. An active twin answers

@@ -17,6 +17,9 @@ import (
 const (
 	defaultHeartbeat = 10 * time.Second
 	minHeartbeat     = 100 * time.Millisecond
+	// watchReadPatience bounds how long a watch keeps asking for a twin
+	// that is unavailable while it moves to another node.
+	watchReadPatience = 15 * time.Second
 )
 
 // watcher is one WatchTwins stream. It runs on the stream's goroutine and
@@ -115,36 +118,60 @@ func (s *Server) WatchTwins(req *pb.WatchTwinsRequest, stream pb.TwinService_Wat
 // initial sends, per candidate twin in id order, either the changes after
 // its resume version or its current state, then SYNCED.
 func (w *watcher) initial(req *pb.WatchTwinsRequest) error {
-	ctx := w.stream.Context()
-	for _, id := range w.cands {
-		from, ok := req.GetFromVersions()[id]
-		if !ok {
-			from = req.GetFromVersion()
-		}
-		// The state read waits for the twin's commit in flight, so its
-		// version is acknowledged: a replay stops there and later changes
-		// arrive on the subscription, taken before this read.
-		st, active, err := w.s.rt.State(ctx, id)
+	for start := 0; start < len(w.cands); start += scanBatch {
+		ids := w.cands[start:min(start+scanBatch, len(w.cands))]
+		// The states are acknowledged versions: a replay stops there and
+		// later changes arrive on the subscription, taken before this read.
+		states, err := w.read(ids)
 		if err != nil {
-			return toStatus(err)
-		}
-		// A client ahead of the twin (a store restored from an older
-		// backup) gets the state: its view is not this twin's history.
-		if from > 0 && from <= st.Version {
-			err := w.replay(id, from, st.Version)
-			if err == nil {
-				continue
-			}
-			if !errors.Is(err, actors.ErrJournalTrimmed) {
-				return toStatus(err)
-			}
-			// The journal no longer reaches back that far: send the state.
-		}
-		if err := w.state(st, active); err != nil {
 			return err
+		}
+		for i, id := range ids {
+			st := states[i].st
+			from, ok := req.GetFromVersions()[id]
+			if !ok {
+				from = req.GetFromVersion()
+			}
+			// A client ahead of the twin (a store restored from an older
+			// backup) gets the state: its view is not this twin's history.
+			if from > 0 && from <= st.Version {
+				err := w.replay(id, from, st.Version)
+				if err == nil {
+					continue
+				}
+				if !errors.Is(err, actors.ErrJournalTrimmed) {
+					return toStatus(err)
+				}
+				// The journal no longer reaches back that far: send the state.
+			}
+			if err := w.state(st, states[i].active); err != nil {
+				return err
+			}
 		}
 	}
 	return w.synced()
+}
+
+// read reads the states of ids. A twin that is unavailable for a moment
+// (its node just failed and the twin is moving) is asked again, for up to
+// watchReadPatience, before the watch fails.
+func (w *watcher) read(ids []string) ([]readState, error) {
+	ctx := w.stream.Context()
+	deadline := time.Now().Add(watchReadPatience)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		states, err := w.s.readStates(ctx, ids)
+		if err == nil || status.Code(err) != codes.Unavailable || time.Now().Add(wait).After(deadline) {
+			return states, err
+		}
+		w.s.log.Info("watch: a twin is unavailable; reading again", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-w.s.stop:
+			return nil, status.Error(codes.Unavailable, "node shutting down; resume the watch from the last version received")
+		case <-time.After(wait):
+		}
+	}
 }
 
 // replay sends the journaled changes of twin id in (from, upto]; the twin
@@ -205,6 +232,12 @@ func (w *watcher) change(ch *actors.Change) error {
 		w.in[id] = true
 		w.last[id] = ch.State.Version
 		return w.stream.Send(&pb.WatchTwinsResponse{Event: &pb.WatchTwinsResponse_State{State: actors.TwinToProto(ch.State, true)}})
+	case match && ch.Events[0].Version > last+1:
+		// Versions between were committed where this node's feed could
+		// not see them (a member that crashed before relaying): the
+		// state stands for them.
+		w.last[id] = ch.State.Version
+		return w.stream.Send(&pb.WatchTwinsResponse{Event: &pb.WatchTwinsResponse_State{State: actors.TwinToProto(ch.State, true)}})
 	case match:
 		for _, ev := range ch.Events {
 			if ev.Version <= last {
@@ -224,14 +257,16 @@ func (w *watcher) change(ch *actors.Change) error {
 
 // resync re-reads every candidate's state after changes were dropped.
 func (w *watcher) resync() error {
-	ctx := w.stream.Context()
-	for _, id := range w.cands {
-		st, active, err := w.s.rt.State(ctx, id)
+	for start := 0; start < len(w.cands); start += scanBatch {
+		ids := w.cands[start:min(start+scanBatch, len(w.cands))]
+		states, err := w.read(ids)
 		if err != nil {
-			return toStatus(err)
-		}
-		if err := w.state(st, active); err != nil {
 			return err
+		}
+		for _, rs := range states {
+			if err := w.state(rs.st, rs.active); err != nil {
+				return err
+			}
 		}
 	}
 	return w.synced()

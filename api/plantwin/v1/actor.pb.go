@@ -1008,6 +1008,423 @@ func (*Passivate) Descriptor() ([]byte, []int) {
 	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{12}
 }
 
+// SubscribeChanges asks a member's feed actor to relay the changes its
+// twins commit (a watch's cluster-wide feed, docs/cluster.md "Watch").
+// The subscriber renews it every few seconds; a subscription not renewed
+// for lease_millis ends.
+type SubscribeChanges struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique per subscription (and subscriber node).
+	Subscription string `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// The twins whose changes to relay; empty with all_twins set: every twin.
+	TwinIds  []string `protobuf:"bytes,2,rep,name=twin_ids,json=twinIds,proto3" json:"twin_ids,omitempty"`
+	AllTwins bool     `protobuf:"varint,3,opt,name=all_twins,json=allTwins,proto3" json:"all_twins,omitempty"`
+	// Where to send RelayedChange and ChangesLagged: a PID's address and id.
+	ReplyAddress  string `protobuf:"bytes,4,opt,name=reply_address,json=replyAddress,proto3" json:"reply_address,omitempty"`
+	ReplyId       string `protobuf:"bytes,5,opt,name=reply_id,json=replyId,proto3" json:"reply_id,omitempty"`
+	LeaseMillis   int64  `protobuf:"varint,6,opt,name=lease_millis,json=leaseMillis,proto3" json:"lease_millis,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeChanges) Reset() {
+	*x = SubscribeChanges{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeChanges) ProtoMessage() {}
+
+func (x *SubscribeChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeChanges.ProtoReflect.Descriptor instead.
+func (*SubscribeChanges) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SubscribeChanges) GetSubscription() string {
+	if x != nil {
+		return x.Subscription
+	}
+	return ""
+}
+
+func (x *SubscribeChanges) GetTwinIds() []string {
+	if x != nil {
+		return x.TwinIds
+	}
+	return nil
+}
+
+func (x *SubscribeChanges) GetAllTwins() bool {
+	if x != nil {
+		return x.AllTwins
+	}
+	return false
+}
+
+func (x *SubscribeChanges) GetReplyAddress() string {
+	if x != nil {
+		return x.ReplyAddress
+	}
+	return ""
+}
+
+func (x *SubscribeChanges) GetReplyId() string {
+	if x != nil {
+		return x.ReplyId
+	}
+	return ""
+}
+
+func (x *SubscribeChanges) GetLeaseMillis() int64 {
+	if x != nil {
+		return x.LeaseMillis
+	}
+	return 0
+}
+
+// SubscribeChangesReply says whether the subscription already existed
+// (renewed) or was started now, when relayed changes will follow from.
+type SubscribeChangesReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Renewed       bool                   `protobuf:"varint,2,opt,name=renewed,proto3" json:"renewed,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribeChangesReply) Reset() {
+	*x = SubscribeChangesReply{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribeChangesReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribeChangesReply) ProtoMessage() {}
+
+func (x *SubscribeChangesReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribeChangesReply.ProtoReflect.Descriptor instead.
+func (*SubscribeChangesReply) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SubscribeChangesReply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *SubscribeChangesReply) GetRenewed() bool {
+	if x != nil {
+		return x.Renewed
+	}
+	return false
+}
+
+func (x *SubscribeChangesReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+// UnsubscribeChanges ends a relay subscription.
+type UnsubscribeChanges struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscription  string                 `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeChanges) Reset() {
+	*x = UnsubscribeChanges{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeChanges) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeChanges) ProtoMessage() {}
+
+func (x *UnsubscribeChanges) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeChanges.ProtoReflect.Descriptor instead.
+func (*UnsubscribeChanges) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UnsubscribeChanges) GetSubscription() string {
+	if x != nil {
+		return x.Subscription
+	}
+	return ""
+}
+
+// RelayedChange is one commit of a twin on the relaying member: the
+// twin's state after it (TwinSnapshot encoding, at state_version) and its
+// journal events. seq counts the relay's messages (changes and lags) per
+// subscription from 1, so that the subscriber sees any it missed.
+type RelayedChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscription  string                 `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	TwinId        string                 `protobuf:"bytes,3,opt,name=twin_id,json=twinId,proto3" json:"twin_id,omitempty"`
+	StateVersion  int64                  `protobuf:"varint,4,opt,name=state_version,json=stateVersion,proto3" json:"state_version,omitempty"`
+	State         []byte                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	Events        []*RelayedEvent        `protobuf:"bytes,6,rep,name=events,proto3" json:"events,omitempty"`
+	Node          string                 `protobuf:"bytes,7,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelayedChange) Reset() {
+	*x = RelayedChange{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelayedChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelayedChange) ProtoMessage() {}
+
+func (x *RelayedChange) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelayedChange.ProtoReflect.Descriptor instead.
+func (*RelayedChange) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RelayedChange) GetSubscription() string {
+	if x != nil {
+		return x.Subscription
+	}
+	return ""
+}
+
+func (x *RelayedChange) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *RelayedChange) GetTwinId() string {
+	if x != nil {
+		return x.TwinId
+	}
+	return ""
+}
+
+func (x *RelayedChange) GetStateVersion() int64 {
+	if x != nil {
+		return x.StateVersion
+	}
+	return 0
+}
+
+func (x *RelayedChange) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
+func (x *RelayedChange) GetEvents() []*RelayedEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *RelayedChange) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+// RelayedEvent is one journal event (its encoding) and its version.
+type RelayedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       int64                  `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelayedEvent) Reset() {
+	*x = RelayedEvent{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelayedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelayedEvent) ProtoMessage() {}
+
+func (x *RelayedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelayedEvent.ProtoReflect.Descriptor instead.
+func (*RelayedEvent) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RelayedEvent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RelayedEvent) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ChangesLagged says the relaying member dropped changes for the
+// subscription (its buffer was full): the subscriber resynchronises.
+type ChangesLagged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscription  string                 `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Dropped       int64                  `protobuf:"varint,3,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	Node          string                 `protobuf:"bytes,4,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangesLagged) Reset() {
+	*x = ChangesLagged{}
+	mi := &file_plantwin_v1_actor_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangesLagged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangesLagged) ProtoMessage() {}
+
+func (x *ChangesLagged) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_actor_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangesLagged.ProtoReflect.Descriptor instead.
+func (*ChangesLagged) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_actor_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ChangesLagged) GetSubscription() string {
+	if x != nil {
+		return x.Subscription
+	}
+	return ""
+}
+
+func (x *ChangesLagged) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ChangesLagged) GetDropped() int64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
+func (x *ChangesLagged) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 var File_plantwin_v1_actor_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_actor_proto_rawDesc = "" +
@@ -1093,7 +1510,36 @@ const file_plantwin_v1_actor_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12(\n" +
 	"\x05value\x18\x02 \x01(\v2\x12.plantwin.v1.ValueR\x05value:\x028\x01\"\x06\n" +
 	"\x04Wake\"\v\n" +
-	"\tPassivateB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"\tPassivate\"\xd1\x01\n" +
+	"\x10SubscribeChanges\x12\"\n" +
+	"\fsubscription\x18\x01 \x01(\tR\fsubscription\x12\x19\n" +
+	"\btwin_ids\x18\x02 \x03(\tR\atwinIds\x12\x1b\n" +
+	"\tall_twins\x18\x03 \x01(\bR\ballTwins\x12#\n" +
+	"\rreply_address\x18\x04 \x01(\tR\freplyAddress\x12\x19\n" +
+	"\breply_id\x18\x05 \x01(\tR\areplyId\x12!\n" +
+	"\flease_millis\x18\x06 \x01(\x03R\vleaseMillis\"[\n" +
+	"\x15SubscribeChangesReply\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\arenewed\x18\x02 \x01(\bR\arenewed\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"8\n" +
+	"\x12UnsubscribeChanges\x12\"\n" +
+	"\fsubscription\x18\x01 \x01(\tR\fsubscription\"\xe0\x01\n" +
+	"\rRelayedChange\x12\"\n" +
+	"\fsubscription\x18\x01 \x01(\tR\fsubscription\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x17\n" +
+	"\atwin_id\x18\x03 \x01(\tR\x06twinId\x12#\n" +
+	"\rstate_version\x18\x04 \x01(\x03R\fstateVersion\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\fR\x05state\x121\n" +
+	"\x06events\x18\x06 \x03(\v2\x19.plantwin.v1.RelayedEventR\x06events\x12\x12\n" +
+	"\x04node\x18\a \x01(\tR\x04node\"<\n" +
+	"\fRelayedEvent\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x03R\aversion\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"s\n" +
+	"\rChangesLagged\x12\"\n" +
+	"\fsubscription\x18\x01 \x01(\tR\fsubscription\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x18\n" +
+	"\adropped\x18\x03 \x01(\x03R\adropped\x12\x12\n" +
+	"\x04node\x18\x04 \x01(\tR\x04nodeB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_actor_proto_rawDescOnce sync.Once
@@ -1107,49 +1553,56 @@ func file_plantwin_v1_actor_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_actor_proto_rawDescData
 }
 
-var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_plantwin_v1_actor_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_plantwin_v1_actor_proto_goTypes = []any{
-	(*Sample)(nil),           // 0: plantwin.v1.Sample
-	(*ApplyTelemetry)(nil),   // 1: plantwin.v1.ApplyTelemetry
-	(*SampleRejected)(nil),   // 2: plantwin.v1.SampleRejected
-	(*TelemetryApplied)(nil), // 3: plantwin.v1.TelemetryApplied
-	(*InvokeCommandOp)(nil),  // 4: plantwin.v1.InvokeCommandOp
-	(*AlarmOp)(nil),          // 5: plantwin.v1.AlarmOp
-	(*SetDesired)(nil),       // 6: plantwin.v1.SetDesired
-	(*SetConnectivity)(nil),  // 7: plantwin.v1.SetConnectivity
-	(*GetTwinState)(nil),     // 8: plantwin.v1.GetTwinState
-	(*TwinStateReply)(nil),   // 9: plantwin.v1.TwinStateReply
-	(*ChildReport)(nil),      // 10: plantwin.v1.ChildReport
-	(*Wake)(nil),             // 11: plantwin.v1.Wake
-	(*Passivate)(nil),        // 12: plantwin.v1.Passivate
-	nil,                      // 13: plantwin.v1.InvokeCommandOp.ArgsEntry
-	nil,                      // 14: plantwin.v1.SetDesired.ValuesEntry
-	nil,                      // 15: plantwin.v1.ChildReport.ValuesEntry
-	(*Value)(nil),            // 16: plantwin.v1.Value
-	(Quality)(0),             // 17: plantwin.v1.Quality
-	(*Command)(nil),          // 18: plantwin.v1.Command
-	(*Alarm)(nil),            // 19: plantwin.v1.Alarm
-	(Connectivity)(0),        // 20: plantwin.v1.Connectivity
+	(*Sample)(nil),                // 0: plantwin.v1.Sample
+	(*ApplyTelemetry)(nil),        // 1: plantwin.v1.ApplyTelemetry
+	(*SampleRejected)(nil),        // 2: plantwin.v1.SampleRejected
+	(*TelemetryApplied)(nil),      // 3: plantwin.v1.TelemetryApplied
+	(*InvokeCommandOp)(nil),       // 4: plantwin.v1.InvokeCommandOp
+	(*AlarmOp)(nil),               // 5: plantwin.v1.AlarmOp
+	(*SetDesired)(nil),            // 6: plantwin.v1.SetDesired
+	(*SetConnectivity)(nil),       // 7: plantwin.v1.SetConnectivity
+	(*GetTwinState)(nil),          // 8: plantwin.v1.GetTwinState
+	(*TwinStateReply)(nil),        // 9: plantwin.v1.TwinStateReply
+	(*ChildReport)(nil),           // 10: plantwin.v1.ChildReport
+	(*Wake)(nil),                  // 11: plantwin.v1.Wake
+	(*Passivate)(nil),             // 12: plantwin.v1.Passivate
+	(*SubscribeChanges)(nil),      // 13: plantwin.v1.SubscribeChanges
+	(*SubscribeChangesReply)(nil), // 14: plantwin.v1.SubscribeChangesReply
+	(*UnsubscribeChanges)(nil),    // 15: plantwin.v1.UnsubscribeChanges
+	(*RelayedChange)(nil),         // 16: plantwin.v1.RelayedChange
+	(*RelayedEvent)(nil),          // 17: plantwin.v1.RelayedEvent
+	(*ChangesLagged)(nil),         // 18: plantwin.v1.ChangesLagged
+	nil,                           // 19: plantwin.v1.InvokeCommandOp.ArgsEntry
+	nil,                           // 20: plantwin.v1.SetDesired.ValuesEntry
+	nil,                           // 21: plantwin.v1.ChildReport.ValuesEntry
+	(*Value)(nil),                 // 22: plantwin.v1.Value
+	(Quality)(0),                  // 23: plantwin.v1.Quality
+	(*Command)(nil),               // 24: plantwin.v1.Command
+	(*Alarm)(nil),                 // 25: plantwin.v1.Alarm
+	(Connectivity)(0),             // 26: plantwin.v1.Connectivity
 }
 var file_plantwin_v1_actor_proto_depIdxs = []int32{
-	16, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
-	17, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
+	22, // 0: plantwin.v1.Sample.value:type_name -> plantwin.v1.Value
+	23, // 1: plantwin.v1.Sample.quality:type_name -> plantwin.v1.Quality
 	0,  // 2: plantwin.v1.ApplyTelemetry.samples:type_name -> plantwin.v1.Sample
 	2,  // 3: plantwin.v1.TelemetryApplied.rejected:type_name -> plantwin.v1.SampleRejected
-	18, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
-	19, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
-	13, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
-	14, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
-	20, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
-	15, // 9: plantwin.v1.ChildReport.values:type_name -> plantwin.v1.ChildReport.ValuesEntry
-	16, // 10: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
-	16, // 11: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
-	16, // 12: plantwin.v1.ChildReport.ValuesEntry.value:type_name -> plantwin.v1.Value
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	24, // 4: plantwin.v1.TelemetryApplied.command:type_name -> plantwin.v1.Command
+	25, // 5: plantwin.v1.TelemetryApplied.alarm:type_name -> plantwin.v1.Alarm
+	19, // 6: plantwin.v1.InvokeCommandOp.args:type_name -> plantwin.v1.InvokeCommandOp.ArgsEntry
+	20, // 7: plantwin.v1.SetDesired.values:type_name -> plantwin.v1.SetDesired.ValuesEntry
+	26, // 8: plantwin.v1.SetConnectivity.connectivity:type_name -> plantwin.v1.Connectivity
+	21, // 9: plantwin.v1.ChildReport.values:type_name -> plantwin.v1.ChildReport.ValuesEntry
+	17, // 10: plantwin.v1.RelayedChange.events:type_name -> plantwin.v1.RelayedEvent
+	22, // 11: plantwin.v1.InvokeCommandOp.ArgsEntry.value:type_name -> plantwin.v1.Value
+	22, // 12: plantwin.v1.SetDesired.ValuesEntry.value:type_name -> plantwin.v1.Value
+	22, // 13: plantwin.v1.ChildReport.ValuesEntry.value:type_name -> plantwin.v1.Value
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_actor_proto_init() }
@@ -1164,7 +1617,7 @@ func file_plantwin_v1_actor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_actor_proto_rawDesc), len(file_plantwin_v1_actor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -16,6 +16,26 @@ type TwinRead struct {
 	// Node is the node whose activation answered, or where the twin is
 	// active ("" when none is, or on a node alone).
 	Node string
+	// LogEpoch is the log epoch of the replicas' quorum that answered (0:
+	// the twin answered itself, or it has one replica).
+	LogEpoch uint64
+}
+
+// JournalHolds reports whether this node's store holds twin id's journal
+// as the twin acknowledged it up to version (read with log epoch
+// logEpoch, as States gives): always for a twin with this node as its one
+// replica; in a cluster only when the store's head is that very head, for
+// a replica that lags, or kept a tail an activation never acknowledged,
+// would replay other events.
+func (r *Runtime) JournalHolds(id string, version int64, logEpoch uint64) bool {
+	if r.topo.Alone(id) {
+		return true
+	}
+	if logEpoch == 0 {
+		return false
+	}
+	h, err := r.store.Head(id)
+	return err == nil && h.Version == version && h.Epoch == logEpoch
 }
 
 // statesWorkers bounds the twins States asks one at a time concurrently.
@@ -62,7 +82,7 @@ func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) 
 				continue // asked of the owner below
 			}
 			st.Version = q.Twin.Version
-			out[i] = TwinRead{State: st, Active: q.Node != "", Node: q.Node}
+			out[i] = TwinRead{State: st, Active: q.Node != "", Node: q.Node, LogEpoch: q.Twin.LogEpoch}
 			done[i] = true
 		}
 	}

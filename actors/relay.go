@@ -41,6 +41,8 @@ const (
 	relayLease      = 10 * time.Second
 	relayAskTimeout = 2 * time.Second
 	relayBuffer     = 4096
+	// maxRelays bounds the relays one node runs for other nodes' watches.
+	maxRelays = 1024
 )
 
 // relayServer is the feed actor: the relays this node runs for
@@ -111,6 +113,9 @@ func (a *relayServer) subscribe(ctx actor.Context, m *pb.SubscribeChanges) *pb.S
 	if o, ok := a.subs[m.Subscription]; ok {
 		o.expires = time.Now().Add(lease)
 		return &pb.SubscribeChangesReply{Node: node, Renewed: true}
+	}
+	if len(a.subs) >= maxRelays {
+		return &pb.SubscribeChangesReply{Node: node, Error: fmt.Sprintf("this node already relays %d watches, the most it will", maxRelays)}
 	}
 	var ids []string
 	if !m.AllTwins {

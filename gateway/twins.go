@@ -321,8 +321,9 @@ func (s *Server) ListTwins(ctx context.Context, req *pb.ListTwinsRequest) (*pb.L
 }
 
 type readState struct {
-	st     *twins.State
-	active bool
+	st       *twins.State
+	active   bool
+	logEpoch uint64 // see actors.TwinRead
 }
 
 // readStates reads the acknowledged states of ids, in order (a cluster's
@@ -334,7 +335,7 @@ func (s *Server) readStates(ctx context.Context, ids []string) ([]readState, err
 	}
 	out := make([]readState, len(reads))
 	for i, rd := range reads {
-		out[i] = readState{rd.State, rd.Active}
+		out[i] = readState{rd.State, rd.Active, rd.LogEpoch}
 	}
 	return out, nil
 }

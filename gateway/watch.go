@@ -134,15 +134,18 @@ func (w *watcher) initial(req *pb.WatchTwinsRequest) error {
 			}
 			// A client ahead of the twin (a store restored from an older
 			// backup) gets the state: its view is not this twin's history.
-			if from > 0 && from <= st.Version {
+			// So does one whose twin's journal this node's store does not
+			// hold as acknowledged (a replica of several that lags).
+			if from > 0 && from <= st.Version && w.s.rt.JournalHolds(id, st.Version, states[i].logEpoch) {
 				err := w.replay(id, from, st.Version)
-				if err == nil {
-					continue
-				}
-				if !errors.Is(err, actors.ErrJournalTrimmed) {
+				if err != nil && !errors.Is(err, actors.ErrJournalTrimmed) {
 					return toStatus(err)
 				}
-				// The journal no longer reaches back that far: send the state.
+				if err == nil && w.last[id] >= st.Version {
+					continue
+				}
+				// The journal no longer reaches back that far, or does not
+				// reach forward far enough yet: the state stands for the rest.
 			}
 			if err := w.state(st, states[i].active); err != nil {
 				return err

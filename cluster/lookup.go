@@ -37,6 +37,10 @@ type Lookup struct {
 	topo    *Topology
 	members func() []Member
 	refuse  atomic.Bool // draining: no new activations here
+	// changed is closed, and replaced, on every topology or roster
+	// change: a request waiting on an owner that is no longer the owner
+	// gives up at once instead of at its timeout.
+	changed atomic.Pointer[chan struct{}]
 
 	mu struct {
 		sync.RWMutex
@@ -50,6 +54,8 @@ var _ cluster.IdentityLookup = (*Lookup)(nil)
 func NewLookup() *Lookup {
 	l := &Lookup{ActivationTimeout: 5 * time.Second}
 	l.mu.byKey = make(map[identityKey]*actor.PID)
+	ch := make(chan struct{})
+	l.changed.Store(&ch)
 	l.rdv.Store(cluster.NewRendezvous())
 	return l
 }
@@ -74,6 +80,7 @@ func (l *Lookup) Setup(c *cluster.Cluster, kinds []string, isClient bool) {
 			r := cluster.NewRendezvous()
 			r.UpdateMembers(t.Members)
 			l.rdv.Store(r)
+			l.signalChange()
 			c.ActorSystem.Root.Send(l.placement, t)
 		}
 	})
@@ -90,6 +97,7 @@ func (l *Lookup) UseTopology(t *Topology, members func() []Member) {
 // Recheck makes the placement actor stop the activations this node no
 // longer owns (after a roster change, which is not a topology event).
 func (l *Lookup) Recheck() {
+	l.signalChange()
 	if l.placement != nil {
 		l.c.ActorSystem.Root.Send(l.placement, &recheck{})
 	}
@@ -132,15 +140,45 @@ func (l *Lookup) get(ci *cluster.ClusterIdentity, owner string) *actor.PID {
 	if owner == l.self {
 		target = l.placement
 	}
-	res, err := l.c.ActorSystem.Root.RequestFuture(target, &cluster.ActivationRequest{ClusterIdentity: ci}, l.ActivationTimeout).Result()
-	if err != nil {
+	f := l.c.ActorSystem.Root.RequestFuture(target, &cluster.ActivationRequest{ClusterIdentity: ci}, l.ActivationTimeout)
+	type answer struct {
+		res any
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		res, err := f.Result()
+		ch <- answer{res, err}
+	}()
+	var a answer
+	for waiting := true; waiting; {
+		changed := *l.changed.Load()
+		select {
+		case a = <-ch:
+			waiting = false
+		case <-changed:
+			// A crashed owner never answers: once this node sees another
+			// owner, the caller retries there instead of waiting out the
+			// timeout.
+			if l.Owner(ci) != owner {
+				return nil
+			}
+		}
+	}
+	if a.err != nil {
 		return nil
 	}
-	r, ok := res.(*cluster.ActivationResponse)
+	r, ok := a.res.(*cluster.ActivationResponse)
 	if !ok || r.Failed {
 		return nil
 	}
 	return r.Pid
+}
+
+// signalChange wakes the requests waiting on an owner (see get).
+func (l *Lookup) signalChange() {
+	next := make(chan struct{})
+	close(*l.changed.Swap(&next))
 }
 
 // Send delivers msg to the activation of ci with sender as the reply

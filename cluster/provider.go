@@ -77,9 +77,9 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.Profile {
-	case "local", "lan":
+	case "local", "lan", "lan-conservative":
 	default:
-		return fmt.Errorf("cluster: profile %q: want local or lan", c.Profile)
+		return fmt.Errorf("cluster: profile %q: want lan, lan-conservative or local", c.Profile)
 	}
 	switch len(c.SecretKey) {
 	case 0, 16, 24, 32:
@@ -207,6 +207,33 @@ func (p *Provider) StartClient(c *cluster.Cluster) error {
 	return errors.New("cluster: client mode is not supported")
 }
 
+// memberlistConfig returns the memberlist timings of a profile:
+//
+//   - lan: a plant network. Probes every 500 ms with a 250 ms timeout,
+//     and a suspect is declared dead after 2 × max(1, log10 n) × 500 ms
+//     (1 s up to ten nodes) unless it refutes. A SIGKILLed node is
+//     declared dead in about 2 s (BenchmarkClusterCrash). A node that
+//     stalls for longer is declared dead too; fencing keeps that safe
+//     and its twins move back when it refutes.
+//   - lan-conservative: memberlist's own LAN defaults (1 s probes,
+//     500 ms timeout, 4 × suspicion): about 6 s, for congested networks.
+//   - local: memberlist's loopback defaults, for tests and development.
+func memberlistConfig(profile string) *memberlist.Config {
+	switch profile {
+	case "lan":
+		mc := memberlist.DefaultLANConfig()
+		mc.ProbeInterval = 500 * time.Millisecond
+		mc.ProbeTimeout = 250 * time.Millisecond
+		mc.SuspicionMult = 2
+		mc.GossipInterval = 100 * time.Millisecond
+		return mc
+	case "lan-conservative":
+		return memberlist.DefaultLANConfig()
+	default:
+		return memberlist.DefaultLocalConfig()
+	}
+}
+
 // start runs memberlist as name with self as its metadata; c (nil in
 // the package's tests) is told the topology.
 func (p *Provider) start(c *cluster.Cluster, name string, self nodeMeta) error {
@@ -214,12 +241,7 @@ func (p *Provider) start(c *cluster.Cluster, name string, self nodeMeta) error {
 	if err != nil {
 		return err
 	}
-	var mc *memberlist.Config
-	if p.cfg.Profile == "lan" {
-		mc = memberlist.DefaultLANConfig()
-	} else {
-		mc = memberlist.DefaultLocalConfig()
-	}
+	mc := memberlistConfig(p.cfg.Profile)
 	mc.Name = name
 	host, port, _ := splitHostPort(p.cfg.BindAddr)
 	mc.BindAddr, mc.BindPort = host, port

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -302,28 +303,56 @@ func benchCluster1(b *testing.B) {
 	b.Logf("SIGKILL of n2, local profile: twins unavailable max %v, median %v", crashLocal[len(crashLocal)-1].Round(time.Millisecond), percentile(crashLocal, 0.5).Round(time.Millisecond))
 	c.stop()
 
-	// The crash again with the lan profile.
-	l := newBenchCluster(b, "lan")
-	defer l.stop()
-	for i := range 3 {
-		l.start(i)
-	}
-	l.waitServing(3)
-	p = l.probe(0, period)
-	time.Sleep(3 * time.Second)
-	crashed = time.Now()
-	l.nodes[1].kill()
-	time.Sleep(20 * time.Second)
-	crashLAN := p.gaps(crashed.Add(-time.Second), time.Now(), period)
-	p.stop()
-	p.wg.Wait()
-	b.Logf("SIGKILL of n2, lan profile: twins unavailable max %v, median %v", crashLAN[len(crashLAN)-1].Round(time.Millisecond), percentile(crashLAN, 0.5).Round(time.Millisecond))
-
 	b.ReportMetric(one, "writes/s-1node")
 	b.ReportMetric(two, "writes/s-2nodes")
 	b.ReportMetric(three, "writes/s-3nodes")
 	b.ReportMetric(join[len(join)-1].Seconds(), "s-join-max")
 	b.ReportMetric(drain[len(drain)-1].Seconds(), "s-drain-max")
 	b.ReportMetric(crashLocal[len(crashLocal)-1].Seconds(), "s-crash-local-max")
-	b.ReportMetric(crashLAN[len(crashLAN)-1].Seconds(), "s-crash-lan-max")
 }
+
+// BenchmarkClusterCrash measures how long twins are unavailable when one
+// of three nodes is SIGKILLed, per memberlist profile: the probe writes
+// every twin every 50 ms through n1 and the gap around the kill is
+// taken per twin. Run it with `make bench-cluster`.
+// PLANTWIN_BENCH_PROFILES picks the profiles (space-separated);
+// PLANTWIN_BENCH_DUMP=PREFIX writes n1's and n3's logs to PREFIX-n1 and
+// PREFIX-n3 and prints every gap over 1 s, to see where the time went.
+func BenchmarkClusterCrash(b *testing.B) {
+	const period = 50 * time.Millisecond
+	for _, profile := range strings.Fields(envOr("PLANTWIN_BENCH_PROFILES", "lan lan-conservative")) {
+		b.Run(profile, func(b *testing.B) {
+			l := newBenchCluster(b, profile)
+			defer l.stop()
+			for i := range 3 {
+				l.start(i)
+			}
+			l.waitServing(3)
+			p := l.probe(0, period)
+			time.Sleep(3 * time.Second)
+			crashed := time.Now()
+			l.nodes[1].kill()
+			time.Sleep(20 * time.Second)
+			gaps := p.gaps(crashed.Add(-time.Second), time.Now(), period)
+			p.stop()
+			p.wg.Wait()
+			b.Logf("SIGKILL of n2, %s profile: twins unavailable max %v, median %v", profile, gaps[len(gaps)-1].Round(time.Millisecond), percentile(gaps, 0.5).Round(time.Millisecond))
+			b.ReportMetric(gaps[len(gaps)-1].Seconds(), "s-crash-max")
+			if f := os.Getenv("PLANTWIN_BENCH_DUMP"); f != "" {
+				_ = os.WriteFile(f+"-n1", []byte(l.nodes[0].logs.String()), 0o644)
+				_ = os.WriteFile(f+"-n3", []byte(l.nodes[2].logs.String()), 0o644)
+				fmt.Fprintf(os.Stderr, "killed at %s\n", crashed.UTC().Format(time.RFC3339Nano))
+				p.mu.Lock()
+				for tw, acks := range p.acks {
+					for i := 1; i < len(acks); i++ {
+						if acks[i].Sub(acks[i-1]) > time.Second {
+							fmt.Fprintf(os.Stderr, "%s gap %s -> %s\n", tw, acks[i-1].UTC().Format("15:04:05.000"), acks[i].UTC().Format("15:04:05.000"))
+						}
+					}
+				}
+				p.mu.Unlock()
+			}
+		})
+	}
+}
+

@@ -104,7 +104,7 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.bind, "bind", "", "memberlist gossip listen address, host:port (default 127.0.0.1:0: loopback, a free port; a seed node needs a fixed port)")
 	f.StringVar(&o.advertise, "advertise", "", "gossip address the other nodes use to reach this one, host:port (default: the bound address)")
 	f.StringSliceVar(&o.join, "join", nil, "join the cluster through these seed nodes' gossip addresses, host:port[,...]; retried until one answers")
-	f.StringVar(&o.clusterProfile, "cluster-profile", "lan", "memberlist timings: lan (a node's crash is noticed in 5-7 s) or local (one machine: tests, development)")
+	f.StringVar(&o.clusterProfile, "cluster-profile", "lan", "memberlist timings: lan (a crashed node is declared dead in about 2 s), lan-conservative (about 6 s, for congested networks) or local (one machine: tests, development)")
 	f.IntVar(&o.replicas, "replicas", 3, "nodes that hold each twin's journal and snapshots, the owner included; an update is acknowledged once a majority of them has it")
 	f.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "encrypt gossip with the base64 key in this file (16, 24 or 32 bytes; 'plantwin cluster keygen' makes one); every node needs the same key")
 	f.StringVar(&o.clusterTLS.CertFile, "cluster-tls-cert", "", "mutual TLS between nodes: this node's PEM certificate (DNS name "+plcluster.TLSServerName+"; needs --cluster-tls-key and --cluster-ca)")
@@ -203,10 +203,11 @@ func clusterConfig(o *serveOptions) (plcluster.Config, []remote.ConfigOption, er
 	switch o.clusterProfile {
 	case "local":
 		c = plcluster.DefaultLocalConfig()
-	case "lan":
+	case "lan", "lan-conservative":
 		c = plcluster.DefaultLANConfig()
+		c.Profile = o.clusterProfile
 	default:
-		return plcluster.Config{}, nil, fmt.Errorf("--cluster-profile %q: want lan or local", o.clusterProfile)
+		return plcluster.Config{}, nil, fmt.Errorf("--cluster-profile %q: want lan, lan-conservative or local", o.clusterProfile)
 	}
 	c.BindAddr, c.AdvertiseAddr, c.Join = o.bind, o.advertise, o.join
 	c.NodeName, c.Role, c.Zone = o.nodeName, o.role, o.zone

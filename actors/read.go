@@ -3,9 +3,11 @@ package actors
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
+	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/twins"
 )
 
@@ -167,4 +169,46 @@ func (r *Runtime) readStored(ids []string) []*pb.StoredTwin {
 		tw.Version, tw.LogEpoch, tw.Snapshot = h1.Version, h1.Epoch, data
 	}
 	return out
+}
+
+// LogHolder names a member whose store holds twin id's acknowledged log
+// (its journal, history and audit): "" when this node's store does. That
+// is this node for a twin it alone replicates, or one of a quorum of
+// replicas that hold the same head; failing a quorum, the twin's owner,
+// whose activation brings its log in line (activating the twin).
+func (r *Runtime) LogHolder(ctx context.Context, id string) (string, error) {
+	spec, ok := r.Twins().Twin(id)
+	if !ok {
+		return "", fmt.Errorf("%w: %q", ErrUnknownTwin, id)
+	}
+	if r.topo.Alone(id) {
+		return "", nil
+	}
+	self := r.NodeName()
+	if q := r.repl.ReadQuorum(ctx, []string{id}, r.readStored)[0]; q.Twin != nil {
+		if slices.Contains(q.Holders, self) {
+			return "", nil
+		}
+		return q.Holders[0], nil
+	}
+	_, _, node, err := r.ownerState(ctx, spec)
+	if err != nil || node == self {
+		return "", err
+	}
+	return node, nil
+}
+
+// Forward hands a read to node (from LogHolder) and returns its answer.
+func (r *Runtime) Forward(ctx context.Context, node string, req *pb.ForwardedRead) (*pb.ForwardedReadReply, error) {
+	rep, err := r.repl.Forward(ctx, node, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return rep, nil
+}
+
+// ServeForwardedReads makes fwd answer the reads other members forward to
+// this node (the node's API gateway installs it).
+func (r *Runtime) ServeForwardedReads(fwd func(*pb.ForwardedRead) *pb.ForwardedReadReply) {
+	plcluster.SetForwarder(r.system, fwd)
 }

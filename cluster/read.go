@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
@@ -18,6 +20,9 @@ type QuorumRead struct {
 	// Node is a member where the twin has an activation ("" if none
 	// answered that it has one).
 	Node string
+	// Holders are the members that hold Twin's head (the quorum), by
+	// name: their stores hold the twin's acknowledged log.
+	Holders []string
 }
 
 // ReadQuorum reads the twins ids from their replicas' stores without
@@ -108,6 +113,14 @@ func (r *Replicator) ReadQuorum(ctx context.Context, ids []string, local func(id
 	}
 	for i := range ids {
 		out[i].Twin = quorumHead(sets[i], got[i])
+		if tw := out[i].Twin; tw != nil {
+			for n, o := range got[i] {
+				if o.Version == tw.Version && o.LogEpoch == tw.LogEpoch {
+					out[i].Holders = append(out[i].Holders, n)
+				}
+			}
+			slices.Sort(out[i].Holders)
+		}
 		if out[i].Twin != nil {
 			r.met.reads.WithLabelValues("quorum").Inc()
 		} else {
@@ -131,4 +144,26 @@ func quorumHead(sets ReplicaSets, got map[string]*pb.StoredTwin) *pb.StoredTwin 
 		}
 	}
 	return nil
+}
+
+// Forward hands a read to the member called node (a holder of the
+// twin's acknowledged log) and returns its answer.
+func (r *Replicator) Forward(ctx context.Context, node string, req *pb.ForwardedRead) (*pb.ForwardedReadReply, error) {
+	addr, ok := r.topo.Address(node)
+	if !ok {
+		return nil, fmt.Errorf("cluster: node %s is not up, as far as this node sees", node)
+	}
+	timeout := r.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	res, err := r.system.Root.RequestFuture(replicaPID(addr), req, timeout).Result()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: read forwarded to node %s: %w", node, err)
+	}
+	rep, ok := res.(*pb.ForwardedReadReply)
+	if !ok {
+		return nil, fmt.Errorf("cluster: read forwarded to node %s: answered with %T", node, res)
+	}
+	return rep, nil
 }

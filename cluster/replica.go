@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/grpc/codes"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	"github.com/plantwin/plantwin/persistence"
@@ -29,6 +30,7 @@ type replicaActor struct {
 	roster *RosterService // nil: roster messages are refused
 	drain  func() (moved int, took time.Duration, err error)
 	read   func(ids []string) []*pb.StoredTwin
+	fwd    func(*pb.ForwardedRead) *pb.ForwardedReadReply
 }
 
 // SetDrain installs what a DrainRequest runs (the node's runtime drain).
@@ -48,6 +50,16 @@ func SetReader(system *actor.ActorSystem, read func(ids []string) []*pb.StoredTw
 
 type setReader struct {
 	fn func(ids []string) []*pb.StoredTwin
+}
+
+// SetForwarder installs what a ForwardedRead runs: fwd answers it from
+// this node's store (the node's API gateway).
+func SetForwarder(system *actor.ActorSystem, fwd func(*pb.ForwardedRead) *pb.ForwardedReadReply) {
+	system.Root.Send(actor.NewPID(system.Address(), ReplicaActorName), &setForwarder{fwd})
+}
+
+type setForwarder struct {
+	fn func(*pb.ForwardedRead) *pb.ForwardedReadReply
 }
 
 // maxReadTwins bounds the twins one ReadTwinsRequest may name.
@@ -81,6 +93,19 @@ func (a *replicaActor) Receive(ctx actor.Context) {
 		a.drain = m.fn
 	case *setReader:
 		a.read = m.fn
+	case *setForwarder:
+		a.fwd = m.fn
+	case *pb.ForwardedRead:
+		fwd := a.fwd
+		go func() {
+			if fwd == nil {
+				reply(&pb.ForwardedReadReply{Node: a.node, Code: int32(codes.Unavailable), Message: "this node serves no API yet (starting)"})
+				return
+			}
+			rep := fwd(m)
+			rep.Node = a.node
+			reply(rep)
+		}()
 	case *pb.ReadTwinsRequest:
 		read := a.read
 		go func() {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -229,6 +230,25 @@ func TestGetHistoryRawAndBuckets(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("buckets (-want +got):\n%s", diff)
+	}
+
+	// A read another member forwards here answers the same, errors as
+	// their gRPC status.
+	page := &pb.GetHistoryRequest{TwinId: "pump-a01", Property: "flow", StartTime: timestamppb.New(base), PageSize: 50}
+	direct, err := e.tc.GetHistory(ctx(t), page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := e.srv.answerForwarded(&pb.ForwardedRead{Request: &pb.ForwardedRead_GetHistory{GetHistory: page}})
+	if fwd.Code != 0 || !proto.Equal(fwd.GetGetHistory(), direct) {
+		t.Errorf("forwarded history: code %d %q, equal %v", fwd.Code, fwd.Message, proto.Equal(fwd.GetGetHistory(), direct))
+	}
+	bad := e.srv.answerForwarded(&pb.ForwardedRead{Request: &pb.ForwardedRead_GetHistory{GetHistory: &pb.GetHistoryRequest{TwinId: "pump-a01", Property: "nope", StartTime: timestamppb.New(base)}}})
+	if codes.Code(bad.Code) != codes.InvalidArgument || !strings.Contains(bad.Message, "nope") {
+		t.Errorf("forwarded bad history request: code %v %q", codes.Code(bad.Code), bad.Message)
+	}
+	if empty := e.srv.answerForwarded(&pb.ForwardedRead{}); codes.Code(empty.Code) != codes.InvalidArgument {
+		t.Errorf("forwarded empty read: code %v %q", codes.Code(empty.Code), empty.Message)
 	}
 }
 

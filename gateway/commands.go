@@ -288,6 +288,17 @@ func (s *Server) GetAudit(ctx context.Context, req *pb.GetAuditRequest) (*pb.Get
 	if err := checkTwinID(req.GetTwinId()); err != nil {
 		return nil, err
 	}
+	if rep, ok, err := s.forward(ctx, req.GetTwinId(), &pb.ForwardedRead{Request: &pb.ForwardedRead_GetAudit{GetAudit: req}}); ok || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return rep.GetGetAudit(), nil
+	}
+	return s.auditLocal(req)
+}
+
+// auditLocal answers GetAudit from this node's store.
+func (s *Server) auditLocal(req *pb.GetAuditRequest) (*pb.GetAuditResponse, error) {
 	entries, err := s.rt.ReadAudit(req.GetTwinId(), 0, 0)
 	if err != nil {
 		return nil, toStatus(err)

@@ -30,40 +30,66 @@ var errPageFull = errors.New("page full")
 
 // GetHistory returns a property's history, raw or in buckets.
 func (s *Server) GetHistory(ctx context.Context, req *pb.GetHistoryRequest) (*pb.GetHistoryResponse, error) {
-	if err := validID("twin_id", req.GetTwinId()); err != nil {
+	if _, _, err := s.historyRange(req); err != nil {
 		return nil, err
+	}
+	if rep, ok, err := s.forward(ctx, req.GetTwinId(), &pb.ForwardedRead{Request: &pb.ForwardedRead_GetHistory{GetHistory: req}}); ok || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return rep.GetGetHistory(), nil
+	}
+	return s.historyLocal(req)
+}
+
+// historyRange checks a history request and returns its time range (an
+// open end is now).
+func (s *Server) historyRange(req *pb.GetHistoryRequest) (from, to int64, err error) {
+	if err := validID("twin_id", req.GetTwinId()); err != nil {
+		return 0, 0, err
 	}
 	spec, ok := s.rt.Twins().Twin(req.GetTwinId())
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "twin_id: no twin %q", req.GetTwinId())
+		return 0, 0, status.Errorf(codes.NotFound, "twin_id: no twin %q", req.GetTwinId())
 	}
 	if req.GetProperty() == "" {
-		return nil, invalid("property", "must not be empty")
+		return 0, 0, invalid("property", "must not be empty")
 	}
 	if _, ok := spec.Model.Property(req.GetProperty()); !ok {
-		return nil, invalid("property", fmt.Sprintf("model %s has no property %q", spec.ModelName, req.GetProperty()))
+		return 0, 0, invalid("property", fmt.Sprintf("model %s has no property %q", spec.ModelName, req.GetProperty()))
 	}
 	if req.GetStartTime() == nil {
-		return nil, invalid("start_time", "required")
+		return 0, 0, invalid("start_time", "required")
 	}
 	if err := req.GetStartTime().CheckValid(); err != nil {
-		return nil, invalid("start_time", err.Error())
+		return 0, 0, invalid("start_time", err.Error())
 	}
-	from := req.GetStartTime().AsTime().UnixNano()
-	to := s.rt.Clock().Now().UnixNano()
+	from = req.GetStartTime().AsTime().UnixNano()
+	to = s.rt.Clock().Now().UnixNano()
 	if req.GetEndTime() != nil {
 		if err := req.GetEndTime().CheckValid(); err != nil {
-			return nil, invalid("end_time", err.Error())
+			return 0, 0, invalid("end_time", err.Error())
 		}
 		to = req.GetEndTime().AsTime().UnixNano()
 	}
 	if from >= to {
-		return nil, invalid("end_time", "must be after start_time")
+		return 0, 0, invalid("end_time", "must be after start_time")
 	}
 	if req.GetStep() != nil {
 		if err := req.GetStep().CheckValid(); err != nil {
-			return nil, invalid("step", err.Error())
+			return 0, 0, invalid("step", err.Error())
 		}
+	}
+	return from, to, nil
+}
+
+// historyLocal answers GetHistory from this node's store.
+func (s *Server) historyLocal(req *pb.GetHistoryRequest) (*pb.GetHistoryResponse, error) {
+	from, to, err := s.historyRange(req)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetStep() != nil {
 		return s.historyBuckets(req, from, to)
 	}
 	return s.historyRaw(req, from, to)

@@ -96,6 +96,7 @@ func New(rt *actors.Runtime, opts Options) *Server {
 	s.index = newIndex(rt.Twins())
 	s.ids = s.index.all
 	s.SetServing(false)
+	rt.ServeForwardedReads(s.answerForwarded)
 	return s
 }
 

@@ -1460,11 +1460,205 @@ func (x *ReadTwinsReply) GetError() string {
 	return ""
 }
 
+// ForwardedRead hands a read that only a replica holding the twin's
+// acknowledged log can answer (history, audit) to such a member, which
+// answers it from its own store (ForwardedReadReply). The asking node has
+// checked the caller's rights.
+type ForwardedRead struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Request:
+	//
+	//	*ForwardedRead_GetHistory
+	//	*ForwardedRead_GetAudit
+	Request       isForwardedRead_Request `protobuf_oneof:"request"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardedRead) Reset() {
+	*x = ForwardedRead{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardedRead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardedRead) ProtoMessage() {}
+
+func (x *ForwardedRead) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardedRead.ProtoReflect.Descriptor instead.
+func (*ForwardedRead) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ForwardedRead) GetRequest() isForwardedRead_Request {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *ForwardedRead) GetGetHistory() *GetHistoryRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ForwardedRead_GetHistory); ok {
+			return x.GetHistory
+		}
+	}
+	return nil
+}
+
+func (x *ForwardedRead) GetGetAudit() *GetAuditRequest {
+	if x != nil {
+		if x, ok := x.Request.(*ForwardedRead_GetAudit); ok {
+			return x.GetAudit
+		}
+	}
+	return nil
+}
+
+type isForwardedRead_Request interface {
+	isForwardedRead_Request()
+}
+
+type ForwardedRead_GetHistory struct {
+	GetHistory *GetHistoryRequest `protobuf:"bytes,1,opt,name=get_history,json=getHistory,proto3,oneof"`
+}
+
+type ForwardedRead_GetAudit struct {
+	GetAudit *GetAuditRequest `protobuf:"bytes,2,opt,name=get_audit,json=getAudit,proto3,oneof"`
+}
+
+func (*ForwardedRead_GetHistory) isForwardedRead_Request() {}
+
+func (*ForwardedRead_GetAudit) isForwardedRead_Request() {}
+
+// ForwardedReadReply is the answer: the response, or the gRPC status code
+// and message of the error.
+type ForwardedReadReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Response:
+	//
+	//	*ForwardedReadReply_GetHistory
+	//	*ForwardedReadReply_GetAudit
+	Response      isForwardedReadReply_Response `protobuf_oneof:"response"`
+	Code          int32                         `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                        `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Node          string                        `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForwardedReadReply) Reset() {
+	*x = ForwardedReadReply{}
+	mi := &file_plantwin_v1_replication_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForwardedReadReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForwardedReadReply) ProtoMessage() {}
+
+func (x *ForwardedReadReply) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_replication_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForwardedReadReply.ProtoReflect.Descriptor instead.
+func (*ForwardedReadReply) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_replication_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ForwardedReadReply) GetResponse() isForwardedReadReply_Response {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *ForwardedReadReply) GetGetHistory() *GetHistoryResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ForwardedReadReply_GetHistory); ok {
+			return x.GetHistory
+		}
+	}
+	return nil
+}
+
+func (x *ForwardedReadReply) GetGetAudit() *GetAuditResponse {
+	if x != nil {
+		if x, ok := x.Response.(*ForwardedReadReply_GetAudit); ok {
+			return x.GetAudit
+		}
+	}
+	return nil
+}
+
+func (x *ForwardedReadReply) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ForwardedReadReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ForwardedReadReply) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type isForwardedReadReply_Response interface {
+	isForwardedReadReply_Response()
+}
+
+type ForwardedReadReply_GetHistory struct {
+	GetHistory *GetHistoryResponse `protobuf:"bytes,1,opt,name=get_history,json=getHistory,proto3,oneof"`
+}
+
+type ForwardedReadReply_GetAudit struct {
+	GetAudit *GetAuditResponse `protobuf:"bytes,2,opt,name=get_audit,json=getAudit,proto3,oneof"`
+}
+
+func (*ForwardedReadReply_GetHistory) isForwardedReadReply_Response() {}
+
+func (*ForwardedReadReply_GetAudit) isForwardedReadReply_Response() {}
+
 var File_plantwin_v1_replication_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"\n" +
-	"\x1dplantwin/v1/replication.proto\x12\vplantwin.v1\"\xd5\x01\n" +
+	"\x1dplantwin/v1/replication.proto\x12\vplantwin.v1\x1a\x1eplantwin/v1/twin_service.proto\"\xd5\x01\n" +
 	"\fFenceRequest\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x1e\n" +
@@ -1578,7 +1772,21 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"\x0eReadTwinsReply\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12-\n" +
 	"\x05twins\x18\x02 \x03(\v2\x17.plantwin.v1.StoredTwinR\x05twins\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error*\x9b\x01\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x9a\x01\n" +
+	"\rForwardedRead\x12A\n" +
+	"\vget_history\x18\x01 \x01(\v2\x1e.plantwin.v1.GetHistoryRequestH\x00R\n" +
+	"getHistory\x12;\n" +
+	"\tget_audit\x18\x02 \x01(\v2\x1c.plantwin.v1.GetAuditRequestH\x00R\bgetAuditB\t\n" +
+	"\arequest\"\xe4\x01\n" +
+	"\x12ForwardedReadReply\x12B\n" +
+	"\vget_history\x18\x01 \x01(\v2\x1f.plantwin.v1.GetHistoryResponseH\x00R\n" +
+	"getHistory\x12<\n" +
+	"\tget_audit\x18\x02 \x01(\v2\x1d.plantwin.v1.GetAuditResponseH\x00R\bgetAudit\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x12\n" +
+	"\x04node\x18\x05 \x01(\tR\x04nodeB\n" +
+	"\n" +
+	"\bresponse*\x9b\x01\n" +
 	"\rReplicaStatus\x12\x1e\n" +
 	"\x1aREPLICA_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11REPLICA_STATUS_OK\x10\x01\x12\x19\n" +
@@ -1599,7 +1807,7 @@ func file_plantwin_v1_replication_proto_rawDescGZIP() []byte {
 }
 
 var file_plantwin_v1_replication_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_plantwin_v1_replication_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_plantwin_v1_replication_proto_goTypes = []any{
 	(ReplicaStatus)(0),          // 0: plantwin.v1.ReplicaStatus
 	(*FenceRequest)(nil),        // 1: plantwin.v1.FenceRequest
@@ -1621,6 +1829,12 @@ var file_plantwin_v1_replication_proto_goTypes = []any{
 	(*ReadTwinsRequest)(nil),    // 17: plantwin.v1.ReadTwinsRequest
 	(*StoredTwin)(nil),          // 18: plantwin.v1.StoredTwin
 	(*ReadTwinsReply)(nil),      // 19: plantwin.v1.ReadTwinsReply
+	(*ForwardedRead)(nil),       // 20: plantwin.v1.ForwardedRead
+	(*ForwardedReadReply)(nil),  // 21: plantwin.v1.ForwardedReadReply
+	(*GetHistoryRequest)(nil),   // 22: plantwin.v1.GetHistoryRequest
+	(*GetAuditRequest)(nil),     // 23: plantwin.v1.GetAuditRequest
+	(*GetHistoryResponse)(nil),  // 24: plantwin.v1.GetHistoryResponse
+	(*GetAuditResponse)(nil),    // 25: plantwin.v1.GetAuditResponse
 }
 var file_plantwin_v1_replication_proto_depIdxs = []int32{
 	2,  // 0: plantwin.v1.FenceResponse.runs:type_name -> plantwin.v1.EpochRun
@@ -1634,11 +1848,15 @@ var file_plantwin_v1_replication_proto_depIdxs = []int32{
 	2,  // 8: plantwin.v1.PullRequest.runs:type_name -> plantwin.v1.EpochRun
 	6,  // 9: plantwin.v1.PullResponse.write:type_name -> plantwin.v1.TwinWrite
 	18, // 10: plantwin.v1.ReadTwinsReply.twins:type_name -> plantwin.v1.StoredTwin
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	22, // 11: plantwin.v1.ForwardedRead.get_history:type_name -> plantwin.v1.GetHistoryRequest
+	23, // 12: plantwin.v1.ForwardedRead.get_audit:type_name -> plantwin.v1.GetAuditRequest
+	24, // 13: plantwin.v1.ForwardedReadReply.get_history:type_name -> plantwin.v1.GetHistoryResponse
+	25, // 14: plantwin.v1.ForwardedReadReply.get_audit:type_name -> plantwin.v1.GetAuditResponse
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_plantwin_v1_replication_proto_init() }
@@ -1646,14 +1864,23 @@ func file_plantwin_v1_replication_proto_init() {
 	if File_plantwin_v1_replication_proto != nil {
 		return
 	}
+	file_plantwin_v1_twin_service_proto_init()
 	file_plantwin_v1_replication_proto_msgTypes[5].OneofWrappers = []any{}
+	file_plantwin_v1_replication_proto_msgTypes[19].OneofWrappers = []any{
+		(*ForwardedRead_GetHistory)(nil),
+		(*ForwardedRead_GetAudit)(nil),
+	}
+	file_plantwin_v1_replication_proto_msgTypes[20].OneofWrappers = []any{
+		(*ForwardedReadReply_GetHistory)(nil),
+		(*ForwardedReadReply_GetAudit)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_replication_proto_rawDesc), len(file_plantwin_v1_replication_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

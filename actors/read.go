@@ -74,7 +74,7 @@ func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) 
 		for j, i := range fan {
 			fids[j] = ids[i]
 		}
-		for j, q := range r.repl.ReadQuorum(ctx, fids, r.readStored) {
+		for j, q := range r.repl.ReadQuorum(ctx, fids, false, r.readStored) {
 			if q.Twin == nil {
 				continue
 			}
@@ -127,10 +127,10 @@ func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) 
 }
 
 // readStored answers a query's fan-out (ReadTwinsRequest) from this
-// node's store: each twin's head and state at it, read without activating
-// it. A twin written while it is read answers with an error, and the
+// node's store: each twin's head and (unless headsOnly) state at it, read
+// without activating it. A twin written while it is read answers with an error, and the
 // asker counts this node out for it.
-func (r *Runtime) readStored(ids []string) []*pb.StoredTwin {
+func (r *Runtime) readStored(ids []string, headsOnly bool) []*pb.StoredTwin {
 	out := make([]*pb.StoredTwin, len(ids))
 	cfg := r.Twins()
 	for i, id := range ids {
@@ -145,6 +145,10 @@ func (r *Runtime) readStored(ids []string) []*pb.StoredTwin {
 		h1, err := r.store.Head(id)
 		if err != nil {
 			tw.Error = err.Error()
+			continue
+		}
+		if headsOnly {
+			tw.Version, tw.LogEpoch = h1.Version, h1.Epoch
 			continue
 		}
 		st, err := r.LoadState(spec)
@@ -185,7 +189,7 @@ func (r *Runtime) LogHolder(ctx context.Context, id string) (string, error) {
 		return "", nil
 	}
 	self := r.NodeName()
-	if q := r.repl.ReadQuorum(ctx, []string{id}, r.readStored)[0]; q.Twin != nil {
+	if q := r.repl.ReadQuorum(ctx, []string{id}, true, r.readStored)[0]; q.Twin != nil {
 		if slices.Contains(q.Holders, self) {
 			return "", nil
 		}

@@ -37,8 +37,9 @@ type QuorumRead struct {
 // newer head. A head held by a majority is also never cut back (an
 // activation adopts the best log of a majority, and a log's epoch only
 // grows with each activation's sync), so no later read sees an older one.
-// Results are in the order of ids.
-func (r *Replicator) ReadQuorum(ctx context.Context, ids []string, local func(ids []string) []*pb.StoredTwin) []QuorumRead {
+// Results are in the order of ids. With headsOnly the answers carry no
+// state (to learn the Holders).
+func (r *Replicator) ReadQuorum(ctx context.Context, ids []string, headsOnly bool, local func(ids []string, headsOnly bool) []*pb.StoredTwin) []QuorumRead {
 	out := make([]QuorumRead, len(ids))
 	sets := make([]ReplicaSets, len(ids))
 	byNode := map[string][]int{} // member → indexes into ids
@@ -75,9 +76,9 @@ func (r *Replicator) ReadQuorum(ctx context.Context, ids []string, local func(id
 			go func() {
 				a := answer{node: n, idx: part}
 				if n == r.topo.Self() {
-					a.tws = local(names)
+					a.tws = local(names, headsOnly)
 				} else if addr, ok := r.topo.Address(n); ok {
-					res, err := r.system.Root.RequestFuture(replicaPID(addr), &pb.ReadTwinsRequest{TwinIds: names}, timeout).Result()
+					res, err := r.system.Root.RequestFuture(replicaPID(addr), &pb.ReadTwinsRequest{TwinIds: names, HeadsOnly: headsOnly}, timeout).Result()
 					if rep, _ := res.(*pb.ReadTwinsReply); err == nil && rep != nil && rep.Error == "" && len(rep.Twins) == len(names) {
 						a.tws = rep.Twins
 					} else {

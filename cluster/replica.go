@@ -29,7 +29,7 @@ type replicaActor struct {
 	node   string
 	roster *RosterService // nil: roster messages are refused
 	drain  func() (moved int, took time.Duration, err error)
-	read   func(ids []string) []*pb.StoredTwin
+	read   func(ids []string, headsOnly bool) []*pb.StoredTwin
 	fwd    func(*pb.ForwardedRead) *pb.ForwardedReadReply
 }
 
@@ -43,13 +43,14 @@ type setDrain struct {
 }
 
 // SetReader installs what a ReadTwinsRequest runs: read reads twins from
-// this node's store, one answer per id, in order.
-func SetReader(system *actor.ActorSystem, read func(ids []string) []*pb.StoredTwin) {
+// this node's store, one answer per id, in order (with headsOnly, no
+// states).
+func SetReader(system *actor.ActorSystem, read func(ids []string, headsOnly bool) []*pb.StoredTwin) {
 	system.Root.Send(actor.NewPID(system.Address(), ReplicaActorName), &setReader{read})
 }
 
 type setReader struct {
-	fn func(ids []string) []*pb.StoredTwin
+	fn func(ids []string, headsOnly bool) []*pb.StoredTwin
 }
 
 // SetForwarder installs what a ForwardedRead runs: fwd answers it from
@@ -115,7 +116,7 @@ func (a *replicaActor) Receive(ctx actor.Context) {
 			case len(m.TwinIds) > maxReadTwins:
 				reply(&pb.ReadTwinsReply{Node: a.node, Error: fmt.Sprintf("%d twins asked, at most %d", len(m.TwinIds), maxReadTwins)})
 			default:
-				reply(&pb.ReadTwinsReply{Node: a.node, Twins: read(m.TwinIds)})
+				reply(&pb.ReadTwinsReply{Node: a.node, Twins: read(m.TwinIds, m.HeadsOnly)})
 			}
 		}()
 	case *pb.DrainRequest:

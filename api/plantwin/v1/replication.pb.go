@@ -1267,8 +1267,10 @@ func (x *DrainReply) GetError() string {
 // (a query's fan-out, docs/cluster.md "Queries"): each twin's head and
 // state, read without activating it.
 type ReadTwinsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TwinIds       []string               `protobuf:"bytes,1,rep,name=twin_ids,json=twinIds,proto3" json:"twin_ids,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	TwinIds []string               `protobuf:"bytes,1,rep,name=twin_ids,json=twinIds,proto3" json:"twin_ids,omitempty"`
+	// Heads only: no states (to find which members hold a twin's log).
+	HeadsOnly     bool `protobuf:"varint,2,opt,name=heads_only,json=headsOnly,proto3" json:"heads_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1308,6 +1310,13 @@ func (x *ReadTwinsRequest) GetTwinIds() []string {
 		return x.TwinIds
 	}
 	return nil
+}
+
+func (x *ReadTwinsRequest) GetHeadsOnly() bool {
+	if x != nil {
+		return x.HeadsOnly
+	}
+	return false
 }
 
 // StoredTwin is one twin as a member's store holds it: its head (version,
@@ -1758,9 +1767,11 @@ const file_plantwin_v1_replication_proto_rawDesc = "" +
 	"twinsMoved\x12\x1d\n" +
 	"\n" +
 	"took_nanos\x18\x02 \x01(\x03R\ttookNanos\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"-\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"L\n" +
 	"\x10ReadTwinsRequest\x12\x19\n" +
-	"\btwin_ids\x18\x01 \x03(\tR\atwinIds\"\xa6\x01\n" +
+	"\btwin_ids\x18\x01 \x03(\tR\atwinIds\x12\x1d\n" +
+	"\n" +
+	"heads_only\x18\x02 \x01(\bR\theadsOnly\"\xa6\x01\n" +
 	"\n" +
 	"StoredTwin\x12\x17\n" +
 	"\atwin_id\x18\x01 \x01(\tR\x06twinId\x12\x18\n" +

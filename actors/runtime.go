@@ -530,6 +530,13 @@ func (r *Runtime) DrainMember(ctx context.Context, name string) (int, time.Durat
 	return int(rep.TwinsMoved), time.Duration(rep.TookNanos), nil
 }
 
+// RemoveMember takes the member called name out of the cluster's roster
+// for good, coordinated by this node (cluster.RosterService.Remove). The
+// member must be down or draining as this node sees it.
+func (r *Runtime) RemoveMember(name string) (plcluster.Removal, error) {
+	return r.roster.Remove(name, r.topo.Usable)
+}
+
 // rosterChanged is published on the actor system's event stream after
 // the node stores a new roster: owners may have moved.
 type rosterChanged struct{}

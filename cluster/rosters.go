@@ -256,6 +256,76 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	return settled, nil
 }
 
+// Removal is what Remove did: the roster after it, and how many twins
+// had their data moved.
+type Removal struct {
+	Roster Roster
+	Moved  int
+	Took   time.Duration
+}
+
+// Remove coordinates taking the member called name out of the roster for
+// good. usable reports whether a member is up and serving (a member that
+// is must be drained, or stopped, first). Like a join it goes through a
+// joint roster: every remaining member stores it, every twin whose
+// replica set changes is activated on its new owner (which brings a
+// majority of both sets in line), then the roster settles without the
+// member. The removed member is not told; it must not rejoin with its
+// data (wipe it first).
+func (s *RosterService) Remove(name string, serving func(name string) bool) (Removal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := time.Now()
+	cur, ok := s.topo.Roster()
+	switch {
+	case !ok:
+		return Removal{}, errors.New("this node has no roster yet")
+	case name == s.topo.Self():
+		return Removal{}, fmt.Errorf("node %s cannot remove itself: ask another member", name)
+	case cur.Joint:
+		return Removal{}, fmt.Errorf("roster v%d is joint (members %v becoming %v): another change is under way", cur.Version, names(cur.Members), names(cur.Next))
+	}
+	if _, in := cur.Member(name); !in {
+		return Removal{}, fmt.Errorf("node %q is not in roster v%d (members %v)", name, cur.Version, names(cur.Members))
+	}
+	if len(cur.Members) == 1 {
+		return Removal{}, fmt.Errorf("node %q is the roster's only member", name)
+	}
+	if serving(name) {
+		return Removal{}, fmt.Errorf("node %q is up and serving: drain it first (plantwin cluster drain %s), or stop it", name, name)
+	}
+	rest := slices.DeleteFunc(slices.Clone(cur.Members), func(m RosterMember) bool { return m.Name == name })
+	target := Roster{Version: cur.Version + 1, Members: cur.Members, Next: rest, Joint: true}
+	if err := s.broadcast(target, rest, RosterMember{}); err != nil {
+		return Removal{}, fmt.Errorf("removing %s (roster v%d, joint): %w", name, target.Version, err)
+	}
+	old := NewPlacement(names(target.Members), s.topo.Replicas(), s.topo.parents)
+	next := NewPlacement(names(target.Next), s.topo.Replicas(), s.topo.parents)
+	moved := 0
+	changed := func(id string) bool {
+		c := !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id))
+		if c {
+			moved++
+		}
+		return c
+	}
+	if s.rebalance == nil {
+		return Removal{}, fmt.Errorf("removing %s: roster v%d stays joint: this node cannot move twins' data", name, target.Version)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rebalanceTimeout)
+	err := s.rebalance(ctx, changed)
+	cancel()
+	if err != nil {
+		return Removal{}, fmt.Errorf("removing %s: roster v%d stays joint, moving the twins' data failed (remove it again): %w", name, target.Version, err)
+	}
+	settled := Roster{Version: target.Version, Members: rest}
+	if err := s.broadcast(settled, rest, RosterMember{}); err != nil {
+		return Removal{}, fmt.Errorf("removing %s (roster v%d, settling): %w", name, settled.Version, err)
+	}
+	s.log.Info("node removed from the roster", "node", name, "version", settled.Version, "members", names(settled.Members), "twins_moved", moved)
+	return Removal{Roster: settled, Moved: moved, Took: time.Since(start)}, nil
+}
+
 // broadcast has every node of to store r (this node directly); every one
 // must answer.
 func (s *RosterService) broadcast(r Roster, to []RosterMember, joiner RosterMember) error {

@@ -145,3 +145,21 @@ func (s *Server) GetNode(context.Context, *pb.GetNodeRequest) (*pb.Node, error) 
 	}
 	return n, nil
 }
+
+// RemoveNode takes the named member out of the cluster's roster, this
+// node coordinating.
+func (s *Server) RemoveNode(ctx context.Context, req *pb.RemoveNodeRequest) (*pb.RemoveNodeResponse, error) {
+	if err := validID("name", req.GetName()); err != nil {
+		return nil, err
+	}
+	rm, err := s.rt.RemoveMember(req.GetName())
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "remove node %s: %v", req.GetName(), err)
+	}
+	resp := &pb.RemoveNodeResponse{RosterVersion: rm.Roster.Version, TwinsMoved: int32(rm.Moved), TookNanos: int64(rm.Took)}
+	for _, m := range rm.Roster.Members {
+		resp.Members = append(resp.Members, m.Name)
+	}
+	s.log.Info("member removed from the roster", "member", req.GetName(), "roster_version", resp.RosterVersion, "twins_moved", rm.Moved, "took", rm.Took, "caller", caller(ctx))
+	return resp, nil
+}

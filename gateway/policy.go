@@ -34,6 +34,7 @@ func Policy() map[string]auth.Role {
 		pb.NodeService_GetNode_FullMethodName:          auth.RoleViewer,
 		pb.NodeService_ListMembers_FullMethodName:      auth.RoleViewer,
 		pb.NodeService_DrainNode_FullMethodName:        auth.RoleAdmin,
+		pb.NodeService_RemoveNode_FullMethodName:       auth.RoleAdmin,
 		pb.EdgeService_ListConnectors_FullMethodName:   auth.RoleViewer,
 		pb.AdminService_Backup_FullMethodName:          auth.RoleAdmin,
 

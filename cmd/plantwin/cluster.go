@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 func newClusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "The cluster's members, as the nodes see them"}
-	cmd.AddCommand(newClusterMembersCmd(), newClusterDrainCmd(), newClusterKeygenCmd())
+	cmd.AddCommand(newClusterMembersCmd(), newClusterDrainCmd(), newClusterRemoveCmd(), newClusterKeygenCmd())
 	return cmd
 }
 
@@ -205,5 +206,48 @@ with SIGTERM, which drains by itself too). Needs the admin role.`,
 		},
 	}
 	o.register(cmd, false)
+	return cmd
+}
+
+func newClusterRemoveCmd() *cobra.Command {
+	o := &clientOptions{}
+	cmd := &cobra.Command{
+		Use:   "remove NODE",
+		Short: "Take a member out of the cluster for good (a dead node, or one drained and stopped)",
+		Long: `Take the member NODE (its --node-name) out of the cluster's roster for good,
+coordinated by the node --server names (not NODE itself). Every twin that had
+a replica on NODE gets one on another member: the command first brings each
+such twin's data to a majority of its new replicas, then settles the roster
+without NODE, and prints the new roster.
+
+NODE must be down (crashed, gone) or draining: to decommission a live node,
+run "plantwin cluster drain NODE", stop it, then remove it. Every other
+roster member must be up. Do not start NODE again on its old data; wipe it
+first to add it back as a new node. Needs the admin role.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			conn, ctx, done, err := o.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			resp, err := pb.NewNodeServiceClient(conn).RemoveNode(ctx, &pb.RemoveNodeRequest{Name: args[0]})
+			if err != nil {
+				return callError("remove "+args[0], o.server, err)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "removed %s: roster v%d is %s; %d twins moved to new replicas in %v\n", args[0], resp.RosterVersion,
+				strings.Join(resp.Members, ", "), resp.TwinsMoved, time.Duration(resp.TookNanos).Round(time.Millisecond))
+			return err
+		},
+	}
+	o.register(cmd, false)
+	// Moving many twins' data takes longer than a query.
+	if f := cmd.Flags().Lookup("timeout"); f != nil {
+		f.DefValue = "10m0s"
+		_ = f.Value.Set("10m")
+	}
 	return cmd
 }

@@ -396,6 +396,39 @@ func TestClusterFourthNodeJoins(t *testing.T) {
 	from = countLines(acks)
 	waitFor(t, 60*time.Second, "500 acknowledged batches after n4's SIGKILL", func() bool { return countLines(acks) >= from+500 })
 
+	// n4 is gone for good: take it out of the roster. Removing a live,
+	// serving member, or the coordinator itself, is refused.
+	for _, bad := range []struct{ node, via, want string }{
+		{"n2", "n1", "drain it first"},
+		{"n1", "n1", "cannot remove itself"},
+		{"n9", "n1", "not in roster"},
+	} {
+		out, err := runCLI(t, "cluster", "remove", bad.node, "--server", nodes[bad.via].addr)
+		if err == nil || !strings.Contains(out, bad.want) {
+			t.Errorf("cluster remove %s via %s: %v\n%s\nwant an error saying %q", bad.node, bad.via, err, out, bad.want)
+		}
+	}
+	waitFor(t, 30*time.Second, "n1 to list n4 as down", func() bool {
+		for _, m := range members(t, nodes["n1"].addr) {
+			if m.Name == "n4" {
+				return m.State == "down"
+			}
+		}
+		return false
+	})
+	out, err := runCLI(t, "cluster", "remove", "n4", "--server", nodes["n1"].addr)
+	if err != nil || !strings.Contains(out, "removed n4: roster v5 is n1, n2, n3") {
+		t.Fatalf("cluster remove n4: %v\n%s", err, out)
+	}
+	t.Log(strings.TrimSpace(out))
+	for _, m := range members(t, nodes["n2"].addr) {
+		if m.Name == "n4" {
+			t.Errorf("n2 still lists n4 after its removal: %+v", m)
+		}
+	}
+	from = countLines(acks)
+	waitFor(t, 60*time.Second, "500 acknowledged batches after n4's removal", func() bool { return countLines(acks) >= from+500 })
+
 	acked := readAcks(t, acks)
 	maxAcked := map[string]int64{}
 	for _, a := range acked {

@@ -22,6 +22,121 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RemoveNodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The member's node name; not the node that answers.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RemoveNodeRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RemoveNodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The roster after the change: its version and members' names.
+	RosterVersion uint64   `protobuf:"varint,1,opt,name=roster_version,json=rosterVersion,proto3" json:"roster_version,omitempty"`
+	Members       []string `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	// Twins whose replica set changed and were brought in line.
+	TwinsMoved    int32 `protobuf:"varint,3,opt,name=twins_moved,json=twinsMoved,proto3" json:"twins_moved,omitempty"`
+	TookNanos     int64 `protobuf:"varint,4,opt,name=took_nanos,json=tookNanos,proto3" json:"took_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RemoveNodeResponse) GetRosterVersion() uint64 {
+	if x != nil {
+		return x.RosterVersion
+	}
+	return 0
+}
+
+func (x *RemoveNodeResponse) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *RemoveNodeResponse) GetTwinsMoved() int32 {
+	if x != nil {
+		return x.TwinsMoved
+	}
+	return 0
+}
+
+func (x *RemoveNodeResponse) GetTookNanos() int64 {
+	if x != nil {
+		return x.TookNanos
+	}
+	return 0
+}
+
 type DrainNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The member's node name; empty: the node that answers.
@@ -32,7 +147,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +159,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[0]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +172,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{0}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *DrainNodeRequest) GetName() string {
@@ -80,7 +195,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -92,7 +207,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[1]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -105,7 +220,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{1}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DrainNodeResponse) GetName() string {
@@ -137,7 +252,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -149,7 +264,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[2]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -162,7 +277,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{2}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{4}
 }
 
 type ListMembersResponse struct {
@@ -178,7 +293,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +305,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[3]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +318,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{3}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -258,7 +373,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -270,7 +385,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[4]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -283,7 +398,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{4}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Member) GetName() string {
@@ -371,7 +486,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[5]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +498,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[5]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +511,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{5}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{7}
 }
 
 type Node struct {
@@ -430,7 +545,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[6]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +557,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plantwin_v1_node_service_proto_msgTypes[6]
+	mi := &file_plantwin_v1_node_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +570,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{6}
+	return file_plantwin_v1_node_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Node) GetNodeId() string {
@@ -560,7 +675,16 @@ var File_plantwin_v1_node_service_proto protoreflect.FileDescriptor
 
 const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1eplantwin/v1/node_service.proto\x12\vplantwin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n" +
+	"\x1eplantwin/v1/node_service.proto\x12\vplantwin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"'\n" +
+	"\x11RemoveNodeRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x95\x01\n" +
+	"\x12RemoveNodeResponse\x12%\n" +
+	"\x0eroster_version\x18\x01 \x01(\x04R\rrosterVersion\x12\x18\n" +
+	"\amembers\x18\x02 \x03(\tR\amembers\x12\x1f\n" +
+	"\vtwins_moved\x18\x03 \x01(\x05R\n" +
+	"twinsMoved\x12\x1d\n" +
+	"\n" +
+	"took_nanos\x18\x04 \x01(\x03R\ttookNanos\"&\n" +
 	"\x10DrainNodeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"g\n" +
 	"\x11DrainNodeResponse\x12\x12\n" +
@@ -608,11 +732,13 @@ const file_plantwin_v1_node_service_proto_rawDesc = "" +
 	"\bwatchers\x18\f \x01(\x05R\bwatchers\x12!\n" +
 	"\fauth_enabled\x18\r \x01(\bR\vauthEnabled\x12\x1f\n" +
 	"\vtls_enabled\x18\x0e \x01(\bR\n" +
-	"tlsEnabled2\xe6\x01\n" +
+	"tlsEnabled2\xb5\x02\n" +
 	"\vNodeService\x129\n" +
 	"\aGetNode\x12\x1b.plantwin.v1.GetNodeRequest\x1a\x11.plantwin.v1.Node\x12P\n" +
 	"\vListMembers\x12\x1f.plantwin.v1.ListMembersRequest\x1a .plantwin.v1.ListMembersResponse\x12J\n" +
-	"\tDrainNode\x12\x1d.plantwin.v1.DrainNodeRequest\x1a\x1e.plantwin.v1.DrainNodeResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
+	"\tDrainNode\x12\x1d.plantwin.v1.DrainNodeRequest\x1a\x1e.plantwin.v1.DrainNodeResponse\x12M\n" +
+	"\n" +
+	"RemoveNode\x12\x1e.plantwin.v1.RemoveNodeRequest\x1a\x1f.plantwin.v1.RemoveNodeResponseB9Z7github.com/plantwin/plantwin/api/plantwin/v1;plantwinv1b\x06proto3"
 
 var (
 	file_plantwin_v1_node_service_proto_rawDescOnce sync.Once
@@ -626,29 +752,33 @@ func file_plantwin_v1_node_service_proto_rawDescGZIP() []byte {
 	return file_plantwin_v1_node_service_proto_rawDescData
 }
 
-var file_plantwin_v1_node_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_plantwin_v1_node_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_plantwin_v1_node_service_proto_goTypes = []any{
-	(*DrainNodeRequest)(nil),      // 0: plantwin.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),     // 1: plantwin.v1.DrainNodeResponse
-	(*ListMembersRequest)(nil),    // 2: plantwin.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),   // 3: plantwin.v1.ListMembersResponse
-	(*Member)(nil),                // 4: plantwin.v1.Member
-	(*GetNodeRequest)(nil),        // 5: plantwin.v1.GetNodeRequest
-	(*Node)(nil),                  // 6: plantwin.v1.Node
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*RemoveNodeRequest)(nil),     // 0: plantwin.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),    // 1: plantwin.v1.RemoveNodeResponse
+	(*DrainNodeRequest)(nil),      // 2: plantwin.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 3: plantwin.v1.DrainNodeResponse
+	(*ListMembersRequest)(nil),    // 4: plantwin.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),   // 5: plantwin.v1.ListMembersResponse
+	(*Member)(nil),                // 6: plantwin.v1.Member
+	(*GetNodeRequest)(nil),        // 7: plantwin.v1.GetNodeRequest
+	(*Node)(nil),                  // 8: plantwin.v1.Node
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_plantwin_v1_node_service_proto_depIdxs = []int32{
-	4, // 0: plantwin.v1.ListMembersResponse.members:type_name -> plantwin.v1.Member
-	7, // 1: plantwin.v1.Member.start_time:type_name -> google.protobuf.Timestamp
-	7, // 2: plantwin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
-	5, // 3: plantwin.v1.NodeService.GetNode:input_type -> plantwin.v1.GetNodeRequest
-	2, // 4: plantwin.v1.NodeService.ListMembers:input_type -> plantwin.v1.ListMembersRequest
-	0, // 5: plantwin.v1.NodeService.DrainNode:input_type -> plantwin.v1.DrainNodeRequest
-	6, // 6: plantwin.v1.NodeService.GetNode:output_type -> plantwin.v1.Node
-	3, // 7: plantwin.v1.NodeService.ListMembers:output_type -> plantwin.v1.ListMembersResponse
-	1, // 8: plantwin.v1.NodeService.DrainNode:output_type -> plantwin.v1.DrainNodeResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
+	6, // 0: plantwin.v1.ListMembersResponse.members:type_name -> plantwin.v1.Member
+	9, // 1: plantwin.v1.Member.start_time:type_name -> google.protobuf.Timestamp
+	9, // 2: plantwin.v1.Node.start_time:type_name -> google.protobuf.Timestamp
+	7, // 3: plantwin.v1.NodeService.GetNode:input_type -> plantwin.v1.GetNodeRequest
+	4, // 4: plantwin.v1.NodeService.ListMembers:input_type -> plantwin.v1.ListMembersRequest
+	2, // 5: plantwin.v1.NodeService.DrainNode:input_type -> plantwin.v1.DrainNodeRequest
+	0, // 6: plantwin.v1.NodeService.RemoveNode:input_type -> plantwin.v1.RemoveNodeRequest
+	8, // 7: plantwin.v1.NodeService.GetNode:output_type -> plantwin.v1.Node
+	5, // 8: plantwin.v1.NodeService.ListMembers:output_type -> plantwin.v1.ListMembersResponse
+	3, // 9: plantwin.v1.NodeService.DrainNode:output_type -> plantwin.v1.DrainNodeResponse
+	1, // 10: plantwin.v1.NodeService.RemoveNode:output_type -> plantwin.v1.RemoveNodeResponse
+	7, // [7:11] is the sub-list for method output_type
+	3, // [3:7] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
 	3, // [3:3] is the sub-list for extension extendee
 	0, // [0:3] is the sub-list for field type_name
@@ -665,7 +795,7 @@ func file_plantwin_v1_node_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plantwin_v1_node_service_proto_rawDesc), len(file_plantwin_v1_node_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@ const (
 	NodeService_GetNode_FullMethodName     = "/plantwin.v1.NodeService/GetNode"
 	NodeService_ListMembers_FullMethodName = "/plantwin.v1.NodeService/ListMembers"
 	NodeService_DrainNode_FullMethodName   = "/plantwin.v1.NodeService/DrainNode"
+	NodeService_RemoveNode_FullMethodName  = "/plantwin.v1.NodeService/RemoveNode"
 )
 
 // NodeServiceClient is the client API for NodeService service.
@@ -40,6 +41,12 @@ type NodeServiceClient interface {
 	// it answers once the member runs no twin. The member keeps serving
 	// the API and replicating, until it is stopped.
 	DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
+	// RemoveNode takes a member out of the cluster's roster for good (a
+	// node that is gone, or drained and stopped): the node that answers
+	// coordinates the change, moving each twin that had a replica there to
+	// a majority of its new replica set first. The member must be down or
+	// draining, and every other roster member up.
+	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
 }
 
 type nodeServiceClient struct {
@@ -80,6 +87,16 @@ func (c *nodeServiceClient) DrainNode(ctx context.Context, in *DrainNodeRequest,
 	return out, nil
 }
 
+func (c *nodeServiceClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveNodeResponse)
+	err := c.cc.Invoke(ctx, NodeService_RemoveNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServiceServer is the server API for NodeService service.
 // All implementations must embed UnimplementedNodeServiceServer
 // for forward compatibility.
@@ -96,6 +113,12 @@ type NodeServiceServer interface {
 	// it answers once the member runs no twin. The member keeps serving
 	// the API and replicating, until it is stopped.
 	DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
+	// RemoveNode takes a member out of the cluster's roster for good (a
+	// node that is gone, or drained and stopped): the node that answers
+	// coordinates the change, moving each twin that had a replica there to
+	// a majority of its new replica set first. The member must be down or
+	// draining, and every other roster member up.
+	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
 	mustEmbedUnimplementedNodeServiceServer()
 }
 
@@ -114,6 +137,9 @@ func (UnimplementedNodeServiceServer) ListMembers(context.Context, *ListMembersR
 }
 func (UnimplementedNodeServiceServer) DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DrainNode not implemented")
+}
+func (UnimplementedNodeServiceServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RemoveNode not implemented")
 }
 func (UnimplementedNodeServiceServer) mustEmbedUnimplementedNodeServiceServer() {}
 func (UnimplementedNodeServiceServer) testEmbeddedByValue()                     {}
@@ -190,6 +216,24 @@ func _NodeService_DrainNode_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NodeService_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServiceServer).RemoveNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NodeService_RemoveNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServiceServer).RemoveNode(ctx, req.(*RemoveNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NodeService_ServiceDesc is the grpc.ServiceDesc for NodeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -208,6 +252,10 @@ var NodeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DrainNode",
 			Handler:    _NodeService_DrainNode_Handler,
+		},
+		{
+			MethodName: "RemoveNode",
+			Handler:    _NodeService_RemoveNode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,8 +49,26 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// sharedSystem returns the test process's one actor system with a
+// remote (see startRemote), started at the first call and never shut
+// down.
+func sharedSystem(t *testing.T) *actor.ActorSystem {
+	shared.once.Do(func() {
+		shared.sys = actor.NewActorSystem()
+		startRemote(shared.sys, freeLoopbackPort(t))
+	})
+	return shared.sys
+}
+
+var shared struct {
+	once sync.Once
+	sys  *actor.ActorSystem
+}
+
 // replicaHelper serves a replica actor over a store in dir on the port
-// until its standard input closes.
+// until its standard input closes. With PLANTWIN_REPLICA_HELPER_ROSTER
+// set it keeps a roster too (a RosterService that stores the rosters
+// coordinators send). It prints "ready" and its store id.
 func replicaHelper(dir, port string) int {
 	store, err := persistence.Open(persistence.DefaultConfig(dir))
 	if err != nil {
@@ -62,11 +82,19 @@ func replicaHelper(dir, port string) int {
 	// races on its endpoint manager's state once an endpoint was used
 	// (found by -race; see docs/cluster-design.md §10).
 	startRemote(sys, p)
-	if _, err := SpawnReplica(sys, store, "n2", nil); err != nil {
+	name := os.Getenv("PLANTWIN_REPLICA_HELPER_NAME")
+	if name == "" {
+		name = "n2"
+	}
+	var roster *RosterService
+	if os.Getenv("PLANTWIN_REPLICA_HELPER_ROSTER") != "" {
+		roster = NewRosterService(store, sys, NewTopology(name, 3, nil), 5*time.Second, slog.New(slog.DiscardHandler), func(Roster) {})
+	}
+	if _, err := SpawnReplica(sys, store, name, roster); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Println("ready")
+	fmt.Println("ready", store.ID())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return 0
 }
@@ -74,10 +102,18 @@ func replicaHelper(dir, port string) int {
 // startReplicaProcess starts the replica helper (this test binary) and
 // returns its replica actor's PID.
 func startReplicaProcess(t *testing.T) *actor.PID {
+	pid, _ := startHelper(t)
+	return pid
+}
+
+// startHelper starts the replica helper with env added to its
+// environment and returns its replica actor's PID and its store id.
+func startHelper(t *testing.T, env ...string) (*actor.PID, string) {
 	t.Helper()
 	port := freeLoopbackPort(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PLANTWIN_REPLICA_HELPER_DIR="+t.TempDir(), "PLANTWIN_REPLICA_HELPER_PORT="+strconv.Itoa(port))
+	cmd.Env = append(cmd.Env, env...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +131,11 @@ func startReplicaProcess(t *testing.T) *actor.PID {
 		_ = cmd.Wait()
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
+	fields := strings.Fields(line)
+	if err != nil || len(fields) != 2 || fields[0] != "ready" {
 		t.Fatalf("replica helper: %q, %v", line, err)
 	}
-	return actor.NewPID(fmt.Sprintf("127.0.0.1:%d", port), ReplicaActorName)
+	return actor.NewPID(fmt.Sprintf("127.0.0.1:%d", port), ReplicaActorName), fields[1]
 }
 
 func ask[T any](t *testing.T, sys *actor.ActorSystem, to *actor.PID, msg any) T {
@@ -122,9 +159,7 @@ func ask[T any](t *testing.T, sys *actor.ActorSystem, to *actor.PID, msg any) T 
 // same epoch is refused.
 func TestReplicaOverRemote(t *testing.T) {
 	replica := startReplicaProcess(t)
-	a := actor.NewActorSystem()
-	r := startRemote(a, freeLoopbackPort(t))
-	t.Cleanup(func() { r.Shutdown(true) })
+	a := sharedSystem(t)
 
 	f := ask[*pb.FenceResponse](t, a, replica, &pb.FenceRequest{TwinId: "t", Epoch: 1, Activation: "a1", RosterVersion: 1})
 	if !f.Promised || f.PromisedEpoch != 1 || f.Promiser != "a1" || f.Node != "n2" || f.Version != 0 {

@@ -214,12 +214,23 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	if in && have.StoreID != joiner.StoreID {
 		return Roster{}, fmt.Errorf("node %q is in the roster with store %s, and asks with store %s (a new disk?): it would forget the promises it made; give it another name", joiner.Name, have.StoreID, joiner.StoreID)
 	}
+	if cur.Joint && !slices.ContainsFunc(cur.Next, func(n RosterMember) bool { return n.Name == joiner.Name }) {
+		// Another change was left joint (its coordinator stopped half
+		// way): finish it first.
+		settled, _, err := s.complete(cur)
+		if err != nil {
+			return Roster{}, fmt.Errorf("roster v%d is joint (members %v becoming %v) and finishing that change failed: %w", cur.Version, names(cur.Members), names(cur.Next), err)
+		}
+		cur = settled
+		have, in = cur.Member(joiner.Name)
+		if in && have.StoreID != joiner.StoreID {
+			return Roster{}, fmt.Errorf("node %q is in the roster with store %s, and asks with store %s (a new disk?): it would forget the promises it made; give it another name", joiner.Name, have.StoreID, joiner.StoreID)
+		}
+	}
 	target := cur
 	switch {
 	case in && !cur.Joint:
 		return cur, nil // a restart: nothing to change
-	case cur.Joint && !slices.ContainsFunc(cur.Next, func(n RosterMember) bool { return n.Name == joiner.Name }):
-		return Roster{}, fmt.Errorf("roster v%d is joint (members %v becoming %v): another change is under way", cur.Version, names(cur.Members), names(cur.Next))
 	case !cur.Joint:
 		target = Roster{Version: cur.Version + 1, Members: cur.Members, Next: append(slices.Clone(cur.Members), joiner), Joint: true}
 	}
@@ -227,26 +238,17 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	if err := s.broadcast(target, everyone, joiner); err != nil {
 		return Roster{}, fmt.Errorf("adding %s (roster v%d, joint): %w", joiner.Name, target.Version, err)
 	}
-	if len(target.Members) >= s.topo.Replicas() {
-		// Some twins' replica sets lose a node for the new one: each must
-		// be in line on a majority of its new set before quorums count
-		// the new set alone. Activating a twin under the joint roster does
-		// that (its sync reaches majorities of both sets).
-		if s.rebalance == nil {
-			s.log.Warn("roster stays joint: no rebalance on this node", "version", target.Version, "joined", joiner.Name)
-			return target, nil
-		}
-		old := NewPlacement(names(target.Members), s.topo.Replicas(), s.topo.parents)
-		next := NewPlacement(names(target.Next), s.topo.Replicas(), s.topo.parents)
-		changed := func(id string) bool { return !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id)) }
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), rebalanceTimeout)
-		err := s.rebalance(ctx, changed)
-		cancel()
-		if err != nil {
-			return Roster{}, fmt.Errorf("adding %s: roster v%d stays joint, moving the twins' data failed (the join is retried): %w", joiner.Name, target.Version, err)
-		}
-		s.log.Info("twins' data in line on their new replica sets", "version", target.Version, "took", time.Since(start))
+	// Beyond the replica count some twins' replica sets lose a node for
+	// the new one: each must be in line on a majority of its new set
+	// before quorums count the new set alone. Activating a twin under the
+	// joint roster does that (its sync reaches majorities of both sets).
+	start := time.Now()
+	moved, err := s.moveData(target)
+	if err != nil {
+		return Roster{}, fmt.Errorf("adding %s: roster v%d stays joint, moving the twins' data failed (the join is retried): %w", joiner.Name, target.Version, err)
+	}
+	if moved > 0 {
+		s.log.Info("twins' data in line on their new replica sets", "version", target.Version, "twins", moved, "took", time.Since(start))
 	}
 	settled := Roster{Version: target.Version, Members: target.Next}
 	if err := s.broadcast(settled, everyone, joiner); err != nil {
@@ -254,6 +256,60 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	}
 	s.log.Info("node joined the roster", "node", joiner.Name, "version", settled.Version, "members", names(settled.Members))
 	return settled, nil
+}
+
+// complete finishes a change that roster cur, joint, is half way
+// through: every member of the proposed roster stores the joint roster,
+// the twins whose replica set changes are brought in line, and the
+// roster settles on the proposed members. It returns the settled roster
+// and how many twins moved.
+func (s *RosterService) complete(cur Roster) (Roster, int, error) {
+	s.log.Info("finishing a roster change left joint", "version", cur.Version, "members", names(cur.Members), "next", names(cur.Next))
+	if err := s.broadcast(cur, cur.Next, RosterMember{}); err != nil {
+		return Roster{}, 0, err
+	}
+	moved, err := s.moveData(cur)
+	if err != nil {
+		return Roster{}, 0, err
+	}
+	settled := Roster{Version: cur.Version, Members: cur.Next}
+	if err := s.broadcast(settled, cur.Next, RosterMember{}); err != nil {
+		return Roster{}, 0, err
+	}
+	s.log.Info("roster change finished", "version", settled.Version, "members", names(settled.Members), "twins_moved", moved)
+	return settled, moved, nil
+}
+
+// moveData brings every twin whose replica set differs between the
+// joint roster's current and proposed members in line on a majority of
+// its new set (activating it under the joint roster). It returns how
+// many there were.
+func (s *RosterService) moveData(joint Roster) (int, error) {
+	grows := len(joint.Next) > len(joint.Members) && !slices.ContainsFunc(joint.Members, func(m RosterMember) bool {
+		_, in := (Roster{Members: joint.Next}).Member(m.Name)
+		return !in
+	})
+	if grows && len(joint.Members) < s.topo.Replicas() {
+		// Below the replica count every twin's set only grows and keeps a
+		// majority of the old one: nothing to move.
+		return 0, nil
+	}
+	if s.rebalance == nil {
+		return 0, errors.New("this node cannot move twins' data")
+	}
+	old := NewPlacement(names(joint.Members), s.topo.Replicas(), s.topo.parents)
+	next := NewPlacement(names(joint.Next), s.topo.Replicas(), s.topo.parents)
+	moved := 0
+	changed := func(id string) bool {
+		c := !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id))
+		if c {
+			moved++
+		}
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), rebalanceTimeout)
+	defer cancel()
+	return moved, s.rebalance(ctx, changed)
 }
 
 // Removal is what Remove did: the roster after it, and how many twins
@@ -283,7 +339,16 @@ func (s *RosterService) Remove(name string, serving func(name string) bool) (Rem
 	case name == s.topo.Self():
 		return Removal{}, fmt.Errorf("node %s cannot remove itself: ask another member", name)
 	case cur.Joint:
-		return Removal{}, fmt.Errorf("roster v%d is joint (members %v becoming %v): another change is under way", cur.Version, names(cur.Members), names(cur.Next))
+		// A change left joint (its coordinator stopped half way): finish
+		// it first. A pending removal of this very node ends here.
+		settled, moved, err := s.complete(cur)
+		if err != nil {
+			return Removal{}, fmt.Errorf("roster v%d is joint (members %v becoming %v) and finishing that change failed: %w", cur.Version, names(cur.Members), names(cur.Next), err)
+		}
+		if _, in := settled.Member(name); !in {
+			return Removal{Roster: settled, Moved: moved, Took: time.Since(start)}, nil
+		}
+		cur = settled
 	}
 	if _, in := cur.Member(name); !in {
 		return Removal{}, fmt.Errorf("node %q is not in roster v%d (members %v)", name, cur.Version, names(cur.Members))
@@ -299,22 +364,7 @@ func (s *RosterService) Remove(name string, serving func(name string) bool) (Rem
 	if err := s.broadcast(target, rest, RosterMember{}); err != nil {
 		return Removal{}, fmt.Errorf("removing %s (roster v%d, joint): %w", name, target.Version, err)
 	}
-	old := NewPlacement(names(target.Members), s.topo.Replicas(), s.topo.parents)
-	next := NewPlacement(names(target.Next), s.topo.Replicas(), s.topo.parents)
-	moved := 0
-	changed := func(id string) bool {
-		c := !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id))
-		if c {
-			moved++
-		}
-		return c
-	}
-	if s.rebalance == nil {
-		return Removal{}, fmt.Errorf("removing %s: roster v%d stays joint: this node cannot move twins' data", name, target.Version)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), rebalanceTimeout)
-	err := s.rebalance(ctx, changed)
-	cancel()
+	moved, err := s.moveData(target)
 	if err != nil {
 		return Removal{}, fmt.Errorf("removing %s: roster v%d stays joint, moving the twins' data failed (remove it again): %w", name, target.Version, err)
 	}

@@ -514,7 +514,7 @@ func (r *Runtime) DrainMember(ctx context.Context, name string) (int, time.Durat
 	}
 	timeout := r.cfg.RequestTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+		timeout = max(time.Until(dl), time.Millisecond) // a negative timeout would never expire
 	}
 	res, err := r.system.Root.RequestFuture(actor.NewPID(addr, plcluster.ReplicaActorName), &pb.DrainRequest{}, timeout).Result()
 	if err != nil {
@@ -597,7 +597,7 @@ func (r *Runtime) state(ctx context.Context, id string) (*twins.State, bool, str
 	if pid := r.lookup.LocalPID(r.identity(id)); pid != nil {
 		timeout := r.cfg.RequestTimeout
 		if dl, ok := ctx.Deadline(); ok {
-			timeout = time.Until(dl)
+			timeout = max(time.Until(dl), time.Millisecond) // a negative timeout would never expire
 		}
 		res, err := r.system.Root.RequestFuture(pid, &getState{}, timeout).Result()
 		if err == nil {
@@ -669,7 +669,7 @@ func (r *Runtime) rebalance(ctx context.Context, changed func(id string) bool) e
 func (r *Runtime) ownerState(ctx context.Context, spec *twins.Spec) (*twins.State, bool, string, error) {
 	timeout := r.cfg.RequestTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
+		timeout = max(time.Until(dl), time.Millisecond) // a negative timeout would never expire
 	}
 	f := actor.NewFuture(r.system, timeout)
 	if !r.lookup.Send(r.identity(spec.ID), &pb.GetTwinState{TwinId: spec.ID}, f.PID()) {

@@ -56,7 +56,7 @@ func (r *Replicator) ReadQuorum(ctx context.Context, ids []string, headsOnly boo
 	}
 	timeout := r.timeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+		timeout = max(min(timeout, time.Until(dl)), time.Millisecond) // a negative timeout would never expire
 	}
 	type answer struct {
 		node string
@@ -156,7 +156,7 @@ func (r *Replicator) Forward(ctx context.Context, node string, req *pb.Forwarded
 	}
 	timeout := r.timeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
+		timeout = max(min(timeout, time.Until(dl)), time.Millisecond) // a negative timeout would never expire
 	}
 	res, err := r.system.Root.RequestFuture(replicaPID(addr), req, timeout).Result()
 	if err != nil {

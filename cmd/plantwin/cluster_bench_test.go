@@ -279,6 +279,23 @@ func benchCluster1(b *testing.B) {
 		b.Logf("%s (through n1): p50 %v, p99 %v, %d calls", k, percentile(v, 0.5).Round(10*time.Microsecond), percentile(v, 0.99).Round(10*time.Microsecond), len(v))
 	}
 
+	// A query through n1 fans out to the three nodes (one message each)
+	// and reads every twin from a quorum of its replicas.
+	var lists []time.Duration
+	for range 50 {
+		t0 := time.Now()
+		resp, err := cl.ListTwins(context.Background(), &pb.ListTwinsRequest{PageSize: 1000})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(resp.Twins) != benchTwins {
+			b.Fatalf("ListTwins: %d twins, want %d", len(resp.Twins), benchTwins)
+		}
+		lists = append(lists, time.Since(t0))
+	}
+	slices.Sort(lists)
+	b.Logf("ListTwins of all %d twins (through n1): p50 %v, p99 %v, %d calls", benchTwins, percentile(lists, 0.5).Round(10*time.Microsecond), percentile(lists, 0.99).Round(10*time.Microsecond), len(lists))
+
 	// Drain of n2, then its stop and restart; then a crash of n2.
 	p = c.probe(0, period)
 	time.Sleep(2 * time.Second)

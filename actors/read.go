@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	plcluster "github.com/plantwin/plantwin/cluster"
@@ -74,19 +75,64 @@ func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) 
 		for j, i := range fan {
 			fids[j] = ids[i]
 		}
-		for j, q := range r.repl.ReadQuorum(ctx, fids, false, r.readStored) {
+		// First the heads: which members hold each twin's acknowledged
+		// head. Then its state from one of them: the one running the twin
+		// (its state in memory, no journal replay), else this node, else
+		// the first.
+		qs := r.repl.ReadQuorum(ctx, fids, true, r.readStored)
+		self := r.NodeName()
+		byHolder := map[string][]int{} // holder → indexes into fan
+		for j, q := range qs {
 			if q.Twin == nil {
 				continue
 			}
-			i := fan[j]
-			st := twins.NewState(specs[i])
-			if err := decodeSnapshot(st, q.Twin.Snapshot); err != nil {
-				continue // asked of the owner below
+			h := q.Holders[0]
+			switch {
+			case slices.Contains(q.Holders, q.Node):
+				h = q.Node
+			case slices.Contains(q.Holders, self):
+				h = self
 			}
-			st.Version = q.Twin.Version
-			out[i] = TwinRead{State: st, Active: q.Node != "", Node: q.Node, LogEpoch: q.Twin.LogEpoch}
-			done[i] = true
+			byHolder[h] = append(byHolder[h], j)
 		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for holder, js := range byHolder {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				names := make([]string, len(js))
+				for k, j := range js {
+					names[k] = fids[j]
+				}
+				var tws []*pb.StoredTwin
+				if holder == self {
+					tws = r.readStored(names, false)
+				} else {
+					tws = r.repl.ReadFrom(ctx, holder, names)
+				}
+				for k, j := range js {
+					if k >= len(tws) {
+						break
+					}
+					tw, q := tws[k], qs[j]
+					if tw == nil || tw.Error != "" || tw.Version != q.Twin.Version || tw.LogEpoch != q.Twin.LogEpoch {
+						continue // moved on since, or failed: asked of the owner below
+					}
+					i := fan[j]
+					st := twins.NewState(specs[i])
+					if err := decodeSnapshot(st, tw.Snapshot); err != nil {
+						continue
+					}
+					st.Version = tw.Version
+					mu.Lock()
+					out[i] = TwinRead{State: st, Active: q.Node != "", Node: q.Node, LogEpoch: tw.LogEpoch}
+					done[i] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
 	}
 	// The rest, one twin at a time.
 	next := make(chan int, len(ids))
@@ -151,10 +197,13 @@ func (r *Runtime) readStored(ids []string, headsOnly bool) []*pb.StoredTwin {
 			tw.Version, tw.LogEpoch = h1.Version, h1.Epoch
 			continue
 		}
-		st, err := r.LoadState(spec)
-		if err != nil {
-			tw.Error = err.Error()
-			continue
+		// An activation here holds the state in memory: no replay.
+		st := r.peek(id)
+		if st == nil || st.Version != h1.Version {
+			if st, err = r.LoadState(spec); err != nil {
+				tw.Error = err.Error()
+				continue
+			}
 		}
 		h2, err := r.store.Head(id)
 		if err != nil {
@@ -215,4 +264,19 @@ func (r *Runtime) Forward(ctx context.Context, node string, req *pb.ForwardedRea
 // this node (the node's API gateway installs it).
 func (r *Runtime) ServeForwardedReads(fwd func(*pb.ForwardedRead) *pb.ForwardedReadReply) {
 	plcluster.SetForwarder(r.system, fwd)
+}
+
+// peek returns a copy of twin id's state from its activation on this
+// node, or nil (none, or a commit in flight).
+func (r *Runtime) peek(id string) *twins.State {
+	pid := r.lookup.LocalPID(r.identity(id))
+	if pid == nil {
+		return nil
+	}
+	res, err := r.system.Root.RequestFuture(pid, &peekState{}, time.Second).Result()
+	if err != nil {
+		return nil
+	}
+	st, _ := res.(*twins.State)
+	return st
 }

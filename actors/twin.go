@@ -317,6 +317,13 @@ func (a *twinActor) stateReply() *pb.TwinStateReply {
 // *twins.State reply; local only).
 type getState struct{}
 
+// peekState asks a local activation for a copy of its state without a
+// read confirmation; it answers nil while a commit is in flight (its
+// state may then be ahead of what is durable). A query's fan-out uses it
+// with the store's head, which says whether the copy is what the store
+// holds.
+type peekState struct{}
+
 // commitDone is the store's answer to a twin's commit (local only).
 type commitDone struct{ err error }
 
@@ -368,6 +375,12 @@ func (a *twinActor) Receive(ctx actor.Context) {
 		}
 		a.handle(ctx, request{msg: m})
 		a.maybeRestart(ctx)
+	case *peekState:
+		if a.failed != "" || a.inflight != nil {
+			ctx.Respond((*twins.State)(nil))
+			return
+		}
+		ctx.Respond(a.st.Clone())
 	case *getState:
 		a.lastActive = time.Now().UnixNano()
 		if a.failed != "" {

@@ -168,3 +168,28 @@ func (r *Replicator) Forward(ctx context.Context, node string, req *pb.Forwarded
 	}
 	return rep, nil
 }
+
+// ReadFrom reads the twins ids (heads and states) from the store of the
+// member called node, in chunks; entries are nil where it did not answer.
+func (r *Replicator) ReadFrom(ctx context.Context, node string, ids []string) []*pb.StoredTwin {
+	out := make([]*pb.StoredTwin, len(ids))
+	addr, ok := r.topo.Address(node)
+	if !ok {
+		return out
+	}
+	timeout := r.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(min(timeout, time.Until(dl)), time.Millisecond) // a negative timeout would never expire
+	}
+	for start := 0; start < len(ids); start += maxReadTwins {
+		part := ids[start:min(start+maxReadTwins, len(ids))]
+		res, err := r.system.Root.RequestFuture(replicaPID(addr), &pb.ReadTwinsRequest{TwinIds: part}, timeout).Result()
+		rep, _ := res.(*pb.ReadTwinsReply)
+		if err != nil || rep == nil || rep.Error != "" || len(rep.Twins) != len(part) {
+			r.log.Debug("query: a member did not answer", "node", node, "err", err)
+			continue
+		}
+		copy(out[start:], rep.Twins)
+	}
+	return out
+}

@@ -32,6 +32,11 @@ type Roster struct {
 	// under way (Joint); nil when settled.
 	Next  []RosterMember `json:"next,omitempty"`
 	Joint bool           `json:"joint,omitempty"`
+	// Replicas is the cluster's replica-set size (R), set by the node
+	// that founded it and kept by every change: every node must place
+	// twins alike, whatever its own --replicas says. 0 in rosters
+	// stored before it was kept: each node's own setting.
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // rosterMetaName is where a node keeps its roster in its store.
@@ -39,8 +44,17 @@ const rosterMetaName = "roster"
 
 // FirstRoster is the roster of a node that starts a cluster: version 1,
 // itself alone.
-func FirstRoster(self RosterMember) Roster {
-	return Roster{Version: 1, Members: []RosterMember{self}}
+func FirstRoster(self RosterMember, replicas int) Roster {
+	return Roster{Version: 1, Members: []RosterMember{self}, Replicas: replicas}
+}
+
+// maxReplicas bounds a roster's replica count.
+const maxReplicas = 9
+
+// changed returns a roster of version with members and, when joint,
+// next, keeping r's settings (Replicas).
+func (r Roster) changed(version uint64, members, next []RosterMember, joint bool) Roster {
+	return Roster{Version: version, Members: members, Next: next, Joint: joint, Replicas: r.Replicas}
 }
 
 // Validate checks the roster: names and store ids present and unique.
@@ -60,6 +74,9 @@ func (r Roster) Validate() error {
 	}
 	if r.Version == 0 || len(r.Members) == 0 {
 		return fmt.Errorf("cluster: roster v%d with %d members", r.Version, len(r.Members))
+	}
+	if r.Replicas < 0 || r.Replicas > maxReplicas {
+		return fmt.Errorf("cluster: roster v%d: replicas %d, want 1 to %d", r.Version, r.Replicas, maxReplicas)
 	}
 	if err := check("current", r.Members); err != nil {
 		return err

@@ -31,7 +31,7 @@ func TestRosterStored(t *testing.T) {
 	if _, err := LoadRoster(store); !errors.Is(err, ErrNoRoster) {
 		t.Fatalf("a new store's roster: %v", err)
 	}
-	first := FirstRoster(RosterMember{Name: "n1", StoreID: store.ID()})
+	first := FirstRoster(RosterMember{Name: "n1", StoreID: store.ID()}, 3)
 	if err := SaveRoster(store, first); err != nil {
 		t.Fatal(err)
 	}
@@ -122,5 +122,32 @@ func TestRosterQuorums(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRosterKeepsReplicas: the replica count is the roster's (its
+// founder's), whatever a node's own setting, and every change keeps it;
+// a roster without one (stored before it was kept) uses the node's own.
+func TestRosterKeepsReplicas(t *testing.T) {
+	founded := FirstRoster(RosterMember{Name: "n1", StoreID: "s-n1"}, 3)
+	grown := founded.changed(2, members("n1", "n2", "n3", "n4"), nil, false)
+	if grown.Replicas != 3 {
+		t.Fatalf("a change dropped the replica count: %+v", grown)
+	}
+	topo := NewTopology("n2", 2, nil) // this node was started with --replicas 2
+	topo.SetRoster(grown)
+	if topo.Replicas() != 3 || len(topo.Sets("pump-1").Names()) != 3 {
+		t.Errorf("with the cluster's R = 3: Replicas %d, replica set %v", topo.Replicas(), topo.Sets("pump-1").Names())
+	}
+	old := grown
+	old.Replicas = 0
+	topo.SetRoster(old)
+	if topo.Replicas() != 2 {
+		t.Errorf("a roster without R: Replicas %d, want this node's 2", topo.Replicas())
+	}
+	bad := grown
+	bad.Replicas = 10
+	if err := bad.Validate(); err == nil {
+		t.Error("a roster with 10 replicas validated")
 	}
 }

@@ -78,7 +78,7 @@ func (s *RosterService) Load(self RosterMember, joining bool) error {
 	case errors.Is(err, ErrNoRoster) && joining:
 		return err
 	case errors.Is(err, ErrNoRoster):
-		r = FirstRoster(self)
+		r = FirstRoster(self, s.topo.ownReplicas())
 		if err := SaveRoster(s.store, r); err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (s *RosterService) Load(self RosterMember, joining bool) error {
 	if _, ok := r.Member(self.Name); !ok {
 		if len(r.Members) == 1 && !r.Joint && r.Members[0].StoreID == self.StoreID {
 			s.log.Info("node renamed in its one-node roster", "was", r.Members[0].Name, "now", self.Name)
-			r = Roster{Version: r.Version + 1, Members: []RosterMember{self}}
+			r = r.changed(r.Version+1, []RosterMember{self}, nil, false)
 			if err := SaveRoster(s.store, r); err != nil {
 				return err
 			}
@@ -101,6 +101,7 @@ func (s *RosterService) Load(self RosterMember, joining bool) error {
 		return fmt.Errorf("cluster: the roster names node %q with store %s, but this data directory is store %s", self.Name, m.StoreID, self.StoreID)
 	}
 	s.topo.SetRoster(r)
+	s.warnReplicas(r)
 	return nil
 }
 
@@ -184,8 +185,17 @@ func (s *RosterService) update(r Roster) error {
 		return err
 	}
 	s.topo.SetRoster(r)
+	s.warnReplicas(r)
 	s.onChange(r)
 	return nil
+}
+
+// warnReplicas says when this node's own --replicas differs from the
+// cluster's (the roster's), which it follows.
+func (s *RosterService) warnReplicas(r Roster) {
+	if r.Replicas > 0 && r.Replicas != s.topo.ownReplicas() {
+		s.log.Warn("this node's --replicas is not the cluster's: it follows the cluster's roster", "cluster_replicas", r.Replicas, "own", s.topo.ownReplicas())
+	}
 }
 
 func sameMembers(a, b []RosterMember) bool {
@@ -232,7 +242,7 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	case in && !cur.Joint:
 		return cur, nil // a restart: nothing to change
 	case !cur.Joint:
-		target = Roster{Version: cur.Version + 1, Members: cur.Members, Next: append(slices.Clone(cur.Members), joiner), Joint: true}
+		target = cur.changed(cur.Version+1, cur.Members, append(slices.Clone(cur.Members), joiner), true)
 	}
 	everyone := append(slices.Clone(target.Members), joiner)
 	if err := s.broadcast(target, everyone, joiner); err != nil {
@@ -250,7 +260,7 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	if moved > 0 {
 		s.log.Info("twins' data in line on their new replica sets", "version", target.Version, "twins", moved, "took", time.Since(start))
 	}
-	settled := Roster{Version: target.Version, Members: target.Next}
+	settled := target.changed(target.Version, target.Next, nil, false)
 	if err := s.broadcast(settled, everyone, joiner); err != nil {
 		return Roster{}, fmt.Errorf("adding %s (roster v%d, settling): %w", joiner.Name, settled.Version, err)
 	}
@@ -272,7 +282,7 @@ func (s *RosterService) complete(cur Roster) (Roster, int, error) {
 	if err != nil {
 		return Roster{}, 0, err
 	}
-	settled := Roster{Version: cur.Version, Members: cur.Next}
+	settled := cur.changed(cur.Version, cur.Next, nil, false)
 	if err := s.broadcast(settled, cur.Next, RosterMember{}); err != nil {
 		return Roster{}, 0, err
 	}
@@ -360,7 +370,7 @@ func (s *RosterService) Remove(name string, serving func(name string) bool) (Rem
 		return Removal{}, fmt.Errorf("node %q is up and serving: drain it first (plantwin cluster drain %s), or stop it", name, name)
 	}
 	rest := slices.DeleteFunc(slices.Clone(cur.Members), func(m RosterMember) bool { return m.Name == name })
-	target := Roster{Version: cur.Version + 1, Members: cur.Members, Next: rest, Joint: true}
+	target := cur.changed(cur.Version+1, cur.Members, rest, true)
 	if err := s.broadcast(target, rest, RosterMember{}); err != nil {
 		return Removal{}, fmt.Errorf("removing %s (roster v%d, joint): %w", name, target.Version, err)
 	}
@@ -368,7 +378,7 @@ func (s *RosterService) Remove(name string, serving func(name string) bool) (Rem
 	if err != nil {
 		return Removal{}, fmt.Errorf("removing %s: roster v%d stays joint, moving the twins' data failed (remove it again): %w", name, target.Version, err)
 	}
-	settled := Roster{Version: target.Version, Members: rest}
+	settled := target.changed(target.Version, rest, nil, false)
 	if err := s.broadcast(settled, rest, RosterMember{}); err != nil {
 		return Removal{}, fmt.Errorf("removing %s (roster v%d, settling): %w", name, settled.Version, err)
 	}

@@ -36,9 +36,10 @@ func (t *Topology) usable(m *memberView, name string) bool {
 // rosterView is a roster with its placements (the current members', and
 // the proposed ones' while joint, in that order).
 type rosterView struct {
-	r      Roster
-	pls    []*Placement
-	single string // the only member of a settled one-node roster
+	r        Roster
+	pls      []*Placement
+	single   string // the only member of a settled one-node roster
+	replicas int    // R: the roster's, else this node's
 }
 
 // memberView is the members this node sees, by name.
@@ -60,12 +61,29 @@ func NewTopology(self string, replicas int, parents map[string]string) *Topology
 // Self is this node's name.
 func (t *Topology) Self() string { return t.self }
 
-// Replicas is the configured replica-set size (R).
-func (t *Topology) Replicas() int { return t.replicas }
+// Replicas is the replica-set size (R): the roster's, or before there
+// is one (or in a roster that does not keep it) this node's own setting.
+func (t *Topology) Replicas() int {
+	if v := t.roster.Load(); v != nil {
+		return v.replicas
+	}
+	return t.replicas
+}
+
+// ownReplicas is this node's own --replicas: what a roster it founds
+// keeps.
+func (t *Topology) ownReplicas() int { return t.replicas }
 
 // SetRoster installs the node's current roster.
+//
+// Placement follows the roster's replica count (the founding node's
+// --replicas), so that every node places twins alike.
 func (t *Topology) SetRoster(r Roster) {
-	v := &rosterView{r: r, pls: r.Placements(t.replicas, t.parents)}
+	replicas := t.replicas
+	if r.Replicas > 0 {
+		replicas = r.Replicas
+	}
+	v := &rosterView{r: r, pls: r.Placements(replicas, t.parents), replicas: replicas}
 	if len(r.Members) == 1 && !r.Joint {
 		v.single = r.Members[0].Name
 	}

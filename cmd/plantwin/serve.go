@@ -105,7 +105,7 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.advertise, "advertise", "", "gossip address the other nodes use to reach this one, host:port (default: the bound address)")
 	f.StringSliceVar(&o.join, "join", nil, "join the cluster through these seed nodes' gossip addresses, host:port[,...]; retried until one answers")
 	f.StringVar(&o.clusterProfile, "cluster-profile", "lan", "memberlist timings: lan (a crashed node is declared dead in about 2 s), lan-conservative (about 6 s, for congested networks) or local (one machine: tests, development)")
-	f.IntVar(&o.replicas, "replicas", 3, "nodes that hold each twin's journal and snapshots, the owner included; an update is acknowledged once a majority of them has it")
+	f.IntVar(&o.replicas, "replicas", 3, "nodes that hold each twin's journal and snapshots, the owner included; an update is acknowledged once a majority of them has it (the founding node's value is kept in the cluster's roster and followed by every node)")
 	f.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "encrypt gossip with the base64 key in this file (16, 24 or 32 bytes; 'plantwin cluster keygen' makes one); every node needs the same key")
 	f.StringVar(&o.clusterTLS.CertFile, "cluster-tls-cert", "", "mutual TLS between nodes: this node's PEM certificate (DNS name "+plcluster.TLSServerName+"; needs --cluster-tls-key and --cluster-ca)")
 	f.StringVar(&o.clusterTLS.KeyFile, "cluster-tls-key", "", "PEM private key of --cluster-tls-cert")
@@ -189,8 +189,8 @@ func clusterConfig(o *serveOptions) (plcluster.Config, []remote.ConfigOption, er
 	if o.bind == "" {
 		o.bind = "127.0.0.1:0"
 	}
-	if o.replicas < 1 {
-		return plcluster.Config{}, nil, fmt.Errorf("--replicas %d: want at least 1", o.replicas)
+	if o.replicas < 1 || o.replicas > 9 {
+		return plcluster.Config{}, nil, fmt.Errorf("--replicas %d: want 1 to 9", o.replicas)
 	}
 	if err := o.clusterTLS.Validate(); err != nil {
 		return plcluster.Config{}, nil, err

@@ -133,6 +133,13 @@ func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) 
 			}()
 		}
 		wg.Wait()
+		q := 0
+		for _, i := range fan {
+			if done[i] {
+				q++
+			}
+		}
+		r.repl.NoteReads(q, len(fan)-q)
 	}
 	// The rest, one twin at a time.
 	next := make(chan int, len(ids))

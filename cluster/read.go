@@ -122,11 +122,6 @@ func (r *Replicator) ReadQuorum(ctx context.Context, ids []string, headsOnly boo
 			}
 			slices.Sort(out[i].Holders)
 		}
-		if out[i].Twin != nil {
-			r.met.reads.WithLabelValues("quorum").Inc()
-		} else {
-			r.met.reads.WithLabelValues("owner").Inc()
-		}
 	}
 	return out
 }
@@ -192,4 +187,12 @@ func (r *Replicator) ReadFrom(ctx context.Context, node string, ids []string) []
 		copy(out[start:], rep.Twins)
 	}
 	return out
+}
+
+// NoteReads counts a query's twins by how they were read:
+// plantwin_cluster_reads_total{path="quorum"} from a quorum of replicas,
+// {path="owner"} asked of their owner.
+func (r *Replicator) NoteReads(quorum, owner int) {
+	r.met.reads.WithLabelValues("quorum").Add(float64(quorum))
+	r.met.reads.WithLabelValues("owner").Add(float64(owner))
 }

@@ -310,6 +310,16 @@ func benchCluster1(b *testing.B) {
 	c.nodes[1].stop()
 	c.start(1)
 	c.waitServing(3)
+	// The probe's writes bring n2's twins back to it: wait until it runs
+	// them, or the crash would measure nothing.
+	waitFor(b, 30*time.Second, "n2 running twins again", func() bool {
+		for _, m := range members(b, c.nodes[0].addr) {
+			if m.Name == "n2" {
+				return m.Twins > 0
+			}
+		}
+		return false
+	})
 	time.Sleep(2 * time.Second)
 	crashed := time.Now()
 	c.nodes[1].kill()

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	pb "github.com/plantwin/plantwin/api/plantwin/v1"
 	plcluster "github.com/plantwin/plantwin/cluster"
 	"github.com/plantwin/plantwin/twins"
@@ -186,6 +188,18 @@ func (r *Runtime) States(ctx context.Context, ids []string) ([]TwinRead, error) 
 func (r *Runtime) readStored(ids []string, headsOnly bool) []*pb.StoredTwin {
 	out := make([]*pb.StoredTwin, len(ids))
 	cfg := r.Twins()
+	// Activations here hold their state in memory: ask them all at once
+	// (no replay), and replay from the store only what they do not give
+	// within peekTimeout (busy activating, a commit in flight).
+	var peeks []*actor.Future
+	if !headsOnly {
+		peeks = make([]*actor.Future, len(ids))
+		for i, id := range ids {
+			if pid := r.lookup.LocalPID(r.identity(id)); pid != nil {
+				peeks[i] = r.system.Root.RequestFuture(pid, &peekState{}, peekTimeout)
+			}
+		}
+	}
 	for i, id := range ids {
 		tw := &pb.StoredTwin{TwinId: id}
 		out[i] = tw
@@ -204,8 +218,12 @@ func (r *Runtime) readStored(ids []string, headsOnly bool) []*pb.StoredTwin {
 			tw.Version, tw.LogEpoch = h1.Version, h1.Epoch
 			continue
 		}
-		// An activation here holds the state in memory: no replay.
-		st := r.peek(id)
+		var st *twins.State
+		if peeks[i] != nil {
+			if res, err := peeks[i].Result(); err == nil {
+				st, _ = res.(*twins.State)
+			}
+		}
 		if st == nil || st.Version != h1.Version {
 			if st, err = r.LoadState(spec); err != nil {
 				tw.Error = err.Error()
@@ -230,6 +248,10 @@ func (r *Runtime) readStored(ids []string, headsOnly bool) []*pb.StoredTwin {
 	}
 	return out
 }
+
+// peekTimeout bounds how long a query waits for the activations on this
+// node to hand over their states before it reads the store instead.
+const peekTimeout = 200 * time.Millisecond
 
 // LogHolder names a member whose store holds twin id's acknowledged log
 // (its journal, history and audit): "" when this node's store does. That
@@ -271,19 +293,4 @@ func (r *Runtime) Forward(ctx context.Context, node string, req *pb.ForwardedRea
 // this node (the node's API gateway installs it).
 func (r *Runtime) ServeForwardedReads(fwd func(*pb.ForwardedRead) *pb.ForwardedReadReply) {
 	plcluster.SetForwarder(r.system, fwd)
-}
-
-// peek returns a copy of twin id's state from its activation on this
-// node, or nil (none, or a commit in flight).
-func (r *Runtime) peek(id string) *twins.State {
-	pid := r.lookup.LocalPID(r.identity(id))
-	if pid == nil {
-		return nil
-	}
-	res, err := r.system.Root.RequestFuture(pid, &peekState{}, time.Second).Result()
-	if err != nil {
-		return nil
-	}
-	st, _ := res.(*twins.State)
-	return st
 }

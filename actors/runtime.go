@@ -70,8 +70,14 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Replicas is the number of nodes that hold each twin's journal and
 	// snapshots (R), the owner included; fewer while the roster is
-	// smaller. Default 3.
+	// smaller. Default 3. A node that founds a cluster stores it in the
+	// roster; every node follows the roster's.
 	Replicas int
+	// PlacementAffinity, on the node that founds a cluster, keeps every
+	// declared twin on the nodes of its parent: the roster keeps the
+	// twin → parent pairs of the configuration at founding, and every
+	// node places by them.
+	PlacementAffinity bool
 	// ReplicaTimeout bounds each exchange with another node's replica
 	// (wall time). Default 2s.
 	ReplicaTimeout time.Duration
@@ -246,7 +252,16 @@ func Start(cfg Config) (*Runtime, error) {
 	// replicator (which writes to those nodes) come before membership.
 	name := provCfg.NodeName
 	joining := len(provCfg.Join) > 0
-	r.topo = plcluster.NewTopology(name, cfg.Replicas, nil)
+	var parents map[string]string
+	if cfg.PlacementAffinity {
+		parents = map[string]string{}
+		for _, spec := range cfg.Twins.Twins {
+			if spec.Parent != "" {
+				parents[spec.ID] = spec.Parent
+			}
+		}
+	}
+	r.topo = plcluster.NewTopology(name, cfg.Replicas, parents)
 	r.lookup.UseTopology(r.topo, provider.Members)
 	r.repl = plcluster.NewReplicator(cfg.Store, r.system, r.topo, cfg.ReplicaTimeout, cfg.Logger.With("component", "replication"))
 	if cfg.Registerer != nil {
@@ -584,6 +599,10 @@ func (r *Runtime) State(ctx context.Context, id string) (*twins.State, bool, err
 	return st, active, err
 }
 
+// localStateTimeout bounds the wait for a local activation of a twin
+// with other replicas, before the read asks the twin's owner instead.
+const localStateTimeout = 2 * time.Second
+
 // state is State, with the name of the node whose activation answered
 // ("" when read from storage).
 func (r *Runtime) state(ctx context.Context, id string) (*twins.State, bool, string, error) {
@@ -594,10 +613,18 @@ func (r *Runtime) state(ctx context.Context, id string) (*twins.State, bool, str
 	if r.closing.Load() {
 		return nil, false, "", ErrClosed
 	}
-	if pid := r.lookup.LocalPID(r.identity(id)); pid != nil {
+	// An activation here answers if this node owns the twin. One left
+	// behind by a roster or topology change is stopping: a request to it
+	// may never be answered, so ask the owner instead.
+	if pid := r.lookup.LocalPID(r.identity(id)); pid != nil && (r.topo.Alone(id) || r.topo.OwnerName(id) == r.NodeName()) {
 		timeout := r.cfg.RequestTimeout
 		if dl, ok := ctx.Deadline(); ok {
 			timeout = max(time.Until(dl), time.Millisecond) // a negative timeout would never expire
+		}
+		if !r.topo.Alone(id) {
+			// It may be fenced and stop before it answers: then ask the
+			// owner (below) well before the caller gives up.
+			timeout = min(timeout, localStateTimeout)
 		}
 		res, err := r.system.Root.RequestFuture(pid, &getState{}, timeout).Result()
 		if err == nil {

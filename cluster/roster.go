@@ -37,6 +37,15 @@ type Roster struct {
 	// twins alike, whatever its own --replicas says. 0 in rosters
 	// stored before it was kept: each node's own setting.
 	Replicas int `json:"replicas,omitempty"`
+	// Parents, when set, is the placement affinity the founding node
+	// chose (--placement-affinity): twin → parent, as its configuration
+	// declared them. A twin listed here is placed by its parent's id, so
+	// a parent and its children share their nodes. It is part of the
+	// roster, not read from each node's configuration, because every node
+	// must place every twin alike (a configuration reload could otherwise
+	// make two nodes disagree); a twin declared later is placed by its
+	// own id.
+	Parents map[string]string `json:"parents,omitempty"`
 }
 
 // rosterMetaName is where a node keeps its roster in its store.
@@ -44,17 +53,17 @@ const rosterMetaName = "roster"
 
 // FirstRoster is the roster of a node that starts a cluster: version 1,
 // itself alone.
-func FirstRoster(self RosterMember, replicas int) Roster {
-	return Roster{Version: 1, Members: []RosterMember{self}, Replicas: replicas}
+func FirstRoster(self RosterMember, replicas int, parents map[string]string) Roster {
+	return Roster{Version: 1, Members: []RosterMember{self}, Replicas: replicas, Parents: parents}
 }
 
 // maxReplicas bounds a roster's replica count.
 const maxReplicas = 9
 
 // changed returns a roster of version with members and, when joint,
-// next, keeping r's settings (Replicas).
+// next, keeping r's settings (Replicas, Parents).
 func (r Roster) changed(version uint64, members, next []RosterMember, joint bool) Roster {
-	return Roster{Version: version, Members: members, Next: next, Joint: joint, Replicas: r.Replicas}
+	return Roster{Version: version, Members: members, Next: next, Joint: joint, Replicas: r.Replicas, Parents: r.Parents}
 }
 
 // Validate checks the roster: names and store ids present and unique.
@@ -78,6 +87,11 @@ func (r Roster) Validate() error {
 	if r.Replicas < 0 || r.Replicas > maxReplicas {
 		return fmt.Errorf("cluster: roster v%d: replicas %d, want 1 to %d", r.Version, r.Replicas, maxReplicas)
 	}
+	for twin, parent := range r.Parents {
+		if twin == "" || parent == "" {
+			return fmt.Errorf("cluster: roster v%d: placement affinity entry %q → %q lacks a twin or a parent", r.Version, twin, parent)
+		}
+	}
 	if err := check("current", r.Members); err != nil {
 		return err
 	}
@@ -97,10 +111,10 @@ func names(ms []RosterMember) []string {
 
 // Placements returns the placements quorums are counted over: the
 // current members', and while joint the proposed members' too.
-func (r Roster) Placements(replicas int, parents map[string]string) []*Placement {
-	ps := []*Placement{NewPlacement(names(r.Members), replicas, parents)}
+func (r Roster) Placements(replicas int) []*Placement {
+	ps := []*Placement{NewPlacement(names(r.Members), replicas, r.Parents)}
 	if r.Joint {
-		ps = append(ps, NewPlacement(names(r.Next), replicas, parents))
+		ps = append(ps, NewPlacement(names(r.Next), replicas, r.Parents))
 	}
 	return ps
 }
@@ -108,9 +122,9 @@ func (r Roster) Placements(replicas int, parents map[string]string) []*Placement
 // Quorum reports whether the nodes in acked (by name) form a quorum for
 // twin id: a majority of its replica set under every placement of the
 // roster (both while joint).
-func (r Roster) Quorum(id string, replicas int, parents map[string]string, acked func(name string) bool) bool {
+func (r Roster) Quorum(id string, replicas int, acked func(name string) bool) bool {
 	var sets ReplicaSets
-	for _, p := range r.Placements(replicas, parents) {
+	for _, p := range r.Placements(replicas) {
 		sets.sets = append(sets.sets, p.ReplicaSet(id))
 	}
 	return sets.Quorum(acked)

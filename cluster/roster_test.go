@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cockroachdb/pebble/vfs"
@@ -31,7 +32,7 @@ func TestRosterStored(t *testing.T) {
 	if _, err := LoadRoster(store); !errors.Is(err, ErrNoRoster) {
 		t.Fatalf("a new store's roster: %v", err)
 	}
-	first := FirstRoster(RosterMember{Name: "n1", StoreID: store.ID()}, 3)
+	first := FirstRoster(RosterMember{Name: "n1", StoreID: store.ID()}, 3, nil)
 	if err := SaveRoster(store, first); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestRosterQuorums(t *testing.T) {
 			return false
 		}
 	}
-	if !settled.Quorum("pump-1", 3, nil, in("n1", "n3")) || settled.Quorum("pump-1", 3, nil, in("n2")) {
+	if !settled.Quorum("pump-1", 3, in("n1", "n3")) || settled.Quorum("pump-1", 3, in("n2")) {
 		t.Error("two of three are a quorum, one is not")
 	}
 	all := []string{"n1", "n2", "n3", "n4", "n5"}
@@ -100,7 +101,7 @@ func TestRosterQuorums(t *testing.T) {
 			id := fmt.Sprintf("pump-%d", twin)
 			var quorums []uint
 			for set := uint(0); set < 1<<len(all); set++ {
-				if r.Quorum(id, 3, nil, func(n string) bool {
+				if r.Quorum(id, 3, func(n string) bool {
 					for i, a := range all {
 						if a == n {
 							return set&(1<<i) != 0
@@ -129,7 +130,7 @@ func TestRosterQuorums(t *testing.T) {
 // founder's), whatever a node's own setting, and every change keeps it;
 // a roster without one (stored before it was kept) uses the node's own.
 func TestRosterKeepsReplicas(t *testing.T) {
-	founded := FirstRoster(RosterMember{Name: "n1", StoreID: "s-n1"}, 3)
+	founded := FirstRoster(RosterMember{Name: "n1", StoreID: "s-n1"}, 3, map[string]string{"pump-1": "line-1"})
 	grown := founded.changed(2, members("n1", "n2", "n3", "n4"), nil, false)
 	if grown.Replicas != 3 {
 		t.Fatalf("a change dropped the replica count: %+v", grown)
@@ -149,5 +150,22 @@ func TestRosterKeepsReplicas(t *testing.T) {
 	bad.Replicas = 10
 	if err := bad.Validate(); err == nil {
 		t.Error("a roster with 10 replicas validated")
+	}
+
+	// The roster's placement affinity places a child with its parent,
+	// whatever this node's own choice; a twin the roster does not list
+	// is placed by its own id.
+	topo.SetRoster(grown)
+	if p, c := topo.Sets("line-1").Names(), topo.Sets("pump-1").Names(); !slices.Equal(p, c) {
+		t.Errorf("affinity: pump-1 on %v, its parent line-1 on %v", c, p)
+	}
+	plain := NewPlacement(names(grown.Members), 3, nil)
+	if got, want := topo.Sets("pump-2").Names(), plain.ReplicaSet("pump-2"); !slices.Equal(got, want) {
+		t.Errorf("a twin without an affinity entry: %v, want its own order %v", got, want)
+	}
+	bad = grown
+	bad.Parents = map[string]string{"pump-3": ""}
+	if err := bad.Validate(); err == nil {
+		t.Error("an affinity entry without a parent validated")
 	}
 }

@@ -78,7 +78,7 @@ func (s *RosterService) Load(self RosterMember, joining bool) error {
 	case errors.Is(err, ErrNoRoster) && joining:
 		return err
 	case errors.Is(err, ErrNoRoster):
-		r = FirstRoster(self, s.topo.ownReplicas())
+		r = FirstRoster(self, s.topo.ownReplicas(), s.topo.ownParents())
 		if err := SaveRoster(s.store, r); err != nil {
 			return err
 		}
@@ -307,8 +307,8 @@ func (s *RosterService) moveData(joint Roster) (int, error) {
 	if s.rebalance == nil {
 		return 0, errors.New("this node cannot move twins' data")
 	}
-	old := NewPlacement(names(joint.Members), s.topo.Replicas(), s.topo.parents)
-	next := NewPlacement(names(joint.Next), s.topo.Replicas(), s.topo.parents)
+	old := NewPlacement(names(joint.Members), s.topo.Replicas(), joint.Parents)
+	next := NewPlacement(names(joint.Next), s.topo.Replicas(), joint.Parents)
 	moved := 0
 	changed := func(id string) bool {
 		c := !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id))

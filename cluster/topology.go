@@ -14,7 +14,7 @@ import (
 type Topology struct {
 	self     string // this node's name
 	replicas int
-	parents  map[string]string // placement affinity; nil: none
+	parents  map[string]string // the placement affinity a roster this node founds keeps; nil: none
 
 	roster   atomic.Pointer[rosterView]
 	members  atomic.Pointer[memberView]
@@ -49,9 +49,11 @@ type memberView struct {
 }
 
 // NewTopology returns the topology of node self with replica sets of
-// replicas nodes (at least 1); parents, when not nil, keeps a parent and
-// its children on the same nodes (placement affinity). It has no roster
-// until SetRoster, and sees no member until SetMembers.
+// replicas nodes (at least 1); parents, when not nil, is the placement
+// affinity (twin → parent) a roster this node founds keeps. Placement
+// follows the roster's replica count and affinity, so these matter only
+// on the founding node. It has no roster until SetRoster, and sees no
+// member until SetMembers.
 func NewTopology(self string, replicas int, parents map[string]string) *Topology {
 	t := &Topology{self: self, replicas: max(1, replicas), parents: parents}
 	t.members.Store(&memberView{reach: map[string]string{}, usable: map[string]bool{}})
@@ -74,6 +76,9 @@ func (t *Topology) Replicas() int {
 // keeps.
 func (t *Topology) ownReplicas() int { return t.replicas }
 
+// ownParents is the placement affinity a roster this node founds keeps.
+func (t *Topology) ownParents() map[string]string { return t.parents }
+
 // SetRoster installs the node's current roster.
 //
 // Placement follows the roster's replica count (the founding node's
@@ -83,7 +88,7 @@ func (t *Topology) SetRoster(r Roster) {
 	if r.Replicas > 0 {
 		replicas = r.Replicas
 	}
-	v := &rosterView{r: r, pls: r.Placements(replicas, t.parents), replicas: replicas}
+	v := &rosterView{r: r, pls: r.Placements(replicas), replicas: replicas}
 	if len(r.Members) == 1 && !r.Joint {
 		v.single = r.Members[0].Name
 	}

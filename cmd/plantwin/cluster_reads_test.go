@@ -110,3 +110,46 @@ func TestClusterReadsFollowTheLog(t *testing.T) {
 		t.Errorf("n3's store holds all %d audit entries: the test did not make it lag", held)
 	}
 }
+
+// TestClusterPlacementAffinity: the founding node's --placement-affinity
+// keeps each demo twin on its parent line's node, on every node (n2 is
+// started without the flag and follows the roster).
+func TestClusterPlacementAffinity(t *testing.T) {
+	seed := freePorts(t, 1)
+	seedAddr := "127.0.0.1:" + strconv.Itoa(seed)
+	n1 := startNode(t, "--node-name", "n1", "--data", t.TempDir(), "--demo", "--demo-feed", "direct", "--bind", seedAddr,
+		"--cluster-profile", "local", "--placement-affinity")
+	n2 := startNode(t, "--node-name", "n2", "--data", t.TempDir(), "--demo", "--join", seedAddr, "--cluster-profile", "local")
+	waitFor(t, 60*time.Second, "two members", func() bool { return len(members(t, n1.addr)) == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for name, n := range map[string]*node{"n1": n1, "n2": n2} {
+		c := n.client()
+		lctx, lcancel := context.WithTimeout(ctx, 20*time.Second)
+		list, err := c.ListTwins(lctx, &pb.ListTwinsRequest{PageSize: 1000})
+		lcancel()
+		if err != nil {
+			t.Fatalf("ListTwins through %s: %v", name, err)
+		}
+		nodeOf := map[string]string{}
+		parentOf := map[string]string{}
+		for _, tw := range list.Twins {
+			cctx, ccancel := context.WithTimeout(ctx, 10*time.Second)
+			got, err := c.GetTwin(cctx, &pb.GetTwinRequest{Id: tw.Id})
+			ccancel()
+			if err != nil {
+				t.Fatalf("GetTwin %s through %s: %v", tw.Id, name, err)
+			}
+			nodeOf[tw.Id], parentOf[tw.Id] = got.Node, tw.Parent
+		}
+		apart, used := 0, map[string]bool{}
+		for id, parent := range parentOf {
+			used[nodeOf[id]] = true
+			if parent != "" && nodeOf[id] != nodeOf[parent] {
+				apart++
+				t.Errorf("through %s: twin %s answered on %s, its parent %s on %s", name, id, nodeOf[id], parent, nodeOf[parent])
+			}
+		}
+		t.Logf("through %s: %d twins on nodes %v, %d apart from their parent", name, len(parentOf), used, apart)
+	}
+}

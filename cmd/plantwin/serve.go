@@ -66,6 +66,7 @@ type serveOptions struct {
 	join             []string
 	clusterProfile   string
 	replicas         int
+	affinity         bool
 	gossipKeyFile    string
 	clusterTLS       plcluster.RemoteTLS
 }
@@ -105,6 +106,7 @@ cleanly: intake stops, twins snapshot, the store closes.`,
 	f.StringVar(&o.advertise, "advertise", "", "gossip address the other nodes use to reach this one, host:port (default: the bound address)")
 	f.StringSliceVar(&o.join, "join", nil, "join the cluster through these seed nodes' gossip addresses, host:port[,...]; retried until one answers")
 	f.StringVar(&o.clusterProfile, "cluster-profile", "lan", "memberlist timings: lan (a crashed node is declared dead in about 2 s), lan-conservative (about 6 s, for congested networks) or local (one machine: tests, development)")
+	f.BoolVar(&o.affinity, "placement-affinity", false, "keep each twin on the nodes of its parent (a line with its pumps); set on the node that founds the cluster, which stores the configuration's twin-parent pairs in the roster for every node to follow")
 	f.IntVar(&o.replicas, "replicas", 3, "nodes that hold each twin's journal and snapshots, the owner included; an update is acknowledged once a majority of them has it (the founding node's value is kept in the cluster's roster and followed by every node)")
 	f.StringVar(&o.gossipKeyFile, "gossip-key-file", "", "encrypt gossip with the base64 key in this file (16, 24 or 32 bytes; 'plantwin cluster keygen' makes one); every node needs the same key")
 	f.StringVar(&o.clusterTLS.CertFile, "cluster-tls-cert", "", "mutual TLS between nodes: this node's PEM certificate (DNS name "+plcluster.TLSServerName+"; needs --cluster-tls-key and --cluster-ca)")
@@ -425,16 +427,17 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	ccfg.APIAddr = lis.Addr().String()
 	rt, err := actors.Start(actors.Config{
-		Replicas:       o.replicas,
-		RemoteOptions:  ropts,
-		Twins:          cfg,
-		Store:          store,
-		Logger:         log,
-		Registerer:     reg,
-		PassivateAfter: o.passivateAfter,
-		SnapshotEvery:  o.snapshotEvery,
-		RemoteAddr:     o.remote,
-		Cluster:        ccfg,
+		Replicas:          o.replicas,
+		PlacementAffinity: o.affinity,
+		RemoteOptions:     ropts,
+		Twins:             cfg,
+		Store:             store,
+		Logger:            log,
+		Registerer:        reg,
+		PassivateAfter:    o.passivateAfter,
+		SnapshotEvery:     o.snapshotEvery,
+		RemoteAddr:        o.remote,
+		Cluster:           ccfg,
 	})
 	if err != nil {
 		return err

@@ -303,9 +303,11 @@ func (l *Lookup) Shutdown() {
 	for _, f := range futures {
 		_ = f.Wait()
 	}
+	// l.placement stays set: an activation that stops late (its
+	// passivation was granted before the shutdown) still reads it, and a
+	// message to the stopped actor is only a dead letter.
 	if l.placement != nil {
 		_ = l.c.ActorSystem.Root.PoisonFuture(l.placement).Wait()
-		l.placement = nil
 	}
 }
 

@@ -157,14 +157,10 @@ func (f *feed) publish(id string, build func() *Change) {
 }
 
 func (f *feed) drop(s *Subscription) {
-	s.dropped.Add(1)
 	if f.onDrop != nil {
 		f.onDrop(1)
 	}
-	select {
-	case s.lag <- struct{}{}:
-	default:
-	}
+	s.lagged(1)
 }
 
 func (f *feed) subscribe(ids []string, capacity int) *Subscription {

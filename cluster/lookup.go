@@ -37,10 +37,13 @@ type Lookup struct {
 	topo    *Topology
 	members func() []Member
 	refuse  atomic.Bool // draining: no new activations here
-	// changed is closed, and replaced, on every topology or roster
-	// change: a request waiting on an owner that is no longer the owner
-	// gives up at once instead of at its timeout.
-	changed atomic.Pointer[chan struct{}]
+	// waiting are the activation requests in flight, by their future's
+	// id: a topology or roster change ends those whose owner is no
+	// longer the owner at once instead of at their timeout.
+	waiting struct {
+		sync.Mutex
+		m map[string]waiter
+	}
 
 	mu struct {
 		sync.RWMutex
@@ -54,8 +57,7 @@ var _ cluster.IdentityLookup = (*Lookup)(nil)
 func NewLookup() *Lookup {
 	l := &Lookup{ActivationTimeout: 5 * time.Second}
 	l.mu.byKey = make(map[identityKey]*actor.PID)
-	ch := make(chan struct{})
-	l.changed.Store(&ch)
+	l.waiting.m = make(map[string]waiter)
 	l.rdv.Store(cluster.NewRendezvous())
 	return l
 }
@@ -140,45 +142,55 @@ func (l *Lookup) get(ci *cluster.ClusterIdentity, owner string) *actor.PID {
 	if owner == l.self {
 		target = l.placement
 	}
-	f := l.c.ActorSystem.Root.RequestFuture(target, &cluster.ActivationRequest{ClusterIdentity: ci}, l.ActivationTimeout)
-	type answer struct {
-		res any
-		err error
-	}
-	ch := make(chan answer, 1)
-	go func() {
-		res, err := f.Result()
-		ch <- answer{res, err}
-	}()
-	var a answer
-	for waiting := true; waiting; {
-		changed := *l.changed.Load()
-		select {
-		case a = <-ch:
-			waiting = false
-		case <-changed:
-			// A crashed owner never answers: once this node sees another
-			// owner, the caller retries there instead of waiting out the
-			// timeout.
-			if l.Owner(ci) != owner {
-				return nil
-			}
-		}
-	}
-	if a.err != nil {
+	// A crashed owner never answers: once this node sees another owner,
+	// signalChange completes the future, and the caller retries there
+	// instead of waiting out the timeout. The request is registered
+	// before it is sent, so no change in between is missed.
+	f := actor.NewFuture(l.c.ActorSystem, l.ActivationTimeout)
+	fid := f.PID().Id
+	l.waiting.Lock()
+	l.waiting.m[fid] = waiter{ci: ci, owner: owner, pid: f.PID()}
+	l.waiting.Unlock()
+	l.c.ActorSystem.Root.RequestWithCustomSender(target, &cluster.ActivationRequest{ClusterIdentity: ci}, f.PID())
+	res, err := f.Result()
+	l.waiting.Lock()
+	delete(l.waiting.m, fid)
+	l.waiting.Unlock()
+	if err != nil {
 		return nil
 	}
-	r, ok := a.res.(*cluster.ActivationResponse)
+	r, ok := res.(*cluster.ActivationResponse)
 	if !ok || r.Failed {
 		return nil
 	}
 	return r.Pid
 }
 
-// signalChange wakes the requests waiting on an owner (see get).
+// waiter is an activation request in flight (see get).
+type waiter struct {
+	ci    *cluster.ClusterIdentity
+	owner string
+	pid   *actor.PID // its future
+}
+
+// ownerChanged completes the future of a request whose owner lost the
+// twin; get then returns nil.
+type ownerChanged struct{}
+
+// signalChange ends the activation requests waiting on a node that no
+// longer owns their identity (see get).
 func (l *Lookup) signalChange() {
-	next := make(chan struct{})
-	close(*l.changed.Swap(&next))
+	l.waiting.Lock()
+	var ended []*actor.PID
+	for _, w := range l.waiting.m {
+		if l.Owner(w.ci) != w.owner {
+			ended = append(ended, w.pid)
+		}
+	}
+	l.waiting.Unlock()
+	for _, pid := range ended {
+		l.c.ActorSystem.Root.Send(pid, ownerChanged{})
+	}
 }
 
 // Send delivers msg to the activation of ci with sender as the reply

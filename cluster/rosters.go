@@ -220,10 +220,6 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 	if err := (Roster{Version: 1, Members: []RosterMember{joiner}}).Validate(); err != nil {
 		return Roster{}, err
 	}
-	have, in := cur.Member(joiner.Name)
-	if in && have.StoreID != joiner.StoreID {
-		return Roster{}, fmt.Errorf("node %q is in the roster with store %s, and asks with store %s (a new disk?): it would forget the promises it made; give it another name", joiner.Name, have.StoreID, joiner.StoreID)
-	}
 	if cur.Joint && !slices.ContainsFunc(cur.Next, func(n RosterMember) bool { return n.Name == joiner.Name }) {
 		// Another change was left joint (its coordinator stopped half
 		// way): finish it first.
@@ -232,10 +228,10 @@ func (s *RosterService) Join(m *pb.RosterJoin) (Roster, error) {
 			return Roster{}, fmt.Errorf("roster v%d is joint (members %v becoming %v) and finishing that change failed: %w", cur.Version, names(cur.Members), names(cur.Next), err)
 		}
 		cur = settled
-		have, in = cur.Member(joiner.Name)
-		if in && have.StoreID != joiner.StoreID {
-			return Roster{}, fmt.Errorf("node %q is in the roster with store %s, and asks with store %s (a new disk?): it would forget the promises it made; give it another name", joiner.Name, have.StoreID, joiner.StoreID)
-		}
+	}
+	have, in := cur.Member(joiner.Name)
+	if in && have.StoreID != joiner.StoreID {
+		return Roster{}, fmt.Errorf("node %q is in the roster with store %s, and asks with store %s (a new disk?): it would forget the promises it made; give it another name", joiner.Name, have.StoreID, joiner.StoreID)
 	}
 	target := cur
 	switch {
@@ -295,10 +291,8 @@ func (s *RosterService) complete(cur Roster) (Roster, int, error) {
 // its new set (activating it under the joint roster). It returns how
 // many there were.
 func (s *RosterService) moveData(joint Roster) (int, error) {
-	grows := len(joint.Next) > len(joint.Members) && !slices.ContainsFunc(joint.Members, func(m RosterMember) bool {
-		_, in := (Roster{Members: joint.Next}).Member(m.Name)
-		return !in
-	})
+	next := names(joint.Next)
+	grows := !slices.ContainsFunc(names(joint.Members), func(n string) bool { return !slices.Contains(next, n) })
 	if grows && len(joint.Members) < s.topo.Replicas() {
 		// Below the replica count every twin's set only grows and keeps a
 		// majority of the old one: nothing to move.
@@ -307,11 +301,11 @@ func (s *RosterService) moveData(joint Roster) (int, error) {
 	if s.rebalance == nil {
 		return 0, errors.New("this node cannot move twins' data")
 	}
-	old := NewPlacement(names(joint.Members), s.topo.Replicas(), joint.Parents)
-	next := NewPlacement(names(joint.Next), s.topo.Replicas(), joint.Parents)
+	before := NewPlacement(names(joint.Members), s.topo.Replicas(), joint.Parents)
+	after := NewPlacement(next, s.topo.Replicas(), joint.Parents)
 	moved := 0
 	changed := func(id string) bool {
-		c := !slices.Equal(old.ReplicaSet(id), next.ReplicaSet(id))
+		c := !slices.Equal(before.ReplicaSet(id), after.ReplicaSet(id))
 		if c {
 			moved++
 		}

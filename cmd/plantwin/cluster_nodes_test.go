@@ -38,6 +38,35 @@ func members(t testing.TB, server string) []clusterMember {
 	return ms
 }
 
+// waitMemberState waits until the node at addr lists member name in state
+// (alive, draining, down).
+func waitMemberState(t testing.TB, timeout time.Duration, addr, name, state string) {
+	t.Helper()
+	waitFor(t, timeout, fmt.Sprintf("%s to list %s as %s", addr, name, state), func() bool {
+		for _, m := range members(t, addr) {
+			if m.Name == name {
+				return m.State == state
+			}
+		}
+		return false
+	})
+}
+
+// waitServing waits until the node at addr lists n members alive and
+// running twins.
+func waitServing(t testing.TB, timeout time.Duration, addr string, n int) {
+	t.Helper()
+	waitFor(t, timeout, fmt.Sprintf("%d members alive and running twins", n), func() bool {
+		k := 0
+		for _, m := range members(t, addr) {
+			if m.State == "alive" && m.Twins > 0 {
+				k++
+			}
+		}
+		return k == n
+	})
+}
+
 // monotonic polls every twin's version through one node for as long as it
 // runs and records any twin whose version went backwards between two
 // answers: an acknowledged state must never be followed by an older one,
@@ -149,14 +178,7 @@ func TestClusterJoinKillRestart(t *testing.T) {
 	nodes["n2"].kill()
 	waitAcks(1000, "1,000 acknowledged batches after n2's SIGKILL")
 	t.Logf("1,000 batches acknowledged %v after the SIGKILL", time.Since(killed).Round(time.Millisecond))
-	waitFor(t, 30*time.Second, "n1 to list n2 as down", func() bool {
-		for _, m := range members(t, nodes["n1"].addr) {
-			if m.Name == "n2" {
-				return m.State == "down"
-			}
-		}
-		return false
-	})
+	waitMemberState(t, 30*time.Second, nodes["n1"].addr, "n2", "down")
 	mu.Lock()
 	nodes["n2"] = start("n2")
 	mu.Unlock()
@@ -172,14 +194,7 @@ func TestClusterJoinKillRestart(t *testing.T) {
 			t.Errorf("after the drain n3 runs %d twins, want none", m.Twins)
 		}
 	}
-	waitFor(t, 10*time.Second, "n1 to see n3 draining", func() bool {
-		for _, m := range members(t, nodes["n1"].addr) {
-			if m.Name == "n3" {
-				return m.State == "draining"
-			}
-		}
-		return false
-	})
+	waitMemberState(t, 10*time.Second, nodes["n1"].addr, "n3", "draining")
 	waitAcks(500, "500 acknowledged batches after n3's drain")
 	t.Log("SIGTERM n3")
 	nodes["n3"].stop()
@@ -187,15 +202,7 @@ func TestClusterJoinKillRestart(t *testing.T) {
 	mu.Lock()
 	nodes["n3"] = start("n3")
 	mu.Unlock()
-	waitFor(t, 60*time.Second, "n2 and n3 owning twins again", func() bool {
-		n := 0
-		for _, m := range members(t, nodes["n1"].addr) {
-			if m.State == "alive" && m.Twins > 0 {
-				n++
-			}
-		}
-		return n == 3
-	})
+	waitServing(t, 60*time.Second, nodes["n1"].addr, 3)
 	waitAcks(500, "500 acknowledged batches after n3's restart")
 
 	acked := readAcks(t, acks)
@@ -381,15 +388,7 @@ func TestClusterFourthNodeJoins(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, 60*time.Second, "four members, each owning twins", func() bool {
-		n := 0
-		for _, m := range members(t, nodes["n1"].addr) {
-			if m.State == "alive" && m.Twins > 0 {
-				n++
-			}
-		}
-		return n == 4
-	})
+	waitServing(t, 60*time.Second, nodes["n1"].addr, 4)
 	from := countLines(acks)
 	waitFor(t, 60*time.Second, "500 acknowledged batches over four nodes", func() bool { return countLines(acks) >= from+500 })
 	nodes["n4"].kill()
@@ -408,14 +407,7 @@ func TestClusterFourthNodeJoins(t *testing.T) {
 			t.Errorf("cluster remove %s via %s: %v\n%s\nwant an error saying %q", bad.node, bad.via, err, out, bad.want)
 		}
 	}
-	waitFor(t, 30*time.Second, "n1 to list n4 as down", func() bool {
-		for _, m := range members(t, nodes["n1"].addr) {
-			if m.Name == "n4" {
-				return m.State == "down"
-			}
-		}
-		return false
-	})
+	waitMemberState(t, 30*time.Second, nodes["n1"].addr, "n4", "down")
 	out, err := runCLI(t, "cluster", "remove", "n4", "--server", nodes["n1"].addr)
 	if err != nil || !strings.Contains(out, "removed n4: roster v5 is n1, n2, n3") {
 		t.Fatalf("cluster remove n4: %v\n%s", err, out)

@@ -44,14 +44,7 @@ func TestClusterReadsFollowTheLog(t *testing.T) {
 	}
 
 	nodes[2].kill()
-	waitFor(t, 30*time.Second, "n1 to list n3 as down", func() bool {
-		for _, m := range members(t, nodes[0].addr) {
-			if m.Name == "n3" {
-				return m.State == "down"
-			}
-		}
-		return false
-	})
+	waitMemberState(t, 30*time.Second, nodes[0].addr, "n3", "down")
 	const writes = 5
 	for x := int64(2); x < 2+writes; x++ {
 		if err := set(ctx, c1, twin, x); err != nil {
